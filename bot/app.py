@@ -1,0 +1,119 @@
+"""Build the Relais Application: settings, database, clock, catalogs, handlers and jobs.
+
+No handler code lives here. Resources are checked in `post_init` and released in
+`post_shutdown`, as in the PTB maintainers' rules-bot.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from telegram.constants import ParseMode
+from telegram.ext import ApplicationBuilder, ContextTypes, Defaults
+from telegram.request import HTTPXRequest
+
+from bot.clock import Clock, SystemClock
+from bot.config import Settings
+from bot.db import Database
+from bot.i18n import I18n
+from bot.migrate import current_revision, head_revision
+from bot.persistence import DatabasePersistence
+from bot.runtime import BotData, RelaisApp, RelaisContext, Runtime
+
+log = logging.getLogger(__name__)
+
+
+class NotMigratedError(RuntimeError):
+    """The database schema is not at the version this code expects."""
+
+
+class MissingTokenError(RuntimeError):
+    """BOT_TOKEN is not set."""
+
+
+def _instance_name() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
+def build_application(
+    settings: Settings,
+    *,
+    clock: Clock | None = None,
+    db: Database | None = None,
+    i18n: I18n | None = None,
+    start_engine: bool = True,
+    persistence_interval: float = 5.0,
+) -> RelaisApp:
+    """The real Application, unchanged in tests: only its settings, clock and database vary.
+
+    `start_engine=False` leaves the delivery ticks to the caller (tests drive them by hand).
+    """
+    token = settings.token
+    if not token:
+        raise MissingTokenError("BOT_TOKEN is not set")
+    clock = clock or SystemClock()
+    db = db or Database(settings.database_url)
+    i18n = i18n or I18n(default_language=settings.default_language, default_zone=settings.timezone)
+    runtime = Runtime(settings=settings, db=db, clock=clock, i18n=i18n, instance=_instance_name())
+
+    context_types = ContextTypes(context=RelaisContext, bot_data=BotData)
+    base_url = settings.telegram_api_base_url
+    file_url = base_url.replace("/bot", "/file/bot", 1) if base_url.endswith("/bot") else base_url
+    builder = (
+        ApplicationBuilder()
+        .token(token)
+        .base_url(base_url)
+        .base_file_url(file_url)
+        .context_types(context_types)
+        .defaults(Defaults(parse_mode=ParseMode.HTML, tzinfo=ZoneInfo(settings.timezone)))
+        .persistence(DatabasePersistence(db, clock, update_interval=persistence_interval))
+        # Replies to a user's own action go straight out; bulk traffic is paced by the
+        # outbox dispatcher, which never lets Telegram answer 429 in normal operation.
+        .request(HTTPXRequest(connection_pool_size=64, read_timeout=15, write_timeout=15))
+        .get_updates_request(HTTPXRequest(read_timeout=40))
+        .post_init(_post_init)
+        .post_shutdown(_post_shutdown)
+        .concurrent_updates(False)
+    )
+    application: RelaisApp = builder.build()  # type: ignore[assignment]
+    application.bot_data.runtime = runtime
+    runtime.extras["start_engine"] = start_engine
+
+    from handlers import register
+
+    register(application)
+    return application
+
+
+async def _post_init(application: Any) -> None:
+    app: RelaisApp = application
+    runtime = app.bot_data.runtime
+    assert runtime is not None
+    current = await current_revision(runtime.db.engine)
+    head = head_revision()
+    if current != head:
+        raise NotMigratedError(
+            f"the database is at revision {current or 'none'}, this code needs {head}: "
+            "run `relais migrate` first"
+        )
+    from handlers import on_startup
+
+    await on_startup(app)
+    log.info("relais started", extra={"instance": runtime.instance})
+
+
+async def _post_shutdown(application: Any) -> None:
+    app: RelaisApp = application
+    runtime = app.bot_data.runtime
+    if runtime is not None:
+        from handlers import on_shutdown
+
+        await on_shutdown(app)
+        await runtime.db.dispose()
+
+
+__all__ = ["MissingTokenError", "NotMigratedError", "build_application"]

@@ -1,0 +1,1 @@
+"""The outbox: planner (what is due) and dispatcher (sending within Telegram's limits)."""

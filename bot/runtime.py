@@ -1,0 +1,90 @@
+"""What every handler and job needs, bundled once per Application (no module globals).
+
+`RelaisContext` is our typed CallbackContext: `context.rt` is the Runtime, and
+`context.actor` is who sent the current update (set by the access gate in handlers/access.py).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from telegram.ext import Application, CallbackContext, ExtBot
+
+from bot.clock import Clock
+from bot.config import Settings
+from bot.db import Database
+from bot.i18n import I18n, Translator
+
+if TYPE_CHECKING:
+    from bot.delivery.engine import DeliveryEngine
+    from bot.services.access import Actor
+
+
+@dataclass
+class Runtime:
+    settings: Settings
+    db: Database
+    clock: Clock
+    i18n: I18n
+    # Name of the process, for the outbox's claims and the logs.
+    instance: str = "relais"
+    # Set by the delivery engine: call to send what became due now without waiting a tick.
+    wake_dispatcher: Callable[[], None] = field(default=lambda: None)
+    # The outbox engine (bot/delivery/engine.py), created at start-up.
+    engine: DeliveryEngine | None = None
+    extras: dict[str, Any] = field(default_factory=dict)
+
+
+class BotData:
+    """The Application's bot_data: holds the Runtime (never persisted)."""
+
+    __slots__ = ("runtime",)
+
+    def __init__(self) -> None:
+        self.runtime: Runtime | None = None
+
+
+class RelaisContext(CallbackContext[ExtBot[None], dict[Any, Any], dict[Any, Any], BotData]):
+    """CallbackContext with typed access to the Runtime and the current actor."""
+
+    def __init__(
+        self,
+        application: Application[Any, Any, Any, Any, Any, Any],
+        chat_id: int | None = None,
+        user_id: int | None = None,
+    ) -> None:
+        super().__init__(application=application, chat_id=chat_id, user_id=user_id)
+        self._actor: Actor | None = None
+
+    @property
+    def rt(self) -> Runtime:
+        runtime = self.bot_data.runtime
+        if runtime is None:  # pragma: no cover - build_application always sets it
+            raise RuntimeError("the Runtime is not attached to this Application")
+        return runtime
+
+    @property
+    def actor(self) -> Actor:
+        if self._actor is None:
+            raise RuntimeError("no actor: the access gate did not run for this update")
+        return self._actor
+
+    @actor.setter
+    def actor(self, value: Actor) -> None:
+        self._actor = value
+
+    @property
+    def has_actor(self) -> bool:
+        return self._actor is not None
+
+    @property
+    def t(self) -> Translator:
+        """Texts in the actor's language and their cohort's zone."""
+        if self._actor is None:
+            return self.rt.i18n(self.rt.settings.default_language)
+        return self.rt.i18n(self._actor.language, self._actor.zone)
+
+
+RelaisApp = Application[ExtBot[None], RelaisContext, dict[Any, Any], dict[Any, Any], BotData, Any]

@@ -1,0 +1,183 @@
+"""Who may do what: the one authorisation table, and the actor of an update.
+
+Every command and every callback-data area is listed here with the access it needs.
+Anything not listed is refused (deny by default). handlers/access.py enforces the table
+for every update before any handler runs, and a test walks every registered handler
+against it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.models import Cohort, Enrolment, Member, Role, StaffRole
+
+
+class Access(StrEnum):
+    ANYONE = "anyone"  # strangers included (onboarding, help, language, privacy)
+    MEMBER = "member"  # anyone who completed onboarding or holds a staff role
+    MERCHANT = "merchant"  # enrolled in the active cohort
+    STAFF = "staff"  # trainer or coordinator of the active cohort
+    TRAINER = "trainer"
+    COORDINATOR = "coordinator"
+
+
+COMMAND_ACCESS: dict[str, Access] = {
+    "start": Access.ANYONE,
+    "aide": Access.ANYONE,
+    "help": Access.ANYONE,
+    "langue": Access.ANYONE,
+    "privacy": Access.ANYONE,
+    "annuler": Access.ANYONE,
+    "mesdonnees": Access.MEMBER,
+    "oublier": Access.MEMBER,
+    "seances": Access.MEMBER,
+    "cohorte": Access.MEMBER,
+    "objectif": Access.MERCHANT,
+    "objectifs": Access.MERCHANT,
+    "astuce": Access.MERCHANT,
+    "reglages": Access.MERCHANT,
+    "question": Access.MERCHANT,
+    "nouvelle_seance": Access.STAFF,
+    "groupe": Access.STAFF,
+    "qr": Access.STAFF,
+    "diffuser": Access.TRAINER,
+    "appel": Access.TRAINER,
+    "presences": Access.STAFF,
+    "stats": Access.COORDINATOR,
+    "export": Access.COORDINATOR,
+    "inviter": Access.COORDINATOR,
+}
+
+CALLBACK_ACCESS: dict[str, Access] = {
+    "lang": Access.ANYONE,
+    "onb": Access.ANYONE,  # onboarding steps (sector, consent, ...)
+    "menu": Access.MEMBER,
+    "cohort": Access.MEMBER,  # pick the cohort one acts on
+    "rsvp": Access.MEMBER,
+    "ics": Access.MEMBER,
+    "obj": Access.MERCHANT,
+    "objset": Access.MERCHANT,
+    "tip": Access.MERCHANT,
+    "set": Access.MERCHANT,
+    "q": Access.MERCHANT,
+    "priv": Access.MEMBER,
+    "inv": Access.COORDINATOR,
+    "sess": Access.STAFF,
+    "newsess": Access.STAFF,
+    "roll": Access.TRAINER,
+    "grp": Access.STAFF,
+    "bc": Access.TRAINER,
+    "qa": Access.TRAINER,  # a trainer answering a question
+    "pres": Access.STAFF,
+}
+
+
+@dataclass(frozen=True)
+class Actor:
+    """The sender of an update, as the database knows them."""
+
+    telegram_user_id: int
+    language: str
+    zone: str
+    member_id: int | None = None
+    onboarded: bool = False
+    is_admin: bool = False
+    active_cohort_id: int | None = None
+    # Roles in the active cohort (MERCHANT when enrolled there).
+    roles: frozenset[Role] = frozenset()
+    # Every cohort in which the actor holds any role (to offer a choice).
+    cohort_ids: frozenset[int] = frozenset()
+
+    @property
+    def is_staff(self) -> bool:
+        return bool(self.roles & {Role.TRAINER, Role.COORDINATOR})
+
+    def may(self, access: Access) -> bool:
+        if access is Access.ANYONE:
+            return True
+        if access is Access.MEMBER:
+            return self.onboarded or self.is_staff or self.is_admin
+        if access is Access.MERCHANT:
+            return Role.MERCHANT in self.roles and self.onboarded
+        if access is Access.STAFF:
+            return self.is_staff
+        if access is Access.TRAINER:
+            return Role.TRAINER in self.roles
+        if access is Access.COORDINATOR:
+            return Role.COORDINATOR in self.roles or self.is_admin
+        raise ValueError(access)  # pragma: no cover
+
+
+def command_access(command: str) -> Access | None:
+    return COMMAND_ACCESS.get(command.lower())
+
+
+def callback_access(data: str) -> Access | None:
+    area = data.split(":", 1)[0]
+    return CALLBACK_ACCESS.get(area)
+
+
+async def load_actor(
+    session: AsyncSession,
+    *,
+    telegram_user_id: int,
+    language_code: str | None,
+    admin_ids: list[int],
+    default_language: str,
+    default_zone: str,
+) -> Actor:
+    """Read who this Telegram user is: member, roles in their active cohort, language."""
+    from bot.i18n import normalise_language
+
+    is_admin = telegram_user_id in admin_ids
+    member = await session.scalar(select(Member).where(Member.telegram_user_id == telegram_user_id))
+    if member is None:
+        return Actor(
+            telegram_user_id=telegram_user_id,
+            language=normalise_language(language_code, default_language),
+            zone=default_zone,
+            is_admin=is_admin,
+        )
+    staff_rows = (
+        await session.execute(
+            select(StaffRole.cohort_id, StaffRole.role).where(StaffRole.member_id == member.id)
+        )
+    ).all()
+    enrolled = (
+        await session.scalars(
+            select(Enrolment.cohort_id).where(
+                Enrolment.member_id == member.id, Enrolment.left_at.is_(None)
+            )
+        )
+    ).all()
+    cohort_ids = {cohort_id for cohort_id, _ in staff_rows} | set(enrolled)
+    active = member.active_cohort_id
+    if active is None or (active not in cohort_ids and not is_admin):
+        active = min(cohort_ids) if cohort_ids else None
+    roles: set[Role] = set()
+    if active is not None:
+        roles = {Role(role) for cohort_id, role in staff_rows if cohort_id == active}
+        if active in enrolled:
+            roles.add(Role.MERCHANT)
+        if is_admin:
+            roles.add(Role.COORDINATOR)
+    zone = default_zone
+    if active is not None:
+        cohort_zone = await session.scalar(select(Cohort.timezone).where(Cohort.id == active))
+        zone = cohort_zone or default_zone
+    return Actor(
+        telegram_user_id=telegram_user_id,
+        language=member.language,
+        zone=zone,
+        member_id=member.id,
+        onboarded=member.onboarded_at is not None,
+        is_admin=is_admin,
+        active_cohort_id=active,
+        roles=frozenset(roles),
+        cohort_ids=frozenset(cohort_ids),
+    )

@@ -1,0 +1,180 @@
+"""End-to-end harness: the real Application, unchanged, against the sandbox Bot API.
+
+    async def test_something(relais: Harness) -> None:
+        cohort = await relais.make_cohort()
+        alice = relais.user("Alice")
+        await alice.send(f"/start join_{cohort.join_code}")
+        await alice.expect("Bienvenue")
+
+Time only moves when a test moves it (`relais.clock`); scheduled deliveries are planned
+and sent when the test calls `relais.tick()` (or `relais.advance(...)`), never behind its back.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from datetime import datetime, time, timedelta
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.app import build_application
+from bot.clock import ManualClock
+from bot.config import Settings
+from bot.db import Database
+from bot.models import Cohort, Enrolment, Member, Role, StaffRole
+from bot.runtime import RelaisApp
+from bot.sandbox.server import SandboxBotAPI
+from bot.sandbox.simulator import SimUser, Simulator
+
+BOT_USERNAME = "relais_test_bot"
+
+
+class Harness:
+    def __init__(
+        self, sandbox: SandboxBotAPI, settings: Settings, db: Database, clock: ManualClock
+    ) -> None:
+        self.sandbox = sandbox
+        self.settings = settings
+        self.db = db
+        self.clock = clock
+        self.sim = Simulator(sandbox)
+        self.app: RelaisApp | None = None
+        self._ids = itertools.count(10_001)
+        self._codes = itertools.count(1)
+
+    # --- lifecycle -------------------------------------------------------------------
+    async def start(self) -> None:
+        # A fresh Database object per Application: post_shutdown disposes the old engine.
+        self.db = Database(self.settings.database_url)
+        app = build_application(
+            self.settings, clock=self.clock, db=self.db, start_engine=False, persistence_interval=0.2
+        )
+        await app.initialize()
+        await app.start()
+        assert app.updater is not None
+        await app.updater.start_polling(poll_interval=0.0, timeout=10, drop_pending_updates=False)
+        self.app = app
+
+    async def stop(self) -> None:
+        app = self.app
+        if app is None:
+            return
+        self.app = None
+        if app.updater is not None and app.updater.running:
+            await app.updater.stop()
+        if app.running:
+            await app.stop()
+        await app.shutdown()
+
+    async def restart(self) -> None:
+        """Stop the Application and start a new one on the same database and sandbox."""
+        await self.stop()
+        await self.start()
+
+    # --- people --------------------------------------------------------------------
+    def user(self, first_name: str = "Alice", *, language_code: str = "fr", **kwargs: Any) -> SimUser:
+        return self.sim.user(next(self._ids), first_name, language_code=language_code, **kwargs)
+
+    # --- time and the outbox ---------------------------------------------------------
+    @property
+    def engine(self) -> Any:
+        assert self.app is not None and self.app.bot_data.runtime is not None
+        return self.app.bot_data.runtime.engine
+
+    async def tick(self) -> None:
+        """Plan, then send everything due at the clock's current time, then let replies land."""
+        await self.engine.plan_once()
+        await self.engine.dispatch_once()
+        await self.sim.idle()
+
+    async def advance(self, delta: timedelta | None = None, **kwargs: float) -> None:
+        self.clock.advance(delta, **kwargs)
+        await self.tick()
+
+    async def advance_to(self, instant: datetime, step: timedelta = timedelta(hours=1)) -> None:
+        """Move the clock to `instant`, ticking every `step` on the way (like the real ticks)."""
+        while self.clock.now() + step < instant:
+            await self.advance(step)
+        self.clock.set(instant)
+        await self.tick()
+
+    # --- the database ------------------------------------------------------------------
+    @asynccontextmanager
+    async def session(self) -> AsyncIterator[AsyncSession]:
+        async with self.db.unit_of_work() as session:
+            yield session
+
+    async def make_cohort(self, name: str = "Estaimpuis 2026", commune: str = "Estaimpuis") -> Cohort:
+        async with self.session() as session:
+            cohort = Cohort(
+                name=name,
+                commune=commune,
+                timezone=self.settings.timezone,
+                language=self.settings.default_language,
+                join_code=f"TEST{next(self._codes):04d}",
+                created_at=self.clock.now(),
+            )
+            session.add(cohort)
+        return cohort
+
+    async def make_member(
+        self,
+        user: SimUser,
+        cohort: Cohort,
+        *,
+        role: Role = Role.MERCHANT,
+        business_name: str | None = "Salon Alice",
+        sector: str | None = "beauty",
+        language: str | None = None,
+        started: bool = True,
+    ) -> Member:
+        """A member already through onboarding (to test later features without repeating it).
+
+        `started` makes the sandbox know the private chat, as if the user had opened it.
+        """
+        now = self.clock.now()
+        async with self.session() as session:
+            member = Member(
+                telegram_user_id=user.id,
+                chat_id=user.id,
+                first_name=user.first_name,
+                business_name=business_name,
+                sector=sector,
+                commune=cohort.commune,
+                language=language or user.language_code or "fr",
+                tip_days=",".join(self.settings.tip_days),
+                tip_time=time.fromisoformat(self.settings.tip_time),
+                consent_at=now,
+                onboarded_at=now,
+                active_cohort_id=cohort.id,
+                created_at=now,
+            )
+            session.add(member)
+            await session.flush()
+            if role is Role.MERCHANT:
+                session.add(Enrolment(cohort_id=cohort.id, member_id=member.id, joined_at=now))
+            else:
+                session.add(StaffRole(cohort_id=cohort.id, member_id=member.id, role=role.value))
+        if started:
+            self.sandbox.mark_started(user.id)
+        return member
+
+
+@asynccontextmanager
+async def running_harness(
+    settings: Settings, db: Database, clock: ManualClock, **sandbox_kwargs: Any
+) -> AsyncIterator[Harness]:
+    token = settings.token
+    assert token
+    async with SandboxBotAPI(**sandbox_kwargs) as sandbox:
+        sandbox.add_bot(token, username=BOT_USERNAME)
+        test_settings = settings.model_copy(update={"telegram_api_base_url": sandbox.base_url})
+        harness = Harness(sandbox, test_settings, db, clock)
+        await harness.start()
+        try:
+            yield harness
+        finally:
+            await harness.stop()
