@@ -22,6 +22,7 @@ from bot.db import Database
 from bot.i18n import I18n
 from bot.migrate import current_revision, head_revision
 from bot.persistence import DatabasePersistence
+from bot.ratelimit import ReplyRateLimiter
 from bot.runtime import BotData, RelaisApp, RelaisContext, Runtime
 
 log = logging.getLogger(__name__)
@@ -75,11 +76,12 @@ def build_application(
         # outbox dispatcher, which never lets Telegram answer 429 in normal operation.
         .request(HTTPXRequest(connection_pool_size=64, read_timeout=15, write_timeout=15))
         .get_updates_request(HTTPXRequest(read_timeout=40))
+        .rate_limiter(ReplyRateLimiter())
         .post_init(_post_init)
         .post_shutdown(_post_shutdown)
         .concurrent_updates(False)
     )
-    application: RelaisApp = builder.build()  # type: ignore[assignment]
+    application: RelaisApp = builder.build()
     application.bot_data.runtime = runtime
     runtime.extras["start_engine"] = start_engine
 

@@ -18,6 +18,8 @@ WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 LANGUAGES = ("fr", "nl", "en")
 TELEGRAM_API = "https://api.telegram.org/bot"
 
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+_WEBHOOK_SECRET = re.compile(r"^[A-Za-z0-9_-]{1,256}$")
 _HHMM = re.compile(r"^([01]?\d|2[0-3]):([0-5]\d)$")
 
 
@@ -46,6 +48,8 @@ class Settings(BaseSettings):
     webhook_url: str | None = None
     webhook_secret: SecretStr | None = None
     port: int = 8443
+    # GET /healthz of the running bot (both modes; 0 disables). See bot/health.py.
+    health_port: int = Field(default=8080, ge=0, le=65535)
     timezone: str = "Europe/Brussels"
     default_language: str = "fr"
     reminder_offsets_minutes: Annotated[list[int], NoDecode] = Field(
@@ -121,7 +125,19 @@ class Settings(BaseSettings):
     @field_validator("log_level")
     @classmethod
     def _log_level(cls, value: str) -> str:
-        return value.upper()
+        level = value.strip().upper()
+        if level not in LOG_LEVELS:
+            raise ValueError(f"unknown log level {value!r}; use {', '.join(LOG_LEVELS)}")
+        return level
+
+    @field_validator("webhook_secret")
+    @classmethod
+    def _webhook_secret(cls, value: SecretStr | None) -> SecretStr | None:
+        # Telegram accepts 1-256 characters A-Z, a-z, 0-9, _ and - in the secret header.
+        secret = value.get_secret_value() if value is not None else ""
+        if secret and not _WEBHOOK_SECRET.match(secret):
+            raise ValueError("use 1 to 256 characters among A-Z, a-z, 0-9, _ and -")
+        return value
 
     @cached_property
     def tip_time_value(self) -> time:

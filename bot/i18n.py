@@ -149,7 +149,7 @@ class I18n:
         }
 
     def __call__(self, lang: str | None, zone: str | tzinfo | None = None) -> Translator:
-        language = lang if lang in self._catalogs else self.default_language
+        language = lang if lang is not None and lang in self._catalogs else self.default_language
         if zone is None:
             resolved: tzinfo = self.default_zone
         elif isinstance(zone, str):

@@ -102,8 +102,8 @@ def update(directory: Path = LOCALES_DIR) -> dict[str, list[str]]:
                 missing[lang].append(key)
             by_domain[message.domain].add(
                 message.msgid,
-                translation,
-                locations=message.locations,  # type: ignore[arg-type]
+                translation,  # type: ignore[arg-type]  # str or a tuple of plural forms
+                locations=message.locations,
             )
         folder = directory / lang / "LC_MESSAGES"
         folder.mkdir(parents=True, exist_ok=True)

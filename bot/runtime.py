@@ -46,7 +46,9 @@ class BotData:
         self.runtime: Runtime | None = None
 
 
-class RelaisContext(CallbackContext[ExtBot[None], dict[Any, Any], dict[Any, Any], BotData]):
+class RelaisContext(
+    CallbackContext[ExtBot[dict[str, Any]], dict[Any, Any], dict[Any, Any], BotData]
+):
     """CallbackContext with typed access to the Runtime and the current actor."""
 
     def __init__(
@@ -87,4 +89,6 @@ class RelaisContext(CallbackContext[ExtBot[None], dict[Any, Any], dict[Any, Any]
         return self.rt.i18n(self._actor.language, self._actor.zone)
 
 
-RelaisApp = Application[ExtBot[None], RelaisContext, dict[Any, Any], dict[Any, Any], BotData, Any]
+RelaisApp = Application[
+    ExtBot[dict[str, Any]], RelaisContext, dict[Any, Any], dict[Any, Any], BotData, Any
+]

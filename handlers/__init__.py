@@ -8,27 +8,66 @@ messages. The fallbacks (stickers, unknown text...) come last.
 
 from __future__ import annotations
 
+import warnings
 from typing import Any
+
+from telegram.warnings import PTBUserWarning
 
 from bot.runtime import RelaisApp
 from handlers import access, errors, menu
+
+# Our conversations mix message and button steps on purpose and track them per chat and
+# user (per_message=False); PTB warns about that combination at construction time.
+warnings.filterwarnings("ignore", message="If 'per_message=False'", category=PTBUserWarning)
 
 
 def register(app: RelaisApp) -> None:
     app.add_handlers(access.handlers(), group=-1)
 
+    from handlers import (
+        admin,
+        attendance,
+        export,
+        fallback,
+        group,
+        objectives,
+        onboarding,
+        questions,
+        rsvp,
+        sessions,
+        stats,
+    )
+    from handlers import help as help_
+
     ordered: list[Any] = []
+    # --- first: an edited message is never replayed as a new command or answer ---
+    ordered += fallback.edited_handlers()
+    # --- `/start checkin_<token>` before the onboarding's /start handlers (and conversation) ---
+    ordered += attendance.checkin_handlers()
+    # --- guided conversations (persistent: they survive a restart) ---
+    ordered += onboarding.conversations()
+    ordered += admin.conversations()
+    ordered += sessions.conversations()
+    ordered += attendance.conversations()
+    ordered += questions.conversations()
+    ordered += objectives.conversations()
     # --- features (each module's `handlers()` returns its handlers in its own order) ---
-    from handlers import onboarding
-
     ordered += onboarding.handlers()
+    ordered += admin.handlers()
+    ordered += help_.handlers()
+    ordered += sessions.handlers()
+    ordered += rsvp.handlers()
+    ordered += attendance.handlers()
+    ordered += stats.handlers()
+    ordered += export.handlers()
+    ordered += objectives.handlers()
+    ordered += questions.handlers()
+    ordered += group.handlers()
     # --- last: anything nobody else handled ---
-    from handlers import fallback
-
     ordered += fallback.handlers()
 
     app.add_handlers(ordered, group=0)
-    app.add_error_handler(errors.on_error)  # type: ignore[arg-type]
+    app.add_error_handler(errors.on_error)
 
 
 async def on_startup(app: RelaisApp) -> None:
@@ -39,7 +78,17 @@ async def on_startup(app: RelaisApp) -> None:
     from handlers import help as help_
 
     await help_.set_bot_commands(app)
+    from bot.delivery.engine import DeliveryEngine
+    from bot.delivery.features import build_registry
+
+    engine = DeliveryEngine(runtime, app.bot, build_registry())
+    runtime.engine = engine
+    if runtime.extras.get("start_engine", True):
+        engine.start(app)
 
 
 async def on_shutdown(app: RelaisApp) -> None:
     """Before resources close: stop the delivery engine."""
+    runtime = app.bot_data.runtime
+    if runtime is not None and runtime.engine is not None:
+        await runtime.engine.stop()

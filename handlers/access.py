@@ -108,5 +108,5 @@ async def gate(update: Update, context: RelaisContext) -> None:
         raise ApplicationHandlerStop
 
 
-def handlers() -> list[TypeHandler[Update, RelaisContext]]:
+def handlers() -> list[TypeHandler[Update, RelaisContext, None]]:
     return [TypeHandler(Update, gate)]

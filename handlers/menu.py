@@ -62,6 +62,15 @@ def menu_button(command: str) -> filters.MessageFilter:
     return _MenuButton(command)
 
 
+class _AnyMenuButton(filters.MessageFilter):
+    def filter(self, message: Message) -> bool:
+        return command_for_text(message.text) is not None
+
+
+ANY_MENU_BUTTON = _AnyMenuButton(name="any_menu_button")
+"""Matches any main-menu button: guided flows exclude it from the free text they expect."""
+
+
 def main_menu(t: Translator, *, staff: bool) -> ReplyKeyboardMarkup:
     items = STAFF_MENU if staff else MERCHANT_MENU
     labels = [KeyboardButton(t(label)) for label, _ in items]

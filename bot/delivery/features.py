@@ -9,4 +9,8 @@ def build_registry() -> DeliveryRegistry:
     registry = DeliveryRegistry()
     # Each feature adds its planners and renderers here, in bot/services/<area>.py:
     #   from bot.services import sessions; sessions.register_deliveries(registry)
+    from bot.services import checkins, reminders
+
+    reminders.register_deliveries(registry)
+    checkins.register_deliveries(registry)
     return registry

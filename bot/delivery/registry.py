@@ -97,6 +97,8 @@ class DeliveryRegistry:
         self.planners: dict[str, Planner] = {}
         self.renderers: dict[str, Renderer] = {}
         self.after_send: dict[str, AfterSend] = {}
+        # Kinds still sent to a member who paused the bot (by default a pause skips them).
+        self.when_paused: set[str] = set()
 
     def add_planner(self, name: str, planner: Planner) -> None:
         if name in self.planners:
@@ -104,10 +106,18 @@ class DeliveryRegistry:
         self.planners[name] = planner
 
     def add_renderer(
-        self, kind: str, renderer: Renderer, after_send: AfterSend | None = None
+        self,
+        kind: str,
+        renderer: Renderer,
+        after_send: AfterSend | None = None,
+        *,
+        when_paused: bool = False,
     ) -> None:
+        """`when_paused=True`: send this kind even to a member who paused the bot."""
         if kind in self.renderers:
             raise ValueError(f"renderer for {kind!r} registered twice")
         self.renderers[kind] = renderer
         if after_send is not None:
             self.after_send[kind] = after_send
+        if when_paused:
+            self.when_paused.add(kind)

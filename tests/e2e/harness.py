@@ -50,13 +50,23 @@ class Harness:
         # A fresh Database object per Application: post_shutdown disposes the old engine.
         self.db = Database(self.settings.database_url)
         app = build_application(
-            self.settings, clock=self.clock, db=self.db, start_engine=False, persistence_interval=0.2
+            self.settings,
+            clock=self.clock,
+            db=self.db,
+            start_engine=False,
+            persistence_interval=0.2,
         )
         await app.initialize()
+        # As run_polling does: PTB calls post_init/post_shutdown only from run_polling/webhook.
+        if app.post_init is not None:
+            await app.post_init(app)
         await app.start()
         assert app.updater is not None
         await app.updater.start_polling(poll_interval=0.0, timeout=10, drop_pending_updates=False)
         self.app = app
+        # Actions return once this app has processed the update, not after a guessed quiet
+        # period (a handler's database work can outlast it, on PostgreSQL especially).
+        self.sim.watch(app)
 
     async def stop(self) -> None:
         app = self.app
@@ -68,6 +78,8 @@ class Harness:
         if app.running:
             await app.stop()
         await app.shutdown()
+        if app.post_shutdown is not None:
+            await app.post_shutdown(app)
 
     async def restart(self) -> None:
         """Stop the Application and start a new one on the same database and sandbox."""
@@ -75,7 +87,9 @@ class Harness:
         await self.start()
 
     # --- people --------------------------------------------------------------------
-    def user(self, first_name: str = "Alice", *, language_code: str = "fr", **kwargs: Any) -> SimUser:
+    def user(
+        self, first_name: str = "Alice", *, language_code: str = "fr", **kwargs: Any
+    ) -> SimUser:
         return self.sim.user(next(self._ids), first_name, language_code=language_code, **kwargs)
 
     # --- time and the outbox ---------------------------------------------------------
@@ -107,7 +121,9 @@ class Harness:
         async with self.db.unit_of_work() as session:
             yield session
 
-    async def make_cohort(self, name: str = "Estaimpuis 2026", commune: str = "Estaimpuis") -> Cohort:
+    async def make_cohort(
+        self, name: str = "Estaimpuis 2026", commune: str = "Estaimpuis"
+    ) -> Cohort:
         async with self.session() as session:
             cohort = Cohort(
                 name=name,

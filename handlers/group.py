@@ -1,0 +1,142 @@
+"""`/groupe`: the cohort's objectives at a glance, for its trainers and coordinators.
+
+One line per merchant of the actor's active cohort: the current objective, where they stand,
+the last check-in, and the blocker of those who are stuck — stuck first, then no news, in
+progress, done, not reached, no objective. Long lists are paged with `grp:page:<n>` buttons
+that edit the same message; `grp:open` (from the trainer's digest) sends the first page.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from telegram import Update
+from telegram.ext import BaseHandler, CallbackQueryHandler, CommandHandler, MessageHandler, filters
+
+from bot.delivery.registry import Button
+from bot.i18n import N_, Translator
+from bot.models import Cohort
+from bot.runtime import RelaisContext
+from bot.services import objectives as objs
+from bot.services.checkins import clip
+from handlers.common import answer_callback, int_arg
+from handlers.menu import menu_button
+from handlers.objectives import show
+
+PAGE_SIZE = 8
+NEW_MESSAGE = filters.UpdateType.MESSAGE
+
+STATE_ICONS = {
+    objs.GroupState.STUCK: "😕",
+    objs.GroupState.NO_NEWS: "💤",
+    objs.GroupState.DOING: "🚧",
+    objs.GroupState.DONE: "✅",
+    objs.GroupState.NOT_REACHED: "🌱",
+    objs.GroupState.NONE: "➖",
+}
+STATE_WORDS = {
+    objs.GroupState.STUCK: N_("bloqués"),
+    objs.GroupState.NO_NEWS: N_("sans nouvelles"),
+    objs.GroupState.DOING: N_("en cours"),
+    objs.GroupState.DONE: N_("atteints"),
+    objs.GroupState.NOT_REACHED: N_("pas atteints"),
+    objs.GroupState.NONE: N_("sans objectif"),
+}
+
+
+def row_text(t: Translator, row: objs.GroupRow) -> str:
+    who = t("{icon} <b>{name}</b>", icon=STATE_ICONS[row.state], name=row.first_name)
+    if row.business_name:
+        who += " " + t("({business})", business=row.business_name)
+    if row.objective_text is None:
+        return who + " — " + t("pas encore d'objectif")
+    details = [t("« {text} »", text=clip(row.objective_text, 70))]
+    if row.due_on is not None and row.state not in (
+        objs.GroupState.DONE,
+        objs.GroupState.NOT_REACHED,
+    ):
+        details.append(t("📅 {date}", date=t.date(row.due_on, "d MMM")))
+    if row.last_checkin_at is not None:
+        details.append(
+            t("dernière réponse : {date}", date=t.date(row.last_checkin_at, "EEE d MMM"))
+        )
+    else:
+        details.append(t("pas encore de réponse"))
+    if row.last_number is not None:
+        details.append(t("nombre : {n}", n=row.last_number))
+    lines = [who, "   " + " · ".join(details)]
+    if row.blocker:
+        lines.append("   " + t("Blocage : « {text} »", text=clip(row.blocker, 140)))
+    if row.other_active:
+        lines.append(
+            "   "
+            + t.plural(
+                "+ {n} autre objectif en cours", "+ {n} autres objectifs en cours", row.other_active
+            )
+        )
+    return "\n".join(lines)
+
+
+def page_text(t: Translator, cohort_name: str, page: objs.GroupPage) -> str:
+    counts = " · ".join(
+        t("{icon} {word} : {n}", icon=STATE_ICONS[state], word=t(STATE_WORDS[state]), n=n)
+        for state, n in page.counts.items()
+        if n
+    )
+    head = t("👥 <b>{cohort} — les objectifs</b>", cohort=cohort_name)
+    if not page.total:
+        return head + "\n\n" + t("Aucun commerçant n'a encore rejoint ce groupe.")
+    parts = [head + "\n" + counts, "\n\n".join(row_text(t, row) for row in page.rows)]
+    if page.pages > 1:
+        parts.append(t("Page {page} sur {pages}", page=page.page + 1, pages=page.pages))
+    return "\n\n".join(parts)
+
+
+def page_buttons(t: Translator, page: objs.GroupPage) -> list[list[Button]]:
+    row: list[Button] = []
+    if page.page > 0:
+        row.append(Button(t(N_("◀ Précédent")), f"grp:page:{page.page - 1}"))
+    if page.page < page.pages - 1:
+        row.append(Button(t(N_("Suivant ▶")), f"grp:page:{page.page + 1}"))
+    return [row] if row else []
+
+
+async def send_page(update: Update, context: RelaisContext, number: int, *, edit: bool) -> None:
+    actor = context.actor
+    cohort_id = actor.active_cohort_id
+    t = context.t
+    if cohort_id is None:  # pragma: no cover - the access gate requires a staff role in it
+        await show(update, t("Choisissez d'abord votre groupe avec /cohorte."), edit=False)
+        return
+    async with context.rt.db.unit_of_work() as session:
+        cohort = await session.get(Cohort, cohort_id)
+        page = await objs.group_overview(session, cohort_id, page=number, page_size=PAGE_SIZE)
+    name = cohort.name if cohort is not None else ""
+    await show(update, page_text(t, name, page), page_buttons(t, page), edit=edit)
+
+
+async def group(update: Update, context: RelaisContext) -> None:
+    await send_page(update, context, 0, edit=False)
+
+
+async def turn_page(update: Update, context: RelaisContext) -> None:
+    """`grp:page:<n>` edits the list in place; `grp:open` (the digest's button) sends it."""
+    query = update.callback_query
+    parts = (query.data or "").split(":") if query is not None else []
+    if parts == ["grp", "open"]:
+        await answer_callback(update)
+        await send_page(update, context, 0, edit=False)
+        return
+    number = int_arg(parts[2]) if len(parts) == 3 and parts[1] == "page" else None
+    if number is None:
+        await answer_callback(update, context.t("Ce bouton n'est plus valable."))
+        return
+    await send_page(update, context, number, edit=True)
+
+
+def handlers() -> list[BaseHandler[Update, RelaisContext, Any]]:
+    return [
+        CommandHandler("groupe", group, filters=NEW_MESSAGE),
+        MessageHandler(NEW_MESSAGE & menu_button("groupe"), group),
+        CallbackQueryHandler(turn_page, pattern=r"^grp:"),
+    ]

@@ -1,0 +1,724 @@
+"""Onboarding: `/start`, the join link (`/start join_<code>`), the staff link (`staff_<token>`).
+
+The join link opens a short guided profile that survives restarts (a persistent
+ConversationHandler): first name (prefilled from Telegram), business name, sector,
+commune, language, then the privacy notice and consent. Nothing is written to the database
+before consent: the answers wait in `context.user_data` (JSON, persisted with the
+conversation state). Then the main menu appears.
+
+Flow (states):
+
+    /start join_<code> ─▶ FIRST_NAME ─▶ BUSINESS ─▶ SECTOR ─▶ COMMUNE ─▶ LANGUAGE ─▶ CONSENT ─▶ END
+                            ("keep"      (text)      (buttons)  (button or   (buttons)    (button)
+                             or text)                            text)
+
+`/annuler` leaves at any step; `/start` without a code repeats the current question.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from telegram import InlineKeyboardMarkup, Update
+from telegram.error import BadRequest
+from telegram.ext import (
+    BaseHandler,
+    CallbackQueryHandler,
+    CommandHandler,
+    ConversationHandler,
+    MessageHandler,
+    filters,
+)
+
+from bot.i18n import LANGUAGES, N_, Translator, normalise_language
+from bot.models import Role, Sector
+from bot.runtime import RelaisContext
+from bot.services import cohorts, members, staff
+from bot.services.cohorts import JOIN_PREFIX
+from bot.services.members import (
+    BUSINESS_NAME_MAX,
+    COMMUNE_MAX,
+    FIRST_NAME_MAX,
+    Identity,
+    JoinOutcome,
+    Profile,
+    Rhythm,
+)
+from bot.services.staff import STAFF_PREFIX, InviteOutcome
+from bot.services.validation import InvalidValue, clean_text
+from handlers.common import answer_callback, callback_args, inline
+from handlers.menu import ANY_MENU_BUTTON, main_menu
+
+log = logging.getLogger(__name__)
+
+# Conversation states (strings: they are stored as they are, and readable in the database).
+FIRST_NAME = "first_name"
+BUSINESS = "business"
+SECTOR = "sector"
+COMMUNE = "commune"
+LANGUAGE = "language"
+CONSENT = "consent"
+
+# Keys of context.user_data.
+DRAFT = "onboarding"
+CHOSEN_LANGUAGE = "lang"  # a stranger's /langue choice, before any member row exists
+
+# Names of languages in their own language: never translated.
+LANGUAGE_NAMES = {"fr": "🇫🇷 Français", "nl": "🇳🇱 Nederlands", "en": "🇬🇧 English"}
+
+SECTOR_LABELS: dict[Sector, str] = {
+    Sector.BEAUTY: N_("💇 Coiffure, beauté"),
+    Sector.FOOD: N_("🥖 Alimentation"),
+    Sector.BOOKS: N_("📚 Librairie, cadeaux"),
+    Sector.CLOTHING: N_("👗 Vêtements"),
+    Sector.CRAFTS: N_("🔨 Artisanat, construction"),
+    Sector.PHOTO: N_("📷 Photographie"),
+    Sector.LODGING: N_("🏡 Hébergement, tourisme"),
+    Sector.HORECA: N_("☕ Restaurant, café"),
+    Sector.OTHER: N_("✳️ Autre"),
+}
+
+ROLE_LABELS: dict[Role, str] = {
+    Role.TRAINER: N_("formateur ou formatrice"),
+    Role.COORDINATOR: N_("coordination"),
+}
+
+_JOIN = re.compile(rf"^/start(@\w+)?\s+{JOIN_PREFIX}(\S*)\s*$")
+_STAFF = re.compile(rf"^/start(@\w+)?\s+{STAFF_PREFIX}(\S*)\s*$")
+_PLAIN_START = re.compile(r"^/start(@\w+)?\s*$")
+
+# Only new messages: an edited message is not a new answer (see handlers/fallback.py).
+NEW_MESSAGE = filters.UpdateType.MESSAGE
+TYPED_ANSWER = NEW_MESSAGE & filters.TEXT & ~filters.COMMAND & ~ANY_MENU_BUTTON
+
+
+# --- helpers -----------------------------------------------------------------------------
+def translator(context: RelaisContext) -> Translator:
+    """Texts in the person's language; before they are a member, in the language they chose."""
+    actor = context.actor
+    if actor.member_id is None and context.user_data is not None:
+        draft = context.user_data.get(DRAFT)
+        chosen = (draft or {}).get("language") or context.user_data.get(CHOSEN_LANGUAGE)
+        if isinstance(chosen, str) and chosen in LANGUAGES:
+            return context.rt.i18n(chosen, actor.zone)
+    return context.t
+
+
+def invitation_hint(t: Translator) -> str:
+    """How to get in, for someone the bot does not know yet."""
+    return t(
+        "Bonjour ! Je suis Relais, l'assistant de votre formation aux réseaux sociaux 👋\n\n"
+        "Pour commencer, il vous faut <b>le lien d'invitation</b> de votre groupe "
+        "(ou son QR code). Demandez-le à votre formateur ou à la commune, puis ouvrez-le : "
+        "je m'occupe du reste."
+    )
+
+
+def _draft(context: RelaisContext) -> dict[str, Any] | None:
+    if context.user_data is None:
+        return None
+    draft = context.user_data.get(DRAFT)
+    return draft if isinstance(draft, dict) else None
+
+
+def identity_of(update: Update, language: str) -> Identity:
+    user = update.effective_user
+    chat = update.effective_chat
+    assert user is not None
+    assert chat is not None
+    return Identity(
+        telegram_user_id=user.id,
+        chat_id=chat.id,
+        first_name=user.first_name,
+        last_name=user.last_name,
+        username=user.username,
+        language=language,
+    )
+
+
+def rhythm(context: RelaisContext) -> Rhythm:
+    settings = context.rt.settings
+    return Rhythm(tuple(settings.tip_days), settings.tip_time_value)
+
+
+async def _drop_buttons(update: Update) -> None:
+    """Remove the inline buttons of an answered question (so that it cannot be pressed twice)."""
+    query = update.callback_query
+    if query is None or query.message is None:
+        return
+    try:
+        await query.edit_message_reply_markup(reply_markup=None)
+    except BadRequest:
+        log.debug("could not remove the buttons of an answered question", exc_info=True)
+
+
+async def _send(update: Update, context: RelaisContext, text: str, **kwargs: Any) -> None:
+    chat = update.effective_chat
+    assert chat is not None
+    await context.bot.send_message(chat.id, text, **kwargs)
+
+
+# --- the questions -----------------------------------------------------------------------
+async def ask_first_name(update: Update, context: RelaisContext) -> str:
+    t = translator(context)
+    draft = _draft(context) or {}
+    telegram_name = draft.get("telegram_first_name") or ""
+    # A button label is plain text (not HTML): format it without escaping.
+    keep = t.raw(N_("✅ Oui, « {name} »")).format_map({"name": telegram_name})
+    buttons = [[(keep[:64], "onb:keep")]]
+    await _send(
+        update,
+        context,
+        t(
+            "Bienvenue dans le groupe <b>{cohort}</b> ! 🎉\n\n"
+            "Quelques questions rapides pour faire connaissance (1 minute).\n\n"
+            "D'abord : je vous appelle <b>{name}</b> ? "
+            "Sinon, écrivez-moi le prénom que vous préférez.",
+            cohort=draft.get("cohort_name", ""),
+            name=telegram_name,
+        ),
+        reply_markup=inline(buttons) if telegram_name else None,
+    )
+    return FIRST_NAME
+
+
+async def ask_business(update: Update, context: RelaisContext) -> str:
+    t = translator(context)
+    await _send(
+        update,
+        context,
+        t(
+            "Merci {name} ! Quel est <b>le nom de votre commerce</b> ?",
+            name=_get(context, "first_name"),
+        ),
+    )
+    return BUSINESS
+
+
+async def ask_sector(update: Update, context: RelaisContext) -> str:
+    t = translator(context)
+    labels = [(t(label), f"onb:sector:{sector.value}") for sector, label in SECTOR_LABELS.items()]
+    rows = [labels[i : i + 2] for i in range(0, len(labels), 2)]
+    await _send(
+        update, context, t("Dans quel <b>secteur</b> travaillez-vous ?"), reply_markup=inline(rows)
+    )
+    return SECTOR
+
+
+async def ask_commune(update: Update, context: RelaisContext) -> str:
+    t = translator(context)
+    commune = _get(context, "cohort_commune")
+    await _send(
+        update,
+        context,
+        t(
+            "Dans quelle <b>commune</b> se trouve votre commerce ?\n"
+            "Appuyez sur le bouton, ou écrivez le nom de votre commune."
+        ),
+        reply_markup=inline([[(("📍 " + commune)[:64], "onb:commune")]]) if commune else None,
+    )
+    return COMMUNE
+
+
+async def ask_language(update: Update, context: RelaisContext) -> str:
+    t = translator(context)
+    await _send(
+        update,
+        context,
+        t("Dans quelle <b>langue</b> préférez-vous que je vous écrive ?"),
+        reply_markup=language_keyboard(),
+    )
+    return LANGUAGE
+
+
+async def ask_consent(update: Update, context: RelaisContext) -> str:
+    t = translator(context)
+    settings = context.rt.settings
+    await _send(
+        update,
+        context,
+        t(
+            "Dernière étape : <b>vos données</b> 🔒\n\n"
+            "{organisation} garde votre prénom, le nom, le secteur et la commune de votre "
+            "commerce, ainsi que vos réponses, <b>uniquement</b> pour vous accompagner pendant "
+            "la formation. Seuls le formateur et la coordination de votre groupe les voient. "
+            "Rien n'est vendu ni partagé.\n\n"
+            "À tout moment : /mesdonnees pour en recevoir une copie, /oublier pour tout effacer. "
+            "Détails : /privacy\n\n"
+            "Êtes-vous d'accord ?",
+            organisation=settings.organisation_name,
+        ),
+        reply_markup=inline(
+            [[(t("✅ J'accepte"), "onb:consent:yes")], [(t("Non merci"), "onb:consent:no")]]
+        ),
+    )
+    return CONSENT
+
+
+def language_keyboard() -> InlineKeyboardMarkup:
+    return inline([[(LANGUAGE_NAMES[lang], f"lang:{lang}")] for lang in LANGUAGES])
+
+
+ASK: dict[str, Callable[[Update, RelaisContext], Awaitable[str]]] = {
+    FIRST_NAME: ask_first_name,
+    BUSINESS: ask_business,
+    SECTOR: ask_sector,
+    COMMUNE: ask_commune,
+    LANGUAGE: ask_language,
+    CONSENT: ask_consent,
+}
+
+
+def _get(context: RelaisContext, key: str) -> str:
+    value = (_draft(context) or {}).get(key)
+    return value if isinstance(value, str) else ""
+
+
+def _set(context: RelaisContext, **values: Any) -> None:
+    draft = _draft(context)
+    if draft is not None:
+        draft.update(values)
+
+
+async def _next(update: Update, context: RelaisContext, state: str) -> str:
+    _set(context, step=state)
+    return await ASK[state](update, context)
+
+
+async def _lost(update: Update, context: RelaisContext) -> int:
+    """The draft is gone (e.g. data deleted meanwhile): start again from the link."""
+    t = translator(context)
+    await answer_callback(update)
+    await _send(
+        update,
+        context,
+        t("Oups, j'ai perdu le fil 😅 Ouvrez à nouveau le lien d'invitation pour recommencer."),
+    )
+    return ConversationHandler.END
+
+
+# --- entry: the join link ----------------------------------------------------------------
+async def start_join(update: Update, context: RelaisContext) -> str | int:
+    """`/start join_<code>`: a stranger starts onboarding; a merchant joins one more cohort."""
+    message = update.effective_message
+    assert message is not None
+    assert message.text is not None
+    match = _JOIN.match(message.text)
+    code = match.group(2) if match else ""
+    t = translator(context)
+    actor = context.actor
+    rt = context.rt
+    async with rt.db.unit_of_work() as session:
+        cohort = await cohorts.find_by_code(session, code)
+        if cohort is None:
+            outcome: JoinOutcome | None = None
+        elif actor.member_id is None:
+            outcome = JoinOutcome.NEEDS_PROFILE
+        else:
+            outcome = await members.join_cohort(session, actor.member_id, cohort.id, rt.clock.now())
+    if cohort is None or outcome is None:
+        await message.reply_text(
+            t(
+                "Ce lien d'invitation ne fonctionne pas (ou plus) 🤔\n"
+                "Vérifiez-le auprès de votre formateur ou de la commune : ils vous en donneront "
+                "un nouveau."
+            )
+        )
+        return ConversationHandler.END
+    if outcome is JoinOutcome.STAFF:
+        await message.reply_text(
+            t(
+                "Vous faites déjà partie de l'équipe du groupe <b>{cohort}</b>. "
+                "Ce lien est celui des participants : partagez-le avec eux !",
+                cohort=cohort.name,
+            ),
+            reply_markup=main_menu(t, staff=True),
+        )
+        return ConversationHandler.END
+    if outcome is JoinOutcome.ALREADY:
+        await message.reply_text(
+            t(
+                "Vous faites déjà partie du groupe <b>{cohort}</b> 👍 "
+                "Le menu est en bas de l'écran.",
+                cohort=cohort.name,
+            ),
+            reply_markup=main_menu(t, staff=False),
+        )
+        return ConversationHandler.END
+    if outcome is JoinOutcome.JOINED:
+        await message.reply_text(
+            t(
+                "C'est fait : vous avez rejoint aussi le groupe <b>{cohort}</b> 🎉\n"
+                "Je vous parle maintenant de ce groupe-là. Pour changer : /cohorte",
+                cohort=cohort.name,
+            ),
+            reply_markup=main_menu(t, staff=False),
+        )
+        return ConversationHandler.END
+
+    user = update.effective_user
+    assert user is not None
+    assert context.user_data is not None
+    context.user_data[DRAFT] = {
+        "cohort_id": cohort.id,
+        "cohort_name": cohort.name,
+        "cohort_commune": cohort.commune,
+        "telegram_first_name": _fit_name(user.first_name),
+        "language": (context.user_data.get(CHOSEN_LANGUAGE) or actor.language),
+    }
+    return await _next(update, context, FIRST_NAME)
+
+
+def _fit_name(name: str) -> str:
+    try:
+        return clean_text(name, max_length=10_000)[:FIRST_NAME_MAX]
+    except InvalidValue:
+        return ""
+
+
+# --- the answers -------------------------------------------------------------------------
+async def keep_first_name(update: Update, context: RelaisContext) -> str | int:
+    await answer_callback(update)
+    if _draft(context) is None:
+        return await _lost(update, context)
+    await _drop_buttons(update)
+    _set(context, first_name=_get(context, "telegram_first_name") or "?")
+    return await _next(update, context, BUSINESS)
+
+
+async def typed_first_name(update: Update, context: RelaisContext) -> str | int:
+    return await _typed(update, context, "first_name", FIRST_NAME_MAX, FIRST_NAME, BUSINESS)
+
+
+async def typed_business(update: Update, context: RelaisContext) -> str | int:
+    return await _typed(update, context, "business_name", BUSINESS_NAME_MAX, BUSINESS, SECTOR)
+
+
+async def typed_commune(update: Update, context: RelaisContext) -> str | int:
+    return await _typed(update, context, "commune", COMMUNE_MAX, COMMUNE, LANGUAGE)
+
+
+async def _typed(
+    update: Update, context: RelaisContext, key: str, limit: int, here: str, then: str
+) -> str | int:
+    """Store a typed answer if it is fit, else say why kindly and stay on the question."""
+    message = update.effective_message
+    assert message is not None
+    if _draft(context) is None:
+        return await _lost(update, context)
+    t = translator(context)
+    try:
+        value = clean_text(message.text or "", max_length=limit)
+    except InvalidValue as problem:
+        if problem.too_long:
+            await message.reply_text(
+                t(
+                    "C'est un peu long 🙂 {limit} caractères au maximum, s'il vous plaît. "
+                    "Pouvez-vous raccourcir ?",
+                    limit=limit,
+                )
+            )
+        else:
+            await message.reply_text(t("Je n'ai rien reçu : pouvez-vous l'écrire à nouveau ?"))
+        return here
+    _set(context, **{key: value})
+    return await _next(update, context, then)
+
+
+async def chose_sector(update: Update, context: RelaisContext) -> str | int:
+    args = callback_args(update, "onb", 2)
+    sector = members.parse_sector(args[1]) if args and args[0] == "sector" else None
+    if sector is None:
+        await answer_callback(update, translator(context)("Ce bouton n'est plus valable."))
+        return SECTOR
+    await answer_callback(update)
+    if _draft(context) is None:
+        return await _lost(update, context)
+    await _drop_buttons(update)
+    _set(context, sector=sector.value)
+    return await _next(update, context, COMMUNE)
+
+
+async def chose_commune(update: Update, context: RelaisContext) -> str | int:
+    await answer_callback(update)
+    if _draft(context) is None:
+        return await _lost(update, context)
+    await _drop_buttons(update)
+    _set(context, commune=_get(context, "cohort_commune"))
+    return await _next(update, context, LANGUAGE)
+
+
+async def chose_language(update: Update, context: RelaisContext) -> str | int:
+    args = callback_args(update, "lang", 1)
+    if not args or args[0] not in LANGUAGES:
+        await answer_callback(update, translator(context)("Ce bouton n'est plus valable."))
+        return LANGUAGE
+    await answer_callback(update)
+    if _draft(context) is None:
+        return await _lost(update, context)
+    await _drop_buttons(update)
+    _set(context, language=args[0])
+    return await _next(update, context, CONSENT)
+
+
+async def consent(update: Update, context: RelaisContext) -> str | int:
+    args = callback_args(update, "onb", 2)
+    if not args or args[0] != "consent" or args[1] not in ("yes", "no"):
+        await answer_callback(update, translator(context)("Ce bouton n'est plus valable."))
+        return CONSENT
+    await answer_callback(update)
+    draft = _draft(context)
+    if draft is None:
+        return await _lost(update, context)
+    t = translator(context)
+    if args[1] == "no":
+        await _send(
+            update,
+            context,
+            t(
+                "Je comprends. Sans votre accord, je ne garde rien et je ne peux pas vous "
+                "accompagner. Si vous changez d'avis, appuyez sur « J'accepte » ci-dessus. "
+                "Pour arrêter ici : /annuler"
+            ),
+        )
+        return CONSENT
+    await _drop_buttons(update)
+    language = normalise_language(str(draft.get("language")), context.rt.settings.default_language)
+    try:
+        profile = Profile(
+            first_name=str(draft["first_name"]),
+            business_name=str(draft["business_name"]),
+            sector=Sector(str(draft["sector"])),
+            commune=str(draft["commune"]),
+            language=language,
+        )
+    except (KeyError, ValueError):
+        # A step is missing (an old draft): ask it again rather than fail.
+        missing = next((step for step, key in _STEP_KEYS if key not in draft), FIRST_NAME)
+        return await _next(update, context, missing)
+    rt = context.rt
+    try:
+        async with rt.db.unit_of_work() as session:
+            member = await members.register(
+                session,
+                identity_of(update, language),
+                profile,
+                cohort_id=int(draft["cohort_id"]),
+                now=rt.clock.now(),
+                rhythm=rhythm(context),
+            )
+            first_name = member.first_name
+    except LookupError:
+        assert context.user_data is not None
+        context.user_data.pop(DRAFT, None)
+        await _send(
+            update,
+            context,
+            t("Ce groupe n'accepte plus d'inscriptions. Demandez un nouveau lien à la commune."),
+        )
+        return ConversationHandler.END
+    assert context.user_data is not None
+    context.user_data.pop(DRAFT, None)
+    context.user_data.pop(CHOSEN_LANGUAGE, None)
+    t = rt.i18n(language, context.actor.zone)
+    await _send(
+        update,
+        context,
+        t(
+            "C'est fait, {name} ! Bienvenue dans le groupe <b>{cohort}</b> 🎉\n\n"
+            "Entre les séances, je vous enverrai de petites astuces et je vous aiderai à "
+            "avancer sur vos objectifs.\n\n"
+            "Tout se fait avec <b>les boutons en bas de l'écran</b> 👇 "
+            "Pour commencer, pourquoi pas « 🎯 Nouvel objectif » ?",
+            name=first_name,
+            cohort=str(draft.get("cohort_name", "")),
+        ),
+        reply_markup=main_menu(t, staff=False),
+    )
+    return ConversationHandler.END
+
+
+_STEP_KEYS = (
+    (FIRST_NAME, "first_name"),
+    (BUSINESS, "business_name"),
+    (SECTOR, "sector"),
+    (COMMUNE, "commune"),
+)
+
+
+# --- inside the conversation: leaving, repeating, stray input ----------------------------
+async def cancel(update: Update, context: RelaisContext) -> int:
+    await answer_callback(update)
+    if context.user_data is not None:
+        context.user_data.pop(DRAFT, None)
+    t = translator(context)
+    await _send(
+        update,
+        context,
+        t(
+            "D'accord, on s'arrête là : je n'ai rien gardé. "
+            "Pour reprendre, ouvrez à nouveau le lien d'invitation."
+        ),
+    )
+    return ConversationHandler.END
+
+
+async def repeat_question(update: Update, context: RelaisContext) -> str | int:
+    """Anything else during onboarding (a sticker, `/start`, text where a button is expected)."""
+    step = _get(context, "step")
+    if _draft(context) is None or step not in ASK:
+        return await _lost(update, context)
+    t = translator(context)
+    if update.callback_query is not None:
+        # A button of an earlier question: the current one is still waiting below.
+        await answer_callback(update, t("Ce bouton n'est plus valable."))
+        return step
+    await _send(update, context, t("Reprenons 🙂"))
+    return await ASK[step](update, context)
+
+
+# --- /start outside the join link ---------------------------------------------------------
+async def start_plain(update: Update, context: RelaisContext) -> None:
+    """`/start` without a code: how to get an invitation, or "you're already in" with the menu."""
+    message = update.effective_message
+    assert message is not None
+    actor = context.actor
+    t = translator(context)
+    if actor.member_id is None or not (actor.onboarded or actor.is_staff):
+        text = invitation_hint(t)
+        if actor.is_admin:
+            text += "\n\n" + t(
+                "Vous faites partie de la coordination : /inviter pour créer un groupe "
+                "et inviter les participants."
+            )
+        await message.reply_text(text)
+        return
+    async with context.rt.db.unit_of_work() as session:
+        cohort = (
+            await cohorts.get(session, actor.active_cohort_id)
+            if actor.active_cohort_id is not None
+            else None
+        )
+        member = await members.get(session, actor.member_id)
+        first_name = member.first_name if member else ""
+    if cohort is None:
+        text = t("Rebonjour {name} ! Votre inscription est bien faite.", name=first_name)
+    else:
+        text = t(
+            "Rebonjour {name} ! Vous faites déjà partie du groupe <b>{cohort}</b> 👍",
+            name=first_name,
+            cohort=cohort.name,
+        )
+    await message.reply_text(
+        text + "\n" + t("Le menu est en bas de l'écran 👇 (et /aide si besoin)."),
+        reply_markup=main_menu(t, staff=actor.is_staff),
+    )
+
+
+async def start_staff(update: Update, context: RelaisContext) -> None:
+    """`/start staff_<token>`: accept a one-time invitation to the team of a cohort."""
+    from handlers.help import refresh_staff_commands
+
+    message = update.effective_message
+    assert message is not None
+    assert message.text is not None
+    match = _STAFF.match(message.text)
+    token = match.group(2) if match else ""
+    t = translator(context)
+    rt = context.rt
+    now = rt.clock.now()
+    language = context.actor.language
+    async with rt.db.unit_of_work() as session:
+        result = await staff.check_invitation(session, token, now)
+        chat = None
+        if result.outcome is InviteOutcome.VALID:
+            member, _ = await members.ensure_member(
+                session, identity_of(update, language), now=now, rhythm=rhythm(context)
+            )
+            language = member.language
+            result = await staff.accept_invitation(session, token, member_id=member.id, now=now)
+            chat = await staff.staff_chat(session, member.id, rt.settings.admin_ids)
+    if result.outcome is InviteOutcome.UNKNOWN:
+        await message.reply_text(
+            t(
+                "Cette invitation n'existe pas 🤔 Vérifiez le lien, "
+                "ou demandez-en un nouveau à la coordination."
+            )
+        )
+        return
+    if result.outcome is InviteOutcome.USED:
+        await message.reply_text(
+            t(
+                "Cette invitation a déjà été utilisée : elle ne sert qu'une fois. "
+                "Demandez-en une nouvelle à la coordination."
+            )
+        )
+        return
+    if result.outcome is InviteOutcome.EXPIRED:
+        await message.reply_text(
+            t(
+                "Cette invitation a expiré ⌛ Demandez-en une nouvelle à la coordination "
+                "(elles sont valables quelques jours)."
+            )
+        )
+        return
+    t = rt.i18n(language, context.actor.zone)
+    role = result.role or Role.TRAINER
+    await message.reply_text(
+        t(
+            "Bienvenue dans l'équipe du groupe <b>{cohort}</b> ! 🎉\n"
+            "Votre rôle : <b>{role}</b>.\n\n"
+            "Vos commandes sont dans le menu en bas de l'écran et dans /aide. "
+            "Vos données : /privacy",
+            cohort=result.cohort_name or "",
+            role=t(ROLE_LABELS[role]),
+        ),
+        reply_markup=main_menu(t, staff=True),
+    )
+    if chat is not None:
+        await refresh_staff_commands(context.bot, rt.i18n, chat)
+
+
+# --- registration ------------------------------------------------------------------------
+def conversations() -> list[BaseHandler[Update, RelaisContext, Any]]:
+    onboarding: ConversationHandler[RelaisContext] = ConversationHandler(
+        entry_points=[
+            CommandHandler("start", start_join, filters=NEW_MESSAGE & filters.Regex(_JOIN))
+        ],
+        states={
+            FIRST_NAME: [
+                CallbackQueryHandler(keep_first_name, pattern=r"^onb:keep$"),
+                MessageHandler(TYPED_ANSWER, typed_first_name),
+            ],
+            BUSINESS: [MessageHandler(TYPED_ANSWER, typed_business)],
+            SECTOR: [CallbackQueryHandler(chose_sector, pattern=r"^onb:sector:")],
+            COMMUNE: [
+                CallbackQueryHandler(chose_commune, pattern=r"^onb:commune$"),
+                MessageHandler(TYPED_ANSWER, typed_commune),
+            ],
+            LANGUAGE: [CallbackQueryHandler(chose_language, pattern=r"^lang:")],
+            CONSENT: [CallbackQueryHandler(consent, pattern=r"^onb:consent:")],
+        },
+        fallbacks=[
+            CommandHandler("annuler", cancel, filters=NEW_MESSAGE),
+            CommandHandler(
+                "start", repeat_question, filters=NEW_MESSAGE & filters.Regex(_PLAIN_START)
+            ),
+            CallbackQueryHandler(repeat_question, pattern=r"^onb:"),
+            MessageHandler(NEW_MESSAGE & ~filters.COMMAND & ~ANY_MENU_BUTTON, repeat_question),
+        ],
+        name="onboarding",
+        persistent=True,
+        allow_reentry=True,
+    )
+    return [onboarding]
+
+
+def handlers() -> list[BaseHandler[Update, RelaisContext, Any]]:
+    return [
+        CommandHandler("start", start_staff, filters=NEW_MESSAGE & filters.Regex(_STAFF)),
+        CommandHandler("start", start_plain, filters=NEW_MESSAGE & filters.Regex(_PLAIN_START)),
+    ]

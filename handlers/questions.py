@@ -1,0 +1,318 @@
+"""`/question`: a merchant asks the cohort's trainers; a trainer answers through `qa:<id>`.
+
+Two persistent conversations:
+- "question" (merchant): `/question` or the "❓ Poser une question" menu button, then the
+  question typed in one message (or `/question <text>` at once), then ✅ send / ✏️ rewrite.
+  The trainers get it at once with a "✍️ Répondre" button: it is the reply to the merchant's
+  own action, so it is sent directly rather than through the outbox.
+- "question_answer" (trainer): the `qa:<question_id>` button, then the answer typed in one
+  message. The merchant receives it at once, in a message that says it is from their trainer,
+  and the question is marked answered (first answer wins; audit-logged by the service).
+
+Callback data: `q:send`, `q:edit`, `q:cancel` (merchant), `qa:<question_id>` (trainer).
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from telegram import Update
+from telegram.error import Forbidden, TelegramError
+from telegram.ext import (
+    BaseHandler,
+    CallbackQueryHandler,
+    CommandHandler,
+    ConversationHandler,
+    MessageHandler,
+    filters,
+)
+
+from bot.delivery.registry import Button
+from bot.i18n import N_, escape
+from bot.runtime import RelaisContext
+from bot.services import questions
+from bot.services.checkins import LABEL_REPLY_TO, label
+from bot.services.validation import InvalidValue
+from handlers.common import answer_callback, int_arg
+from handlers.menu import ANY_MENU_BUTTON, menu_button
+from handlers.objectives import keyboard, show, user_data
+
+log = logging.getLogger(__name__)
+
+# States of the "question" conversation (merchant).
+ASK = "ask"
+CHECK = "check"
+# State of the "question_answer" conversation (trainer).
+ANSWER = "answer"
+
+QUESTION_DRAFT = "question_draft"  # user_data: the question typed, before it is sent
+ANSWERING = "answering_question"  # user_data: the question id a trainer is answering
+
+NEW_MESSAGE = filters.UpdateType.MESSAGE
+TYPED = NEW_MESSAGE & filters.TEXT & ~filters.COMMAND & ~ANY_MENU_BUTTON
+END = ConversationHandler.END
+
+
+# --- the merchant asks -----------------------------------------------------------------------
+async def start(update: Update, context: RelaisContext) -> str:
+    user_data(context).pop(QUESTION_DRAFT, None)
+    inline = " ".join(context.args or []) if update.message and context.args else ""
+    if inline.strip():
+        return await check(update, context, inline)
+    await show(
+        update,
+        context.t(
+            "❓ Quelle est votre question pour votre formateur ? "
+            "Écrivez-la en un message : il vous répondra ici. (/annuler pour annuler)"
+        ),
+        edit=False,
+    )
+    return ASK
+
+
+async def typed_question(update: Update, context: RelaisContext) -> str:
+    message = update.effective_message
+    assert message is not None
+    assert message.text is not None
+    return await check(update, context, message.text)
+
+
+async def check(update: Update, context: RelaisContext, text: str) -> str:
+    t = context.t
+    try:
+        question = questions.clean_question(text)
+    except InvalidValue as exc:
+        if exc.too_long:
+            reply = t(
+                "C'est un peu long pour un message : pouvez-vous la raccourcir "
+                "(moins de {n} caractères) ?",
+                n=questions.QUESTION_MAX,
+            )
+        else:
+            reply = t("Écrivez votre question en un message.")
+        await show(update, reply, edit=False)
+        return ASK
+    user_data(context)[QUESTION_DRAFT] = question
+    rows = [
+        [Button(t(N_("✅ Envoyer")), "q:send"), Button(t(N_("✏️ Réécrire")), "q:edit")],
+        [Button(t(N_("✖ Annuler")), "q:cancel")],
+    ]
+    await show(
+        update,
+        t("Votre question :\n« {text} »\n\nJe l'envoie à votre formateur ?", text=question),
+        rows,
+        edit=False,
+    )
+    return CHECK
+
+
+async def rewrite(update: Update, context: RelaisContext) -> str:
+    await show(update, context.t("D'accord, écrivez votre question à nouveau."))
+    return ASK
+
+
+async def send(update: Update, context: RelaisContext) -> str | int:
+    t = context.t
+    actor = context.actor
+    text = user_data(context).pop(QUESTION_DRAFT, None)
+    if not isinstance(text, str) or actor.member_id is None or actor.active_cohort_id is None:
+        await answer_callback(update, t("Ce bouton n'est plus valable."))
+        return END
+    rt = context.rt
+    async with rt.db.unit_of_work() as session:
+        try:
+            question = await questions.ask(
+                session,
+                member_id=actor.member_id,
+                cohort_id=actor.active_cohort_id,
+                text=text,
+                now=rt.clock.now(),
+            )
+        except InvalidValue:
+            await answer_callback(update, t("Ce bouton n'est plus valable."))
+            return END
+        trainers = await questions.trainers(session, actor.active_cohort_id)
+        asker = await questions.for_staff(session, question.id, actor.active_cohort_id)
+    delivered = 0
+    for trainer in trainers:
+        tt = rt.i18n(trainer.language, actor.zone)
+        who = asker.asker_name if asker else ""
+        if asker and asker.business_name:
+            who += f" ({asker.business_name})"
+        body = tt("❓ <b>Question de {who}</b>\n\n« {text} »", who=who, text=question.text)
+        markup = keyboard(
+            [[Button(label(tt, LABEL_REPLY_TO, name=asker.asker_name if asker else ""),
+                     f"qa:{question.id}")]]
+        )  # fmt: skip
+        try:
+            await context.bot.send_message(trainer.chat_id, body, reply_markup=markup)
+            delivered += 1
+        except Forbidden:
+            log.info("trainer %s blocked the bot: question %s not delivered", trainer.member_id,
+                     question.id)  # fmt: skip
+        except TelegramError:
+            log.warning("could not send question %s to trainer %s", question.id,
+                        trainer.member_id, exc_info=True)  # fmt: skip
+    if delivered:
+        reply = t("✅ Question envoyée à votre formateur. Sa réponse arrivera ici.")
+    else:
+        reply = t(
+            "✅ Question enregistrée. Votre formateur la verra dans son résumé avant la "
+            "prochaine séance, et sa réponse arrivera ici."
+        )
+    await show(update, reply)
+    return END
+
+
+async def cancel(update: Update, context: RelaisContext) -> int:
+    user_data(context).pop(QUESTION_DRAFT, None)
+    await show(update, context.t("D'accord, pas de question pour l'instant."))
+    return END
+
+
+# --- the trainer answers -----------------------------------------------------------------------
+async def start_answer(update: Update, context: RelaisContext) -> str | int:
+    t = context.t
+    query = update.callback_query
+    parts = (query.data or "").split(":") if query is not None else []
+    question_id = int_arg(parts[1]) if len(parts) == 2 else None
+    actor = context.actor
+    view = None
+    if question_id is not None:
+        async with context.rt.db.unit_of_work() as session:
+            view = await questions.for_staff(session, question_id, actor.active_cohort_id)
+    if view is None:
+        await answer_callback(update, t("Cette question n'est pas (ou plus) dans votre groupe."))
+        return END
+    await answer_callback(update)
+    if view.answered_at is not None:
+        await show(
+            update,
+            t("Cette question a déjà reçu une réponse :\n« {answer} »", answer=view.answer or ""),
+            edit=False,
+        )
+        return END
+    user_data(context)[ANSWERING] = view.id
+    await show(
+        update,
+        t(
+            "✍️ Votre réponse à {name} — « {text} »\n\n"
+            "Écrivez-la en un message : je la transmets telle quelle. (/annuler pour annuler)",
+            name=view.asker_name,
+            text=view.text,
+        ),
+        edit=False,
+    )
+    return ANSWER
+
+
+async def typed_answer(update: Update, context: RelaisContext) -> str | int:
+    t = context.t
+    message = update.effective_message
+    assert message is not None
+    assert message.text is not None
+    actor = context.actor
+    rt = context.rt
+    question_id = user_data(context).get(ANSWERING)
+    if not isinstance(question_id, int) or actor.member_id is None:
+        return END
+    async with rt.db.unit_of_work() as session:
+        try:
+            outcome, view = await questions.answer(
+                session,
+                question_id=question_id,
+                cohort_id=actor.active_cohort_id,
+                trainer_id=actor.member_id,
+                text=message.text,
+                now=rt.clock.now(),
+            )
+        except InvalidValue as exc:
+            if exc.too_long:
+                await message.reply_text(
+                    t("C'est un peu long : moins de {n} caractères, s'il vous plaît.",
+                      n=questions.ANSWER_MAX)
+                )  # fmt: skip
+            return ANSWER
+        trainer = await questions.trainer_name(session, actor.member_id)
+    user_data(context).pop(ANSWERING, None)
+    if outcome is questions.AnswerOutcome.NOT_FOUND or view is None:
+        await message.reply_text(t("Cette question n'est plus dans votre groupe."))
+        return END
+    if outcome is questions.AnswerOutcome.ALREADY:
+        await message.reply_text(
+            t("Un autre formateur a déjà répondu :\n« {answer} »", answer=view.answer or "")
+        )
+        return END
+    if view.asker is None:
+        await message.reply_text(
+            t("Réponse enregistrée, mais {name} ne reçoit plus les messages du bot.",
+              name=view.asker_name)
+        )  # fmt: skip
+        return END
+    mt = rt.i18n(view.asker.language, actor.zone)
+    body = "\n\n".join(
+        (
+            mt("💬 <b>Réponse de votre formateur, {trainer}</b>", trainer=trainer),
+            mt("Votre question : « {text} »", text=view.text),
+            escape(view.answer or ""),
+        )
+    )
+    try:
+        await context.bot.send_message(view.asker.chat_id, body)
+    except Forbidden:
+        await message.reply_text(
+            t("Réponse enregistrée, mais {name} ne reçoit plus les messages du bot.",
+              name=view.asker_name)
+        )  # fmt: skip
+        return END
+    await message.reply_text(t("✅ Réponse envoyée à {name}.", name=view.asker_name))
+    return END
+
+
+async def cancel_answer(update: Update, context: RelaisContext) -> int:
+    user_data(context).pop(ANSWERING, None)
+    await show(update, context.t("D'accord, pas de réponse pour l'instant."), edit=False)
+    return END
+
+
+async def stale(update: Update, context: RelaisContext) -> None:
+    await answer_callback(update, context.t("Ce bouton n'est plus valable."))
+
+
+# --- registration ------------------------------------------------------------------------------
+def conversations() -> list[BaseHandler[Update, RelaisContext, Any]]:
+    ask: ConversationHandler[RelaisContext] = ConversationHandler(
+        entry_points=[
+            CommandHandler("question", start, filters=NEW_MESSAGE),
+            MessageHandler(NEW_MESSAGE & menu_button("question"), start),
+        ],
+        states={
+            ASK: [MessageHandler(TYPED, typed_question)],
+            CHECK: [
+                CallbackQueryHandler(send, pattern=r"^q:send$"),
+                CallbackQueryHandler(rewrite, pattern=r"^q:edit$"),
+            ],
+        },
+        fallbacks=[
+            CallbackQueryHandler(cancel, pattern=r"^q:cancel$"),
+            CommandHandler("annuler", cancel, filters=NEW_MESSAGE),
+        ],
+        name="question",
+        persistent=True,
+        allow_reentry=True,
+    )
+    answer: ConversationHandler[RelaisContext] = ConversationHandler(
+        entry_points=[CallbackQueryHandler(start_answer, pattern=r"^qa:")],
+        states={ANSWER: [MessageHandler(TYPED, typed_answer)]},
+        fallbacks=[CommandHandler("annuler", cancel_answer, filters=NEW_MESSAGE)],
+        name="question_answer",
+        persistent=True,
+        allow_reentry=True,
+    )
+    return [answer, ask]
+
+
+def handlers() -> list[BaseHandler[Update, RelaisContext, Any]]:
+    # A `q:` button from a conversation already over.
+    return [CallbackQueryHandler(stale, pattern=r"^q:")]

@@ -1,0 +1,80 @@
+"""RSVP buttons: `rsvp:<session_id>:yes|no`, on reminders, notices and `/seances`.
+
+The answer is confirmed in a short message (the waiting list says its position). When a
+seat is freed, the first on the waiting list is told through the outbox, so the dispatcher
+is woken once the answer is stored. The session id is untrusted: the service checks that
+the member is enrolled in the session's cohort.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from telegram import Update
+from telegram.ext import BaseHandler, CallbackQueryHandler
+
+from bot.runtime import RelaisContext
+from bot.services import rsvp
+from bot.services.rsvp import RsvpStatus
+from handlers.common import answer_callback, callback_args, int_arg
+
+
+async def on_rsvp(update: Update, context: RelaisContext) -> None:
+    t = context.t
+    args = callback_args(update, "rsvp", 2)
+    session_id = int_arg(args[0]) if args else None
+    member_id = context.actor.member_id
+    if args is None or session_id is None or args[1] not in ("yes", "no") or member_id is None:
+        await answer_callback(update, t("Ce bouton n'est plus valable."))
+        return
+    rt = context.rt
+    async with rt.db.unit_of_work() as session:
+        outcome = await rsvp.answer(
+            session,
+            session_id=session_id,
+            member_id=member_id,
+            yes=args[1] == "yes",
+            now=rt.clock.now(),
+        )
+    if outcome.promoted:
+        rt.wake_dispatcher()
+    ts = outcome.session
+    if ts is None or outcome.status is RsvpStatus.NOT_FOUND:
+        await answer_callback(update, t("Ce bouton n'est plus valable."), alert=True)
+        return
+    await answer_callback(update)
+    if outcome.status is RsvpStatus.CANCELLED:
+        text = t("Cette séance a été annulée.")
+    elif outcome.status is RsvpStatus.CLOSED:
+        text = t("La séance {number} a commencé : les réponses sont fermées.", number=ts.number)
+    elif outcome.status is RsvpStatus.YES:
+        text = (
+            t(
+                "✅ C'est noté : vous venez à la séance {number}, {when}. À bientôt !",
+                number=ts.number,
+                when=t.when(ts.starts_at),
+            )
+            if outcome.changed
+            else t(
+                "C'est déjà noté : vous venez à la séance {number}. À bientôt !", number=ts.number
+            )
+        )
+    elif outcome.status is RsvpStatus.WAITLIST:
+        text = t(
+            "⏳ La séance {number} est complète. Vous êtes n°{position} sur la liste d'attente : "
+            "je vous préviens dès qu'une place se libère.",
+            number=ts.number,
+            position=outcome.position or "?",
+        )
+    else:
+        text = t(
+            "C'est noté : vous ne venez pas à la séance {number}. Merci de nous avoir prévenus !",
+            number=ts.number,
+        )
+    chat = update.effective_chat
+    assert chat is not None
+    await context.bot.send_message(chat.id, text)
+
+
+def handlers() -> list[BaseHandler[Update, RelaisContext, Any]]:
+    return [CallbackQueryHandler(on_rsvp, pattern=r"^rsvp:")]

@@ -1,0 +1,150 @@
+"""`/stats` (coordinator): attendance across the cohort's sessions, as a chart and a table.
+
+The chart is a bar chart of attendance per session (the RSVP yes as markers), drawn by
+bot/services/charts.py; the table under it gives, per session, present, yes, the no-show
+rate and the change since the previous session, with the overall trend. When the
+objectives feature offers `engagement_summary`, its figures follow.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from telegram import InputFile, Update
+from telegram.ext import BaseHandler, CommandHandler, MessageHandler, filters
+
+from bot.i18n import N_, Translator
+from bot.runtime import RelaisContext
+from bot.services import attendance, charts
+from bot.services import objectives as objectives_service
+from bot.services.attendance import CohortStats, Trend
+from handlers.menu import menu_button
+
+log = logging.getLogger(__name__)
+
+NEW_MESSAGE = filters.UpdateType.MESSAGE
+# Rows of the text table (the chart shows every session; a message must stay short).
+TABLE_ROWS = 30
+TREND_LABELS = {
+    Trend.UP: N_("en hausse 📈"),
+    Trend.STEADY: N_("stable ➡️"),
+    Trend.DOWN: N_("en baisse 📉"),
+}
+
+
+def table_text(t: Translator, stats: CohortStats) -> str:
+    """A monospaced table: n°, date, present, yes, no-show rate, change."""
+    rows = stats.sessions[-TABLE_ROWS:]
+    header = (t("N°"), t("Date"), t("Présents"), t("Oui"), t("Absents*"), t("Évol."))
+    body = [
+        (
+            str(s.number),
+            t.date(s.starts_at, "dd/MM"),
+            str(s.present),
+            str(s.yes),
+            "—" if s.no_show_rate is None else f"{round(s.no_show_rate * 100)} %",
+            "" if s.change is None else f"{s.change:+d}",
+        )
+        for s in rows
+    ]
+    widths = [max(len(row[i]) for row in (header, *body)) for i in range(len(header))]
+    lines = [
+        "  ".join(
+            cell.rjust(widths[i]) if i != 1 else cell.ljust(widths[i]) for i, cell in enumerate(row)
+        )
+        for row in (header, *body)
+    ]
+    from html import escape
+
+    text = t("<b>Présences par séance</b>") + "\n<pre>" + escape("\n".join(lines)) + "</pre>\n"
+    text += t("* Absents : part de ceux qui avaient dit oui et ne sont pas venus.")
+    if len(stats.sessions) > TABLE_ROWS:
+        text += "\n" + t("(les {count} dernières séances)", count=TABLE_ROWS)
+    if stats.trend is not None:
+        text += "\n" + t("Tendance : {trend}", trend=t(TREND_LABELS[stats.trend]))
+    if stats.upcoming:
+        text += "\n" + t.plural("{n} séance à venir.", "{n} séances à venir.", stats.upcoming)
+    return text
+
+
+def engagement_text(t: Translator, summary: Any) -> str:
+    merchants = int(getattr(summary, "merchants", 0))
+    return "\n".join(
+        (
+            t("<b>Participation entre les séances</b>"),
+            t("👥 Commerçants inscrits : {count}", count=merchants),
+            t(
+                "💬 Ont répondu à un suivi ces 7 derniers jours : {count}",
+                count=int(getattr(summary, "answered_last_7_days", 0)),
+            ),
+            t(
+                "🎯 Ont un objectif en cours : {count}",
+                count=int(getattr(summary, "with_active_objective", 0)),
+            ),
+            t(
+                "🏁 Objectifs fixés : {set} · atteints : {done}",
+                set=int(getattr(summary, "objectives_set", 0)),
+                done=int(getattr(summary, "objectives_done", 0)),
+            ),
+        )
+    )
+
+
+async def show_stats(update: Update, context: RelaisContext) -> None:
+    message = update.effective_message
+    assert message is not None
+    t = context.t
+    rt = context.rt
+    cohort_id = context.actor.active_cohort_id
+    if cohort_id is None:
+        await message.reply_text(t("Vous ne faites partie d'aucun groupe pour le moment."))
+        return
+    now = rt.clock.now()
+    engagement = None
+    async with rt.db.unit_of_work() as session:
+        stats = await attendance.cohort_stats(session, cohort_id, now)
+        # The objectives feature may not offer its summary (yet): look it up at call time.
+        summarise = getattr(objectives_service, "engagement_summary", None)
+        if summarise is not None:
+            engagement = await summarise(session, cohort_id, now)
+    chat = update.effective_chat
+    assert chat is not None
+    if not stats.sessions:
+        text = t("Aucune séance n'a encore eu lieu : les chiffres viendront après la première.")
+        if engagement is not None:
+            text += "\n\n" + engagement_text(t, engagement)
+        await message.reply_text(text)
+        return
+    labels = charts.AttendanceChartLabels(
+        title=t.raw(N_("Présences par séance")),
+        present=t.raw(N_("Présents")),
+        said_yes=t.raw(N_("Avaient dit oui")),
+        axis_sessions=t.raw(N_("Séance")),
+        axis_people=t.raw(N_("Personnes")),
+    )
+    png = charts.attendance_chart(
+        [s.number for s in stats.sessions],
+        [s.present for s in stats.sessions],
+        [s.yes for s in stats.sessions],
+        labels,
+    )
+    total = sum(s.present for s in stats.sessions)
+    caption = t.plural(
+        "📊 {n} séance, {total} présences au total.",
+        "📊 {n} séances, {total} présences au total.",
+        len(stats.sessions),
+        total=total,
+    )
+    await context.bot.send_photo(chat.id, InputFile(png, filename="presences.png"), caption=caption)
+    text = table_text(t, stats)
+    if engagement is not None:
+        text += "\n\n" + engagement_text(t, engagement)
+    await message.reply_text(text)
+
+
+def handlers() -> list[BaseHandler[Update, RelaisContext, Any]]:
+    return [
+        CommandHandler("stats", show_stats, filters=NEW_MESSAGE),
+        MessageHandler(NEW_MESSAGE & menu_button("stats"), show_stats),
+    ]

@@ -1,0 +1,65 @@
+"""Helpers of the sessions' end-to-end tests: a planned session, forged callbacks, the outbox."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from sqlalchemy import select
+
+from bot.models import Cohort, Delivery, Role, TrainingSession
+from bot.sandbox.records import CallbackQueryRecord, SentMessage
+from bot.sandbox.simulator import SimUser
+from tests.e2e.harness import Harness
+
+
+@dataclass
+class Room:
+    """A cohort with its trainer, its coordinator and three merchants."""
+
+    cohort: Cohort
+    tom: SimUser  # trainer
+    claire: SimUser  # coordinator
+    alice: SimUser
+    bob: SimUser
+    carol: SimUser
+
+
+async def room(relais: Harness) -> Room:
+    cohort = await relais.make_cohort()
+    tom, claire = relais.user("Tom"), relais.user("Claire")
+    await relais.make_member(tom, cohort, role=Role.TRAINER, business_name=None)
+    await relais.make_member(claire, cohort, role=Role.COORDINATOR, business_name=None)
+    people = [relais.user(name) for name in ("Alice", "Bob", "Carol")]
+    for person in people:
+        await relais.make_member(person, cohort, business_name=f"Chez {person.first_name}")
+    return Room(cohort, tom, claire, *people)
+
+
+async def plan(relais: Harness, trainer: SimUser, line: str) -> TrainingSession:
+    """The trainer plans a session in one line; returns it as stored."""
+    await trainer.send(f"/nouvelle_seance {line}")
+    await trainer.expect("Séance planifiée")
+    await trainer.expect(re.compile(r"^Séance \d+\n"))  # the card
+    async with relais.session() as session:
+        ts = await session.scalar(select(TrainingSession).order_by(TrainingSession.id.desc()))
+    assert ts is not None
+    return ts
+
+
+async def forge_click(
+    relais: Harness, user: SimUser, message: SentMessage, data: str
+) -> CallbackQueryRecord:
+    """A callback with data of our choosing (a tampered or stale client)."""
+    pending, record = relais.sandbox.user_clicks(user.id, message, data, token=relais.sim.token)
+    relais.sim._track(pending)
+    await relais.sim.settle([pending])
+    return record
+
+
+async def deliveries(relais: Harness, prefix: str = "") -> list[Delivery]:
+    async with relais.session() as session:
+        rows = await session.scalars(
+            select(Delivery).where(Delivery.dedup_key.startswith(prefix)).order_by(Delivery.id)
+        )
+        return list(rows.all())

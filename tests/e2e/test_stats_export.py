@@ -1,0 +1,141 @@
+"""The coordinator's figures end to end: `/stats` (the chart decoded, the table read) and
+`/export` (the workbook read back with openpyxl), plus `relais export` on the command line."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import UTC, datetime, timedelta
+from io import BytesIO
+from pathlib import Path
+
+import matplotlib.image
+from openpyxl import load_workbook
+
+from bot.models import Attendance, AttendanceMethod, Rsvp, RsvpAnswer, TrainingSession
+from bot.services.export import export_command
+from tests.e2e.harness import Harness
+from tests.e2e.session_helpers import Room, plan, room
+from tests.e2e.snapshots import member_of
+
+FIRST = datetime(2026, 12, 2, 18, 0, tzinfo=UTC)
+
+
+async def three_sessions(relais: Harness, r: Room) -> list[TrainingSession]:
+    """Sessions on 2, 9 and 16 December: 1, 2 then 3 present (Alice walks in the third time
+    without having answered); one more planned for January."""
+    held = [
+        await plan(relais, r.tom, f"{day:02d}/12/2026 19:00 | Salle du Conseil | Thème {i}")
+        for i, day in enumerate((2, 9, 16), start=1)
+    ]
+    await plan(relais, r.tom, "13/01/2027 19:00 | Salle du Conseil | Thème 4")
+    alice, bob, carol = [await member_of(relais, u.id) for u in (r.alice, r.bob, r.carol)]
+    assert alice
+    assert bob
+    assert carol
+    plan_rows = [
+        ({bob.id, carol.id}, {bob.id}),
+        ({bob.id, carol.id}, {bob.id, carol.id}),
+        ({bob.id, carol.id}, {alice.id, bob.id, carol.id}),
+    ]
+    async with relais.session() as session:
+        for ts, (said_yes, came) in zip(held, plan_rows, strict=True):
+            for member_id in sorted(said_yes):
+                session.add(Rsvp(session_id=ts.id, member_id=member_id, answer=RsvpAnswer.YES))
+            for member_id in sorted(came):
+                session.add(
+                    Attendance(
+                        session_id=ts.id,
+                        member_id=member_id,
+                        method=AttendanceMethod.QR
+                        if member_id == alice.id
+                        else AttendanceMethod.ROLL_CALL,
+                        recorded_at=ts.starts_at,
+                    )
+                )
+    return held
+
+
+async def test_stats_show_a_chart_and_a_table_of_attendance(relais: Harness) -> None:
+    r = await room(relais)
+    await r.claire.send("/stats")
+    await r.claire.expect("Aucune séance n'a encore eu lieu")
+    await three_sessions(relais, r)
+    relais.clock.set(FIRST + timedelta(days=20))
+
+    await r.claire.send("/stats")
+    photo = await r.claire.expect("3 séances, 6 présences au total", kind="photo")
+    assert photo.photo is not None
+    image = matplotlib.image.imread(BytesIO(photo.photo.data), format="png")
+    assert image.shape[:2] == (450, 800)
+    assert image.std() > 0.05  # something is drawn
+    table = await r.claire.expect("Présences par séance")
+    lines = table.text.splitlines()
+    rows = [line.split() for line in lines if line.strip()[:1].isdigit() and "/" in line]
+    assert rows == [
+        ["1", "02/12", "1", "2", "50", "%"],
+        ["2", "09/12", "2", "2", "0", "%", "+1"],
+        ["3", "16/12", "3", "2", "0", "%", "+1"],
+    ]
+    assert "Tendance : en hausse" in table.text
+    assert "1 séance à venir." in table.text
+    assert "Participation entre les séances" in table.text
+    assert "Commerçants inscrits : 3" in table.text
+
+    await r.tom.send("/stats")
+    await r.tom.expect("réservée à la coordination")
+    await r.alice.send("/stats")
+    await r.alice.expect("réservée à la coordination")
+
+
+async def test_export_sends_a_workbook_with_every_sheet(relais: Harness, tmp_path: Path) -> None:
+    r = await room(relais)
+    held = await three_sessions(relais, r)
+    relais.clock.set(FIRST + timedelta(days=20))
+
+    await r.claire.send("/export")
+    document = await r.claire.expect("dans un tableur", kind="document")
+    assert document.document is not None
+    assert document.document.filename == "relais-estaimpuis-2026-2026-12-22.xlsx"
+    book = load_workbook(BytesIO(document.document.data))
+    assert book.sheetnames == ["Membres", "Séances", "Réponses", "Présences", "Objectifs"]
+
+    members = list(book["Membres"].iter_rows(values_only=True))
+    assert members[0][:4] == ("N° membre", "Prénom", "Nom", "Commerce")
+    assert sorted((row[1], row[6]) for row in members[1:]) == [
+        ("Alice", "commerçant"),
+        ("Bob", "commerçant"),
+        ("Carol", "commerçant"),
+        ("Claire", "coordination"),
+        ("Tom", "formateur"),
+    ]
+
+    sessions = list(book["Séances"].iter_rows(values_only=True))
+    assert sessions[0][:3] == ("Séance", "Début (Europe/Brussels)", "Fin (Europe/Brussels)")
+    first = sessions[1]
+    assert first[0] == 1
+    assert first[1] == datetime(2026, 12, 2, 19, 0)  # local wall time
+    assert first[3:5] == ("Salle du Conseil", "Thème 1")
+    assert (first[7], first[10]) == (2, 1)  # yes, present
+    assert [row[10] for row in sessions[1:]] == [1, 2, 3, 0]
+
+    answers = list(book["Réponses"].iter_rows(values_only=True))[1:]
+    assert len(answers) == 6
+    assert {row[4] for row in answers} == {"oui"}
+    presences = list(book["Présences"].iter_rows(values_only=True))[1:]
+    assert len(presences) == 6
+    assert "QR code" in {row[4] for row in presences}
+    assert "appel" in {row[4] for row in presences}
+    assert {row[0] for row in presences} == {ts.number for ts in held}
+
+    await r.tom.send("/export")
+    await r.tom.expect("réservée à la coordination")
+
+    # The same workbook from the command line, by id or by join code.
+    out = tmp_path / "groupe.xlsx"
+    by_code = await asyncio.to_thread(export_command, relais.settings, r.cohort.join_code, out)
+    assert by_code == 0
+    assert load_workbook(out).sheetnames[1] == "Séances"
+    by_id = await asyncio.to_thread(export_command, relais.settings, str(r.cohort.id), out)
+    assert by_id == 0
+    unknown = await asyncio.to_thread(export_command, relais.settings, "NOPE", tmp_path / "x.xlsx")
+    assert unknown == 1

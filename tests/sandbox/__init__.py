@@ -1,0 +1,1 @@
+"""Tests of the sandbox Bot API and the user simulator (bot/sandbox)."""
