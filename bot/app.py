@@ -18,6 +18,7 @@ from telegram.request import HTTPXRequest
 
 from bot.clock import Clock, SystemClock
 from bot.config import Settings
+from bot.content import ContentError, ContentLibrary
 from bot.db import Database
 from bot.i18n import I18n
 from bot.migrate import current_revision, head_revision
@@ -60,6 +61,7 @@ def build_application(
     db = db or Database(settings.database_url)
     i18n = i18n or I18n(default_language=settings.default_language, default_zone=settings.timezone)
     runtime = Runtime(settings=settings, db=db, clock=clock, i18n=i18n, instance=_instance_name())
+    runtime.content = _load_content()
 
     context_types = ContextTypes(context=RelaisContext, bot_data=BotData)
     base_url = settings.telegram_api_base_url
@@ -89,6 +91,15 @@ def build_application(
 
     register(application)
     return application
+
+
+def _load_content() -> ContentLibrary:
+    """The tips library: a tip that fails the check is left out (and said), never fatal."""
+    try:
+        return ContentLibrary.load()
+    except ContentError as exc:
+        log.warning("content/ has problems; the tips concerned are left out:\n%s", exc)
+        return ContentLibrary.load(strict=False)
 
 
 async def _post_init(application: Any) -> None:

@@ -1,14 +1,20 @@
 """The `relais` command: run the bot and look after its installation.
 
+    relais init                     first run: asks the token, the first cohort, the coordinator
     relais run                      migrate the database if needed, then run the bot
     relais migrate [--revision R]   upgrade the database schema (to the latest by default)
     relais doctor [--quick]         check settings, database, token and webhook; say what is wrong
     relais backup --out FILE        copy the SQLite database while the bot runs
     relais cohort create --name N --commune C
     relais outbox                   what the delivery outbox holds
+    relais purge [--dry-run]        erase members inactive for RETENTION_DAYS (after a warning)
+    relais audit [--cohort C]       who did what: staff actions and erasures
+    relais export --cohort C --out FILE   a cohort's spreadsheet (id or join code -> .xlsx)
     relais i18n update|check        keep the translation catalogs in step with the code
     relais content check [--dir D]  check the tips and the curriculum (content/)
     relais try                      chat with Relais in the terminal, on a simulated Telegram
+    relais flyer --cohort C --out F   a printable A4 poster with the cohort's join QR code
+    relais transcripts [--check]    regenerate the conversations shown in docs/ (from the sandbox)
 
 `relais run` migrates first (documented choice): an installation upgraded by `git pull` or a
 new image comes back up by itself. Several processes may start at once on PostgreSQL: the
@@ -28,6 +34,7 @@ import importlib
 import inspect
 import logging
 import os
+import re
 import sqlite3
 import sys
 from collections.abc import AsyncIterator, Callable, Sequence
@@ -69,11 +76,22 @@ Get a token from Telegram's @BotFather:
   2. Send /newbot, choose a name (e.g. "Relais Estaimpuis") and a username ending in "bot".
   3. BotFather answers with a token that looks like 123456789:AAE_xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx.
 
-Put it in a file named .env in this folder ({cwd}), on a line of its own:
+Put it in {where}, on a line of its own:
   BOT_TOKEN=123456789:AAE_xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx
-(copy .env.example to .env first: it lists every setting), then run `relais run` again.
+{then}
 To look around without a token, `relais try` runs Relais on a simulated Telegram.
 """
+
+
+def botfather_help() -> str:
+    """How to get a token and where to put it, adapted to whether ./.env exists."""
+    env_file = Path(".env").resolve()
+    if env_file.exists():
+        where, then = f"the file {env_file}", "then run `relais run` again."
+    else:
+        where = f"a file named .env in this folder ({env_file.parent})"
+        then = "(copy .env.example to .env first: it lists every setting), then run `relais run`."
+    return BOTFATHER_HELP.format(where=where, then=then)
 
 
 class CliError(Exception):
@@ -114,7 +132,7 @@ def load_settings() -> Settings:
 def require_token(settings: Settings) -> str:
     token = settings.token
     if not token:
-        raise CliError(BOTFATHER_HELP.format(cwd=Path.cwd()).removeprefix("relais: "), EXIT_CONFIG)
+        raise CliError(botfather_help().removeprefix("relais: "), EXIT_CONFIG)
     return token
 
 
@@ -136,8 +154,20 @@ def api_base_urls(settings: Settings) -> tuple[str, str]:
 # --- database ------------------------------------------------------------------------------
 
 
+# SQLAlchemy prefixes driver errors with "(sqlalchemy...Error) " and the asyncpg adapter
+# with "<class 'asyncpg.exceptions.X'>: "; people only need the words after them.
+_ERROR_PREFIXES = re.compile(r"^(\([\w.]+\)\s*)?(<class '[\w.]+'>:\s*)?")
+
+
+def database_error_reason(exc: BaseException) -> str:
+    """The first line of a database error, in the driver's own words, token-free."""
+    text = str(exc).strip()
+    first = text.splitlines()[0] if text else type(exc).__name__
+    return redact(_ERROR_PREFIXES.sub("", first, count=1) or type(exc).__name__)
+
+
 def _database_error(settings: Settings, exc: BaseException) -> CliError:
-    reason = redact(str(exc).splitlines()[0] if str(exc) else type(exc).__name__)
+    reason = database_error_reason(exc)
     return CliError(f"cannot open the database {safe_url(settings.database_url)}: {reason}")
 
 
@@ -288,6 +318,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     setup_logging(settings)
     before, after = migrate_or_explain(settings)
     log.info(_announce_migration(before, after), extra={"revision": after})
+    _announce_setup_code(settings)
 
     from telegram import Update
     from telegram.error import InvalidToken, NetworkError
@@ -339,6 +370,17 @@ def cmd_run(args: argparse.Namespace) -> int:
             f"HEALTH_PORT={settings.health_port}; HEALTH_PORT=0 disables /healthz)"
         ) from None
     return EXIT_OK
+
+
+def _announce_setup_code(settings: Settings) -> None:
+    """While nobody coordinates, print the one-time setup code (bot/init_cli.py)."""
+    try:
+        notice = _lazy("bot.init_cli", "setup_code_notice", "setup codes")(settings)
+    except Exception:  # a convenience: it must never stop the bot from starting
+        log.warning("could not check for a setup code", exc_info=True)
+        return
+    if notice:
+        print(f"relais: {notice}", file=sys.stderr)
 
 
 # --- migrate, cohort, i18n, outbox, try ------------------------------------------------------
@@ -404,6 +446,49 @@ def cmd_outbox(args: argparse.Namespace) -> int:
     settings = load_settings()
     outbox_command = _lazy("bot.delivery.report", "outbox_command", "relais outbox")
     return int(_call(outbox_command, settings))
+
+
+def cmd_export(args: argparse.Namespace) -> int:
+    settings = load_settings()
+    export = _lazy("bot.services.export", "export_command", "relais export")
+    return int(_call(export, settings, args.cohort, args.out))
+
+
+def cmd_init(args: argparse.Namespace) -> int:
+    init = _lazy("bot.init_cli", "init_command", "relais init")
+    return int(init(args))
+
+
+def cmd_flyer(args: argparse.Namespace) -> int:
+    settings = load_settings()
+    flyer = _lazy("bot.flyer_cli", "flyer_command", "relais flyer")
+    return int(flyer(settings, args.cohort, args.out, bot_username=args.bot))
+
+
+def cmd_transcripts(args: argparse.Namespace) -> int:
+    transcripts = _lazy("bot.transcripts", "transcripts_command", "relais transcripts")
+    return int(transcripts(check=args.check))
+
+
+def cmd_purge(args: argparse.Namespace) -> int:
+    settings = load_settings()
+    purge = _lazy("bot.privacy_cli", "purge_command", "relais purge")
+    return int(purge(settings, dry_run=args.dry_run))
+
+
+def cmd_audit(args: argparse.Namespace) -> int:
+    settings = load_settings()
+    show = _lazy("bot.privacy_cli", "audit_command", "relais audit")
+    return int(
+        show(
+            settings,
+            cohort=args.cohort,
+            since=args.since,
+            action=args.action,
+            limit=args.limit,
+            as_json=args.json,
+        )
+    )
 
 
 def cmd_try(args: argparse.Namespace) -> int:
@@ -538,8 +623,7 @@ async def check_database(settings: Settings, report: Diagnosis) -> None:
                 await conn.execute(text("SELECT 1"))
             current = await current_revision(engine)
     except Exception as exc:
-        reason = redact(str(exc).splitlines()[0] if str(exc) else type(exc).__name__)
-        report.fail("database", f"cannot connect to {where}: {reason}")
+        report.fail("database", f"cannot connect to {where}: {database_error_reason(exc)}")
         return
     finally:
         await engine.dispose()
@@ -699,7 +783,7 @@ def cmd_doctor(args: argparse.Namespace) -> int:
     problems = sum(check.status == "fail" for check in report.checks)
     print("\nAll good." if not problems else f"\n{problems} problem(s): see FAIL above.")
     if not settings.token:
-        print("\n" + BOTFATHER_HELP.format(cwd=Path.cwd()), file=sys.stderr, end="")
+        print("\n" + botfather_help(), file=sys.stderr, end="")
         return EXIT_CONFIG
     return EXIT_FAILURE if report.failed else EXIT_OK
 
@@ -714,6 +798,24 @@ def build_parser() -> argparse.ArgumentParser:
         epilog="Settings come from the environment and from ./.env (see .env.example).",
     )
     commands = parser.add_subparsers(title="commands", metavar="COMMAND")
+
+    init = commands.add_parser(
+        "init",
+        help="first run: token, privacy notice, first cohort, first coordinator",
+        description="Ask six questions (the bot's token, the organisation's name and contact, "
+        "the first cohort's name and commune, the coordinator's Telegram id), write .env, "
+        "migrate the database and create the cohort. Without a coordinator id it prints a "
+        "one-time setup code. Answers may be piped, one per line in that order. Re-running "
+        "keeps .env's other lines and never drops the database nor doubles the cohort.",
+    )
+    init.add_argument("--token", help="the bot's token from @BotFather")
+    init.add_argument("--org", help="the organisation's name (privacy notice)")
+    init.add_argument("--contact", help="how to reach it about personal data")
+    init.add_argument("--cohort-name", help='the first cohort, e.g. "Estaimpuis 2026"')
+    init.add_argument("--commune", help='where its sessions take place, e.g. "Estaimpuis"')
+    init.add_argument("--admin-id", help="the coordinator's Telegram user id (else a setup code)")
+    init.add_argument("--yes", action="store_true", help="ask nothing: flags, then current values")
+    init.set_defaults(handler=cmd_init)
 
     run = commands.add_parser(
         "run",
@@ -761,8 +863,37 @@ def build_parser() -> argparse.ArgumentParser:
     create.set_defaults(handler=cmd_cohort_create)
     cohort.set_defaults(handler=_help_of(cohort))
 
+    export = commands.add_parser(
+        "export", help="write a cohort's spreadsheet (members, sessions, RSVPs, attendance)"
+    )
+    export.add_argument("--cohort", required=True, help="the cohort's id or join code")
+    export.add_argument("--out", required=True, metavar="FILE", help="the .xlsx file to write")
+    export.set_defaults(handler=cmd_export)
+
     outbox = commands.add_parser("outbox", help="what the delivery outbox holds")
     outbox.set_defaults(handler=cmd_outbox)
+
+    purge = commands.add_parser(
+        "purge",
+        help="erase members inactive for RETENTION_DAYS (after their week of notice)",
+        description="Erase the members whose retention period (RETENTION_DAYS) and week of "
+        "notice are over, as the bot's daily pass does, and queue the warnings that are due "
+        "(the running bot sends them).",
+    )
+    purge.add_argument("--dry-run", action="store_true", help="only count, change nothing")
+    purge.set_defaults(handler=cmd_purge)
+
+    audit = commands.add_parser(
+        "audit",
+        help="list the audit log (staff actions, erasures)",
+        description="Print the audit log, oldest first: who did what, when, in which cohort.",
+    )
+    audit.add_argument("--cohort", help="only this cohort (id or join code)")
+    audit.add_argument("--since", metavar="YYYY-MM-DD", help="only entries from this day on")
+    audit.add_argument("--action", help='only actions starting with this (e.g. "staff.")')
+    audit.add_argument("--limit", type=int, default=200, help="the newest N entries (200)")
+    audit.add_argument("--json", action="store_true", help="one JSON object per line")
+    audit.set_defaults(handler=cmd_audit)
 
     i18n = commands.add_parser("i18n", help="update or check the translation catalogs")
     i18n.add_argument("action", choices=["update", "check"])
@@ -796,6 +927,30 @@ def build_parser() -> argparse.ArgumentParser:
     )
     tryout.add_argument("--empty", action="store_true", help="start without the demo cohort")
     tryout.set_defaults(handler=cmd_try)
+
+    flyer = commands.add_parser(
+        "flyer",
+        help="write a cohort's printable A4 poster (PDF) with its join QR code",
+        description="A printable A4 PDF for the room: the cohort's and commune's names, the "
+        "join QR code, three illustrated steps and the link written out.",
+    )
+    flyer.add_argument("--cohort", required=True, help="the cohort's id or join code")
+    flyer.add_argument("--out", required=True, metavar="FILE", help="the .pdf file to write")
+    flyer.add_argument(
+        "--bot", metavar="USERNAME", help="the bot's username (default: asked to Telegram, getMe)"
+    )
+    flyer.set_defaults(handler=cmd_flyer)
+
+    transcripts = commands.add_parser(
+        "transcripts",
+        help="regenerate the conversations shown in the guides (docs/transcripts/)",
+        description="Play the guides' conversations against the sandbox with the demo cohort "
+        "and write them to docs/transcripts/*.md and into the guides' marked blocks.",
+    )
+    transcripts.add_argument(
+        "--check", action="store_true", help="write nothing; exit 1 if a transcript is stale"
+    )
+    transcripts.set_defaults(handler=cmd_transcripts)
     return parser
 
 

@@ -67,6 +67,9 @@ class Settings(BaseSettings):
     checkin_open_minutes_before: int = 60
     checkin_close_minutes_after: int = 120
     staff_invite_ttl_hours: int = 72
+    # Members inactive this many days in every cohort are erased (warned a week before);
+    # 0 keeps everyone until they ask (/oublier). See bot/services/privacy.py.
+    retention_days: int = Field(default=730, ge=0)
 
     @field_validator("admin_ids", mode="before")
     @classmethod

@@ -94,10 +94,22 @@ def update(directory: Path = LOCALES_DIR) -> dict[str, list[str]]:
         )
         missing[lang] = []
         for key, message in sorted(messages.items()):
-            if lang == REFERENCE_LANGUAGE and key not in known:
-                translation: object = message.msgid
+            plurals = Catalog(locale=lang).num_plurals
+            if lang == REFERENCE_LANGUAGE and isinstance(message.msgid, tuple):
+                # French is the reference: restate it, with every plural form the locale has
+                # (Babel gives French three; the extra ones take the plural text).
+                singular, plural = message.msgid
+                existing = known.get(key)
+                forms = list(existing) if isinstance(existing, list | tuple) else []
+                defaults = [singular] + [plural] * (plurals - 1)
+                translation: object = tuple(
+                    forms[i] if i < len(forms) and forms[i] else defaults[i] for i in range(plurals)
+                )
+            elif lang == REFERENCE_LANGUAGE and key not in known:
+                translation = message.msgid
             else:
-                translation = known.get(key, "" if isinstance(message.msgid, str) else ("", ""))
+                empty = "" if isinstance(message.msgid, str) else ("",) * plurals
+                translation = known.get(key, empty)
             if not translation or (isinstance(translation, tuple) and not all(translation)):
                 missing[lang].append(key)
             by_domain[message.domain].add(

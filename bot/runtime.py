@@ -18,6 +18,7 @@ from bot.db import Database
 from bot.i18n import I18n, Translator
 
 if TYPE_CHECKING:
+    from bot.content import ContentLibrary
     from bot.delivery.engine import DeliveryEngine
     from bot.services.access import Actor
 
@@ -34,6 +35,8 @@ class Runtime:
     wake_dispatcher: Callable[[], None] = field(default=lambda: None)
     # The outbox engine (bot/delivery/engine.py), created at start-up.
     engine: DeliveryEngine | None = None
+    # The tips library and the curriculum (content/), read once at start-up.
+    content: ContentLibrary | None = None
     extras: dict[str, Any] = field(default_factory=dict)
 
 

@@ -27,15 +27,21 @@ def register(app: RelaisApp) -> None:
     from handlers import (
         admin,
         attendance,
+        broadcast,
         export,
         fallback,
+        flyer,
         group,
         objectives,
         onboarding,
+        privacy,
         questions,
         rsvp,
         sessions,
+        settings,
+        setup,
         stats,
+        tips,
     )
     from handlers import help as help_
 
@@ -44,6 +50,8 @@ def register(app: RelaisApp) -> None:
     ordered += fallback.edited_handlers()
     # --- `/start checkin_<token>` before the onboarding's /start handlers (and conversation) ---
     ordered += attendance.checkin_handlers()
+    # --- `/start setup_<code>` and `/setup <code>`: the first coordinator (relais init) ---
+    ordered += setup.handlers()
     # --- guided conversations (persistent: they survive a restart) ---
     ordered += onboarding.conversations()
     ordered += admin.conversations()
@@ -51,10 +59,13 @@ def register(app: RelaisApp) -> None:
     ordered += attendance.conversations()
     ordered += questions.conversations()
     ordered += objectives.conversations()
+    ordered += broadcast.conversations()
     # --- features (each module's `handlers()` returns its handlers in its own order) ---
     ordered += onboarding.handlers()
     ordered += admin.handlers()
+    ordered += flyer.handlers()
     ordered += help_.handlers()
+    ordered += privacy.handlers()
     ordered += sessions.handlers()
     ordered += rsvp.handlers()
     ordered += attendance.handlers()
@@ -63,6 +74,9 @@ def register(app: RelaisApp) -> None:
     ordered += objectives.handlers()
     ordered += questions.handlers()
     ordered += group.handlers()
+    ordered += tips.handlers()
+    ordered += settings.handlers()
+    ordered += broadcast.handlers()
     # --- last: anything nobody else handled ---
     ordered += fallback.handlers()
 
@@ -81,7 +95,7 @@ async def on_startup(app: RelaisApp) -> None:
     from bot.delivery.engine import DeliveryEngine
     from bot.delivery.features import build_registry
 
-    engine = DeliveryEngine(runtime, app.bot, build_registry())
+    engine = DeliveryEngine(runtime, app.bot, build_registry(runtime.content))
     runtime.engine = engine
     if runtime.extras.get("start_engine", True):
         engine.start(app)

@@ -7,7 +7,8 @@ to create one, in a short guided conversation that survives restarts:
 
     inv:new ─▶ NAME (text) ─▶ COMMUNE (text) ─▶ END (cohort created, invitation shown)
 
-Callback areas: `inv:new`, `inv:staff:<cohort_id>:trainer|coordinator` (coordinators) and
+Callback areas: `inv:new`, `inv:staff:<cohort_id>:trainer|coordinator`, `inv:flyer:<cohort_id>`
+(the printable flyer, handlers/flyer.py) (coordinators) and
 `cohort:<cohort_id>[:inv]` (members). Ids in callback data are untrusted: every handler
 re-checks on the server that the sender may act on that cohort.
 """
@@ -41,6 +42,7 @@ from bot.services.staff import STAFF_PREFIX, parse_staff_role
 from bot.services.validation import InvalidValue, clean_text
 from handlers.access import refusal
 from handlers.common import answer_callback, inline, int_arg
+from handlers.flyer import flyer_button
 from handlers.help import refresh_staff_commands
 from handlers.menu import ANY_MENU_BUTTON, main_menu, menu_button
 from handlers.onboarding import NEW_MESSAGE, TYPED_ANSWER, identity_of, rhythm
@@ -92,6 +94,7 @@ async def send_invite(
     if several:
         caption += "\n\n" + t("Un autre groupe ? /cohorte")
     buttons = [
+        [flyer_button(t, cohort.id)],
         [(t("🎓 Inviter un formateur"), f"inv:staff:{cohort.id}:{Role.TRAINER.value}")],
         [(t("🏛️ Inviter à la coordination"), f"inv:staff:{cohort.id}:{Role.COORDINATOR.value}")],
         [(t("➕ Créer un autre groupe"), "inv:new")],

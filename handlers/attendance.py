@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import logging
 import re
+from html import escape
 from typing import Any
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, InputFile, Update
@@ -443,7 +444,8 @@ async def _session_from_args(
 
 
 def _names(t: Translator, names: list[str]) -> str:
-    shown = ", ".join(names[:LISTED])
+    # Names are typed by people: escaped, so that "Fleurs & <Cie>" cannot break the HTML.
+    shown = ", ".join(escape(name) for name in names[:LISTED])
     if len(names) > LISTED:
         shown += " " + t("… et {count} autres", count=len(names) - LISTED)
     return shown
@@ -457,7 +459,7 @@ def report_text(t: Translator, report: PresenceReport) -> str:
     ]
     if ts.cancelled_at is not None:
         lines.append(t("❌ <b>Annulée</b>"))
-    present = [f"{name} ({t(METHOD_LABELS[method])})" for name, method in report.present]
+    present = [f"{name} ({t.raw(METHOD_LABELS[method])})" for name, method in report.present]
     groups = [
         (t("✅ Présents ({count})", count=len(present)), present),
         (

@@ -14,6 +14,7 @@ from telegram.ext import BaseHandler, CommandHandler, filters
 from bot.models import Cohort
 from bot.runtime import RelaisContext
 from bot.services import export
+from bot.services.audit import audit
 
 NEW_MESSAGE = filters.UpdateType.MESSAGE
 
@@ -29,6 +30,16 @@ async def send_export(update: Update, context: RelaisContext) -> None:
         async with rt.db.unit_of_work() as session:
             cohort = await session.get(Cohort, cohort_id)
             data = await export.workbook_bytes(session, cohort, t) if cohort else b""
+            if cohort is not None:
+                # Personal data leaves the database: the commune can see who exported it.
+                await audit(
+                    session,
+                    context.actor.member_id,
+                    cohort.id,
+                    "cohort.export",
+                    {"via": "telegram"},
+                    at=rt.clock.now(),
+                )
     if cohort is None:
         await message.reply_text(t("Vous ne faites partie d'aucun groupe pour le moment."))
         return

@@ -18,7 +18,7 @@ from bot.i18n import N_, Translator
 from bot.models import Cohort
 from bot.runtime import RelaisContext
 from bot.services import objectives as objs
-from bot.services.checkins import clip
+from bot.services.checkins import clip, fit
 from handlers.common import answer_callback, int_arg
 from handlers.menu import menu_button
 from handlers.objectives import show
@@ -45,9 +45,9 @@ STATE_WORDS = {
 
 
 def row_text(t: Translator, row: objs.GroupRow) -> str:
-    who = t("{icon} <b>{name}</b>", icon=STATE_ICONS[row.state], name=row.first_name)
+    who = t("{icon} <b>{name}</b>", icon=STATE_ICONS[row.state], name=clip(row.first_name, 40))
     if row.business_name:
-        who += " " + t("({business})", business=row.business_name)
+        who += " " + t("({business})", business=clip(row.business_name, 40))
     if row.objective_text is None:
         return who + " — " + t("pas encore d'objectif")
     details = [t("« {text} »", text=clip(row.objective_text, 70))]
@@ -66,7 +66,7 @@ def row_text(t: Translator, row: objs.GroupRow) -> str:
         details.append(t("nombre : {n}", n=row.last_number))
     lines = [who, "   " + " · ".join(details)]
     if row.blocker:
-        lines.append("   " + t("Blocage : « {text} »", text=clip(row.blocker, 140)))
+        lines.append("   " + t("Blocage : « {text} »", text=clip(row.blocker, 120)))
     if row.other_active:
         lines.append(
             "   "
@@ -112,7 +112,7 @@ async def send_page(update: Update, context: RelaisContext, number: int, *, edit
         cohort = await session.get(Cohort, cohort_id)
         page = await objs.group_overview(session, cohort_id, page=number, page_size=PAGE_SIZE)
     name = cohort.name if cohort is not None else ""
-    await show(update, page_text(t, name, page), page_buttons(t, page), edit=edit)
+    await show(update, fit(page_text(t, name, page)), page_buttons(t, page), edit=edit)
 
 
 async def group(update: Update, context: RelaisContext) -> None:

@@ -1,4 +1,5 @@
-"""Help, language and privacy: `/aide` (`/help`), `/langue`, `/privacy`, and the command menus.
+"""Help and language: `/aide` (`/help`), `/langue`, and the command menus (`/privacy` lives in
+handlers/privacy.py).
 
 One table (`COMMANDS`) says which commands each role sees; `/aide` and Telegram's command
 menu (setMyCommands) are both built from it, so they never disagree. Merchants and strangers
@@ -231,35 +232,10 @@ async def set_language(update: Update, context: RelaisContext) -> None:
         await refresh_staff_commands(context.bot, rt.i18n, staff_chat)
 
 
-# --- /privacy ------------------------------------------------------------------------------
-async def show_privacy(update: Update, context: RelaisContext) -> None:
-    message = update.effective_message
-    assert message is not None
-    t = translator(context)
-    settings = context.rt.settings
-    await message.reply_text(
-        t(
-            "🔒 <b>Vos données</b>\n\n"
-            "Relais est proposé par {organisation}. Il garde seulement ce qu'il faut pour "
-            "vous accompagner pendant la formation : votre prénom, le nom, le secteur et la "
-            "commune de votre commerce, votre langue, vos objectifs, vos réponses et vos "
-            "présences.\n\n"
-            "Seuls le formateur et la coordination de votre groupe les voient. "
-            "Rien n'est vendu ni partagé.\n\n"
-            "/mesdonnees : recevoir une copie de vos données\n"
-            "/oublier : tout effacer\n\n"
-            "Une question ? {contact}",
-            organisation=settings.organisation_name,
-            contact=settings.organisation_contact,
-        )
-    )
-
-
 def handlers() -> list[BaseHandler[Update, RelaisContext, Any]]:
     return [
         CommandHandler(["aide", "help"], show_help, filters=NEW_MESSAGE),
         MessageHandler(NEW_MESSAGE & menu_button("aide"), show_help),
         CommandHandler("langue", choose_language, filters=NEW_MESSAGE),
         CallbackQueryHandler(set_language, pattern=r"^lang:"),
-        CommandHandler("privacy", show_privacy, filters=NEW_MESSAGE),
     ]

@@ -7,7 +7,8 @@
   the objective restated in one sentence with ✅ confirm / ✏️ change. With three objectives
   active, it first asks which one to close.
 - Check-in answers arrive as `obj:<objective_id>:<action>` buttons. "Stuck" and "add a number"
-  ask one more thing (conversation "checkin_followup"); the others answer at once.
+  ask one more thing (in the same conversation, so that a text typed later answers one
+  question only); the others answer at once.
 - `/objectifs` lists the merchant's objectives, their history and streak.
 
 Callback data (untrusted: every id is re-checked against the actor and their active cohort):
@@ -42,7 +43,7 @@ from bot.delivery.registry import Button
 from bot.i18n import N_, Html, Translator
 from bot.models import CheckinAnswer, MeasureKind, Member, ObjectiveStatus
 from bot.runtime import RelaisContext
-from bot.services import checkins
+from bot.services import checkins, tips
 from bot.services import objectives as objs
 from bot.services.checkins import label
 from bot.services.validation import InvalidValue
@@ -60,7 +61,7 @@ HOW_MANY = "how_many"
 HOW_MANY_TEXT = "how_many_text"
 WHEN = "when"
 CONFIRM = "confirm"
-# States of the "checkin_followup" conversation.
+# ... and its follow-ups of a check-in answer ("what blocks you?", "how many?").
 BLOCKER = "blocker"
 NUMBER = "number"
 
@@ -178,19 +179,12 @@ async def stale(update: Update, context: RelaisContext) -> None:
     await answer_callback(update, context.t("Ce bouton n'est plus valable."))
 
 
-def library(context: RelaisContext) -> ContentLibrary | None:
-    """The tips library of this Application (loaded once, shared with the tips feature)."""
+def library(context: RelaisContext) -> ContentLibrary:
+    """The tips library of this Application (read at start-up; read here if it was not)."""
     rt = context.rt
-    found = getattr(rt, "content", None) or rt.extras.get("content")
-    if isinstance(found, ContentLibrary):
-        return found
-    try:
-        loaded = ContentLibrary.load(strict=False)
-    except Exception:  # a broken content/ must not break check-in answers
-        log.exception("could not load the tips library")
-        return None
-    rt.extras["content"] = loaded
-    return loaded
+    if rt.content is None:
+        rt.content = tips.load_library()
+    return rt.content
 
 
 # --- /objectif: the guided conversation ----------------------------------------------------
@@ -593,7 +587,11 @@ async def confirm(update: Update, context: RelaisContext) -> str | int:
 
 
 async def cancel(update: Update, context: RelaisContext) -> int:
-    user_data(context).pop(DRAFT, None)
+    data = user_data(context)
+    data.pop(DRAFT, None)
+    if data.pop(FOLLOWUP, None) is not None:  # the blocker or number question
+        await show(update, context.t("D'accord."))
+        return END
     await show(
         update,
         context.t(
@@ -792,7 +790,7 @@ async def send_help(update: Update, context: RelaisContext, intro: str) -> None:
             session, objective_id, actor.member_id, actor.active_cohort_id
         )
         member = await session.get(Member, actor.member_id or 0)
-        if objective is not None and member is not None and lib is not None:
+        if objective is not None and member is not None:
             tip = await objs.stuck_tip(
                 session,
                 lib,
@@ -1060,17 +1058,10 @@ async def on_obj(update: Update, context: RelaisContext) -> None:
         await stale(update, context)
 
 
-async def leave_followup(update: Update, context: RelaisContext) -> int:
-    """Another button while a follow-up question waits: handle it and drop the question."""
-    user_data(context).pop(FOLLOWUP, None)
+async def other_button(update: Update, context: RelaisContext) -> None:
+    """Another `obj:` button while a question of this conversation waits: handle it, and the
+    conversation stays where it is (returning None)."""
     await on_obj(update, context)
-    return END
-
-
-async def cancel_followup(update: Update, context: RelaisContext) -> int:
-    user_data(context).pop(FOLLOWUP, None)
-    await show(update, context.t("D'accord."), edit=False)
-    return END
 
 
 async def resume(update: Update, context: RelaisContext) -> None:
@@ -1191,6 +1182,9 @@ def conversations() -> list[BaseHandler[Update, RelaisContext, Any]]:
             CommandHandler("objectif", start, filters=NEW_MESSAGE),
             MessageHandler(NEW_MESSAGE & menu_button("objectif"), start),
             CallbackQueryHandler(start, pattern=r"^objset:new$"),
+            # One conversation for both flows: a text typed later belongs to one question only.
+            CallbackQueryHandler(on_stuck, pattern=r"^obj:\d+:stuck$"),
+            CallbackQueryHandler(ask_number, pattern=r"^obj:\d+:num$"),
         ],
         states={
             PICK_CLOSE: [CallbackQueryHandler(close_to_make_room, pattern=r"^objset:close:")],
@@ -1215,23 +1209,6 @@ def conversations() -> list[BaseHandler[Update, RelaisContext, Any]]:
                 CallbackQueryHandler(ask_what_to_change, pattern=r"^objset:edit$"),
                 CallbackQueryHandler(change, pattern=r"^objset:edit:"),
             ],
-        },
-        fallbacks=[
-            CallbackQueryHandler(cancel, pattern=r"^objset:cancel$"),
-            CommandHandler("annuler", cancel, filters=NEW_MESSAGE),
-            # A button of an earlier step of this conversation: the question stays.
-            CallbackQueryHandler(repeat_step, pattern=r"^objset:(?!resume$)"),
-        ],
-        name="objective",
-        persistent=True,
-        allow_reentry=True,
-    )
-    followup: ConversationHandler[RelaisContext] = ConversationHandler(
-        entry_points=[
-            CallbackQueryHandler(on_stuck, pattern=r"^obj:\d+:stuck$"),
-            CallbackQueryHandler(ask_number, pattern=r"^obj:\d+:num$"),
-        ],
-        states={
             BLOCKER: [
                 MessageHandler(TYPED, typed_blocker),
                 CallbackQueryHandler(skip_blocker, pattern=r"^obj:\d+:skip$"),
@@ -1242,14 +1219,18 @@ def conversations() -> list[BaseHandler[Update, RelaisContext, Any]]:
             ],
         },
         fallbacks=[
-            CommandHandler("annuler", cancel_followup, filters=NEW_MESSAGE),
-            CallbackQueryHandler(leave_followup, pattern=r"^obj:"),
+            CallbackQueryHandler(cancel, pattern=r"^objset:cancel$"),
+            CommandHandler("annuler", cancel, filters=NEW_MESSAGE),
+            # A button of an earlier step of this conversation: the question stays.
+            CallbackQueryHandler(repeat_step, pattern=r"^objset:(?!resume$)"),
+            # A check-in answered meanwhile: handled, and the current question stays.
+            CallbackQueryHandler(other_button, pattern=r"^obj:"),
         ],
-        name="checkin_followup",
+        name="objective",
         persistent=True,
         allow_reentry=True,
     )
-    return [objective, followup]
+    return [objective]
 
 
 def handlers() -> list[BaseHandler[Update, RelaisContext, Any]]:

@@ -97,11 +97,15 @@ TYPED_ANSWER = NEW_MESSAGE & filters.TEXT & ~filters.COMMAND & ~ANY_MENU_BUTTON
 
 # --- helpers -----------------------------------------------------------------------------
 def translator(context: RelaisContext) -> Translator:
-    """Texts in the person's language; before they are a member, in the language they chose."""
+    """Texts in the person's language: during onboarding the one chosen there, before any
+    member row exists the one chosen with /langue, otherwise the member's."""
     actor = context.actor
-    if actor.member_id is None and context.user_data is not None:
-        draft = context.user_data.get(DRAFT)
-        chosen = (draft or {}).get("language") or context.user_data.get(CHOSEN_LANGUAGE)
+    data = context.user_data
+    if data is not None:
+        draft = data.get(DRAFT)
+        chosen = draft.get("language") if isinstance(draft, dict) else None
+        if chosen is None and actor.member_id is None:
+            chosen = data.get(CHOSEN_LANGUAGE)
         if isinstance(chosen, str) and chosen in LANGUAGES:
             return context.rt.i18n(chosen, actor.zone)
     return context.t

@@ -6,10 +6,13 @@ Two persistent conversations:
   The trainers get it at once with a "✍️ Répondre" button: it is the reply to the merchant's
   own action, so it is sent directly rather than through the outbox.
 - "question_answer" (trainer): the `qa:<question_id>` button, then the answer typed in one
-  message. The merchant receives it at once, in a message that says it is from their trainer,
-  and the question is marked answered (first answer wins; audit-logged by the service).
+  message, shown back with ✅ send / ✏️ rewrite (so that a text typed for another feature can
+  never reach a merchant by mistake). The merchant receives it at once, in a message that says
+  it is from their trainer, and the question is marked answered (first answer wins;
+  audit-logged by the service).
 
-Callback data: `q:send`, `q:edit`, `q:cancel` (merchant), `qa:<question_id>` (trainer).
+Callback data: `q:send`, `q:edit`, `q:cancel` (merchant); `qa:<question_id>` and
+`qa:<question_id>:send|edit|cancel` (trainer).
 """
 
 from __future__ import annotations
@@ -29,7 +32,7 @@ from telegram.ext import (
 )
 
 from bot.delivery.registry import Button
-from bot.i18n import N_, escape
+from bot.i18n import N_, Html, Translator, escape
 from bot.runtime import RelaisContext
 from bot.services import questions
 from bot.services.checkins import LABEL_REPLY_TO, label
@@ -43,15 +46,35 @@ log = logging.getLogger(__name__)
 # States of the "question" conversation (merchant).
 ASK = "ask"
 CHECK = "check"
-# State of the "question_answer" conversation (trainer).
+# States of the "question_answer" conversation (trainer).
 ANSWER = "answer"
+CHECK_ANSWER = "check_answer"
 
 QUESTION_DRAFT = "question_draft"  # user_data: the question typed, before it is sent
 ANSWERING = "answering_question"  # user_data: the question id a trainer is answering
+ANSWER_DRAFT = "answer_draft"  # user_data: the answer typed, before it is sent
 
 NEW_MESSAGE = filters.UpdateType.MESSAGE
 TYPED = NEW_MESSAGE & filters.TEXT & ~filters.COMMAND & ~ANY_MENU_BUTTON
 END = ConversationHandler.END
+
+
+# --- what the other side reads ----------------------------------------------------------------
+def question_text(t: Translator, name: str, business: str | None, text: str) -> str:
+    """The question as the trainer receives it (in the trainer's language)."""
+    who = t("{name} ({business})", name=name, business=business) if business else escape(name)
+    return t("❓ <b>Question de {who}</b>", who=Html(who)) + "\n\n" + t("« {text} »", text=text)
+
+
+def answer_text(t: Translator, trainer: str, view: questions.QuestionView) -> str:
+    """The answer as the merchant receives it (in the merchant's language): from the trainer."""
+    return "\n\n".join(
+        (
+            t("💬 <b>Réponse de votre formateur, {trainer}</b>", trainer=trainer),
+            t("Votre question : « {text} »", text=view.text),
+            escape(view.answer or ""),
+        )
+    )
 
 
 # --- the merchant asks -----------------------------------------------------------------------
@@ -135,16 +158,14 @@ async def send(update: Update, context: RelaisContext) -> str | int:
         trainers = await questions.trainers(session, actor.active_cohort_id)
         asker = await questions.for_staff(session, question.id, actor.active_cohort_id)
     delivered = 0
+    name = asker.asker_name if asker else ""
+    business = asker.business_name if asker else None
     for trainer in trainers:
-        tt = rt.i18n(trainer.language, actor.zone)
-        who = asker.asker_name if asker else ""
-        if asker and asker.business_name:
-            who += f" ({asker.business_name})"
-        body = tt("❓ <b>Question de {who}</b>\n\n« {text} »", who=who, text=question.text)
+        trainer_t = rt.i18n(trainer.language, actor.zone)
+        body = question_text(trainer_t, name, business, question.text)
         markup = keyboard(
-            [[Button(label(tt, LABEL_REPLY_TO, name=asker.asker_name if asker else ""),
-                     f"qa:{question.id}")]]
-        )  # fmt: skip
+            [[Button(label(trainer_t, LABEL_REPLY_TO, name=name), f"qa:{question.id}")]]
+        )
         try:
             await context.bot.send_message(trainer.chat_id, body, reply_markup=markup)
             delivered += 1
@@ -208,71 +229,100 @@ async def start_answer(update: Update, context: RelaisContext) -> str | int:
 
 
 async def typed_answer(update: Update, context: RelaisContext) -> str | int:
+    """The answer is shown back with ✅ send / ✏️ rewrite: a text typed here by mistake (meant
+    for another feature) never reaches a merchant."""
     t = context.t
     message = update.effective_message
     assert message is not None
     assert message.text is not None
+    question_id = user_data(context).get(ANSWERING)
+    if not isinstance(question_id, int):
+        return END
+    try:
+        answer = questions.clean_answer(message.text)
+    except InvalidValue as exc:
+        if exc.too_long:
+            await message.reply_text(
+                t("C'est un peu long : moins de {n} caractères, s'il vous plaît.",
+                  n=questions.ANSWER_MAX)
+            )  # fmt: skip
+        return ANSWER
+    user_data(context)[ANSWER_DRAFT] = answer
+    rows = [
+        [
+            Button(t(N_("✅ Envoyer")), f"qa:{question_id}:send"),
+            Button(t(N_("✏️ Réécrire")), f"qa:{question_id}:edit"),
+        ],
+        [Button(t(N_("✖ Annuler")), f"qa:{question_id}:cancel")],
+    ]
+    await show(
+        update, t("Votre réponse :\n« {text} »\n\nJe l'envoie ?", text=answer), rows, edit=False
+    )
+    return CHECK_ANSWER
+
+
+async def rewrite_answer(update: Update, context: RelaisContext) -> str:
+    await show(update, context.t("D'accord, écrivez votre réponse à nouveau."))
+    return ANSWER
+
+
+async def send_answer(update: Update, context: RelaisContext) -> int:
+    t = context.t
     actor = context.actor
     rt = context.rt
-    question_id = user_data(context).get(ANSWERING)
-    if not isinstance(question_id, int) or actor.member_id is None:
+    data = user_data(context)
+    question_id = data.pop(ANSWERING, None)
+    text = data.pop(ANSWER_DRAFT, None)
+    query = update.callback_query
+    clicked = (query.data or "").split(":")[1] if query is not None else ""
+    if (
+        not isinstance(question_id, int)
+        or not isinstance(text, str)
+        or clicked != str(question_id)
+        or actor.member_id is None
+    ):
+        await answer_callback(update, t("Ce bouton n'est plus valable."))
         return END
     async with rt.db.unit_of_work() as session:
-        try:
-            outcome, view = await questions.answer(
-                session,
-                question_id=question_id,
-                cohort_id=actor.active_cohort_id,
-                trainer_id=actor.member_id,
-                text=message.text,
-                now=rt.clock.now(),
-            )
-        except InvalidValue as exc:
-            if exc.too_long:
-                await message.reply_text(
-                    t("C'est un peu long : moins de {n} caractères, s'il vous plaît.",
-                      n=questions.ANSWER_MAX)
-                )  # fmt: skip
-            return ANSWER
+        outcome, view = await questions.answer(
+            session,
+            question_id=question_id,
+            cohort_id=actor.active_cohort_id,
+            trainer_id=actor.member_id,
+            text=text,
+            now=rt.clock.now(),
+        )
         trainer = await questions.trainer_name(session, actor.member_id)
-    user_data(context).pop(ANSWERING, None)
     if outcome is questions.AnswerOutcome.NOT_FOUND or view is None:
-        await message.reply_text(t("Cette question n'est plus dans votre groupe."))
+        await show(update, t("Cette question n'est plus dans votre groupe."))
         return END
     if outcome is questions.AnswerOutcome.ALREADY:
-        await message.reply_text(
-            t("Un autre formateur a déjà répondu :\n« {answer} »", answer=view.answer or "")
+        await show(
+            update,
+            t("Un autre formateur a déjà répondu :\n« {answer} »", answer=view.answer or ""),
         )
         return END
-    if view.asker is None:
-        await message.reply_text(
-            t("Réponse enregistrée, mais {name} ne reçoit plus les messages du bot.",
-              name=view.asker_name)
-        )  # fmt: skip
-        return END
-    mt = rt.i18n(view.asker.language, actor.zone)
-    body = "\n\n".join(
-        (
-            mt("💬 <b>Réponse de votre formateur, {trainer}</b>", trainer=trainer),
-            mt("Votre question : « {text} »", text=view.text),
-            escape(view.answer or ""),
-        )
+    unreachable = t(
+        "Réponse enregistrée, mais {name} ne reçoit plus les messages du bot.",
+        name=view.asker_name,
     )
+    if view.asker is None:
+        await show(update, unreachable)
+        return END
+    body = answer_text(rt.i18n(view.asker.language, actor.zone), trainer, view)
     try:
         await context.bot.send_message(view.asker.chat_id, body)
     except Forbidden:
-        await message.reply_text(
-            t("Réponse enregistrée, mais {name} ne reçoit plus les messages du bot.",
-              name=view.asker_name)
-        )  # fmt: skip
+        await show(update, unreachable)
         return END
-    await message.reply_text(t("✅ Réponse envoyée à {name}.", name=view.asker_name))
+    await show(update, t("✅ Réponse envoyée à {name}.", name=view.asker_name))
     return END
 
 
 async def cancel_answer(update: Update, context: RelaisContext) -> int:
     user_data(context).pop(ANSWERING, None)
-    await show(update, context.t("D'accord, pas de réponse pour l'instant."), edit=False)
+    user_data(context).pop(ANSWER_DRAFT, None)
+    await show(update, context.t("D'accord, pas de réponse pour l'instant."))
     return END
 
 
@@ -303,9 +353,18 @@ def conversations() -> list[BaseHandler[Update, RelaisContext, Any]]:
         allow_reentry=True,
     )
     answer: ConversationHandler[RelaisContext] = ConversationHandler(
-        entry_points=[CallbackQueryHandler(start_answer, pattern=r"^qa:")],
-        states={ANSWER: [MessageHandler(TYPED, typed_answer)]},
-        fallbacks=[CommandHandler("annuler", cancel_answer, filters=NEW_MESSAGE)],
+        entry_points=[CallbackQueryHandler(start_answer, pattern=r"^qa:\d+$")],
+        states={
+            ANSWER: [MessageHandler(TYPED, typed_answer)],
+            CHECK_ANSWER: [
+                CallbackQueryHandler(send_answer, pattern=r"^qa:\d+:send$"),
+                CallbackQueryHandler(rewrite_answer, pattern=r"^qa:\d+:edit$"),
+            ],
+        },
+        fallbacks=[
+            CallbackQueryHandler(cancel_answer, pattern=r"^qa:\d+:cancel$"),
+            CommandHandler("annuler", cancel_answer, filters=NEW_MESSAGE),
+        ],
         name="question_answer",
         persistent=True,
         allow_reentry=True,
@@ -314,5 +373,5 @@ def conversations() -> list[BaseHandler[Update, RelaisContext, Any]]:
 
 
 def handlers() -> list[BaseHandler[Update, RelaisContext, Any]]:
-    # A `q:` button from a conversation already over.
-    return [CallbackQueryHandler(stale, pattern=r"^q:")]
+    # A `q:` or `qa:` button from a conversation already over, or tampered with.
+    return [CallbackQueryHandler(stale, pattern=r"^qa?:")]

@@ -571,7 +571,7 @@ async def typed_capacity(update: Update, context: RelaisContext) -> str:
     return await ask_confirm(update, context)
 
 
-def _preview(context: RelaisContext, draft: dict[str, Any], starts_at: datetime) -> TrainingSession:
+def _preview(draft: dict[str, Any], starts_at: datetime) -> TrainingSession:
     """An unsaved session, only to show the summary with the same words as the card."""
     return TrainingSession(
         id=0,
@@ -592,7 +592,7 @@ async def ask_confirm(update: Update, context: RelaisContext) -> str:
     if isinstance(starts_at, ParseError):
         await _send(update, context, explain(t, starts_at))
         return await ask_date(update, context)
-    preview = _preview(context, draft, starts_at)
+    preview = _preview(draft, starts_at)
     lines = [t("On planifie cette séance ?"), reminders.describe(t, preview)]
     capacity = draft.get("capacity")
     lines.append(
@@ -739,13 +739,16 @@ async def typed_edit(update: Update, context: RelaisContext) -> str | int:
     rt = context.rt
     now = rt.clock.now()
     actor = context.actor
-    result: str | ParseError
     async with rt.db.unit_of_work() as session:
         ts = await sessions.get_in_cohort(session, int(editing["id"]), actor.active_cohort_id)
-        if ts is None or ts.cancelled_at is not None:
-            context.user_data.pop(EDITING, None)
-            await message.reply_text(t("Cette séance n'est plus modifiable."))
-            return ConversationHandler.END
+    if ts is None or ts.cancelled_at is not None:
+        context.user_data.pop(EDITING, None)
+        await message.reply_text(t("Cette séance n'est plus modifiable."))
+        return ConversationHandler.END
+    result: str | ParseError
+    async with rt.db.unit_of_work() as session:
+        ts = await sessions.get_in_cohort(session, ts.id, actor.active_cohort_id)
+        assert ts is not None
         field = editing.get("field")
         told: int | None = None
         if field == "move":

@@ -19,6 +19,7 @@ from bot.runtime import RelaisContext
 from bot.services import attendance, charts
 from bot.services import objectives as objectives_service
 from bot.services.attendance import CohortStats, Trend
+from handlers import tips as tips_handlers
 from handlers.menu import menu_button
 
 log = logging.getLogger(__name__)
@@ -108,13 +109,15 @@ async def show_stats(update: Update, context: RelaisContext) -> None:
         summarise = getattr(objectives_service, "engagement_summary", None)
         if summarise is not None:
             engagement = await summarise(session, cohort_id, now)
+    # The tips' 👍 / 👎: the most and the least useful tips (handlers/tips.py).
+    tips_text = await tips_handlers.stats_block(context, cohort_id)
     chat = update.effective_chat
     assert chat is not None
     if not stats.sessions:
         text = t("Aucune séance n'a encore eu lieu : les chiffres viendront après la première.")
         if engagement is not None:
             text += "\n\n" + engagement_text(t, engagement)
-        await message.reply_text(text)
+        await message.reply_text(text + "\n\n" + tips_text)
         return
     labels = charts.AttendanceChartLabels(
         title=t.raw(N_("Présences par séance")),
@@ -140,7 +143,7 @@ async def show_stats(update: Update, context: RelaisContext) -> None:
     text = table_text(t, stats)
     if engagement is not None:
         text += "\n\n" + engagement_text(t, engagement)
-    await message.reply_text(text)
+    await message.reply_text(text + "\n\n" + tips_text)
 
 
 def handlers() -> list[BaseHandler[Update, RelaisContext, Any]]:

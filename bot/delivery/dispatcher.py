@@ -92,6 +92,7 @@ from telegram.error import (
     TelegramError,
     TimedOut,
 )
+from telegram.ext import ExtBot
 from telegram.warnings import PTBDeprecationWarning
 
 from bot.delivery.limits import Limits, RateLimiter, TimeSource, retry_delay
@@ -133,6 +134,8 @@ MAX_WAITING = 256
 # A pause longer than this (429 retry_after, outage breaker) ends the drain: its rows go back
 # to pending so that nothing stays claimed while nothing is sent.
 MAX_INLINE_PAUSE = 5.0
+# Longest a drain waits without looking at its stop condition again.
+MAX_IDLE_SLICE = 0.5
 # After InvalidToken/Conflict: nothing can be sent until an operator acts.
 FATAL_PAUSE = 60.0
 
@@ -298,7 +301,9 @@ class Dispatcher:
             item = self._next_ready(state)
             if item is None:
                 if state.waiting:
-                    await self._idle(state, state.waiting[0][0] - self._time())
+                    # Capped: a group's minute may be long, and a stop request must not wait.
+                    wait = min(state.waiting[0][0] - self._time(), MAX_IDLE_SLICE)
+                    await self._idle(state, wait)
                 elif state.tasks:
                     await self._idle(state, None)
                 elif exhausted:
@@ -618,12 +623,11 @@ class Dispatcher:
             if rendered.buttons
             else None
         )
-        # OUTBOX: the dispatcher paces itself and handles 429s (bot/ratelimit.py lets it be).
-        options: dict[str, Any] = {
-            "parse_mode": ParseMode.HTML,
-            "reply_markup": markup,
-            "rate_limit_args": OUTBOX,
-        }
+        options: dict[str, Any] = {"parse_mode": ParseMode.HTML, "reply_markup": markup}
+        if isinstance(self.bot, ExtBot):
+            # The dispatcher paces itself and handles 429s: the Application's rate limiter
+            # (bot/ratelimit.py) lets these calls through. A plain Bot takes no such argument.
+            options["rate_limit_args"] = OUTBOX
         if self.limits.send_timeout is not None:
             options["read_timeout"] = self.limits.send_timeout
         if rendered.document is not None:

@@ -2,15 +2,24 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from bot.delivery.registry import DeliveryRegistry
 
+if TYPE_CHECKING:
+    from bot.content import ContentLibrary
 
-def build_registry() -> DeliveryRegistry:
+
+def build_registry(content: ContentLibrary | None = None) -> DeliveryRegistry:
+    """`content`: the tips library of the Runtime (read from content/ when not given)."""
     registry = DeliveryRegistry()
     # Each feature adds its planners and renderers here, in bot/services/<area>.py:
     #   from bot.services import sessions; sessions.register_deliveries(registry)
-    from bot.services import checkins, reminders
+    from bot.services import broadcasts, checkins, privacy, reminders, tips
 
     reminders.register_deliveries(registry)
     checkins.register_deliveries(registry)
+    tips.register_deliveries(registry, content)
+    broadcasts.register_deliveries(registry, content)
+    privacy.register_deliveries(registry)
     return registry

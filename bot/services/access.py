@@ -33,8 +33,11 @@ COMMAND_ACCESS: dict[str, Access] = {
     "langue": Access.ANYONE,
     "privacy": Access.ANYONE,
     "annuler": Access.ANYONE,
-    "mesdonnees": Access.MEMBER,
-    "oublier": Access.MEMBER,
+    "setup": Access.ANYONE,  # the first-run setup code (handlers/setup.py)
+    # Privacy rights are everyone's: a stranger may hold an onboarding draft, and a second
+    # /oublier after an erasure deserves a kind "nothing left", not a refusal.
+    "mesdonnees": Access.ANYONE,
+    "oublier": Access.ANYONE,
     "seances": Access.MEMBER,
     "cohorte": Access.MEMBER,
     "objectif": Access.MERCHANT,
@@ -65,7 +68,7 @@ CALLBACK_ACCESS: dict[str, Access] = {
     "tip": Access.MERCHANT,
     "set": Access.MERCHANT,
     "q": Access.MERCHANT,
-    "priv": Access.MEMBER,
+    "priv": Access.ANYONE,  # erasure confirmation, retention "keep me" (handlers/privacy.py)
     "inv": Access.COORDINATOR,
     "sess": Access.STAFF,
     "newsess": Access.STAFF,

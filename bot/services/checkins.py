@@ -68,6 +68,7 @@ from bot.models import (
     TrainingSession,
 )
 from bot.services import objectives as objs
+from bot.telegram_html import telegram_length, visible_text
 
 FIRST_CHECKIN_AFTER = timedelta(days=3)
 # Never two check-ins on one objective closer than this (e.g. after a change of tip days).
@@ -647,9 +648,20 @@ async def plan_digests(session: AsyncSession, window: PlanWindow) -> list[Planne
 
 
 # Limits that keep a digest on one screen and far below Telegram's 4096 characters.
-DIGEST_MAX_STUCK = 10
-DIGEST_MAX_QUESTIONS = 8
+DIGEST_MAX_STUCK = 8
+DIGEST_MAX_QUESTIONS = 6
 DIGEST_QUESTION_BUTTONS = 4
+TEXT_LIMIT = 4000  # Telegram's 4096, with a margin
+
+
+def fit(text: str, limit: int = TEXT_LIMIT) -> str:
+    """Drop whole lines from the end until the visible text fits (each line is complete HTML)."""
+    lines = text.split("\n")
+    if telegram_length(visible_text(text)) <= limit:
+        return text
+    while len(lines) > 1 and telegram_length(visible_text("\n".join([*lines, "…"]))) > limit:
+        lines.pop()
+    return "\n".join([*lines, "…"])
 
 
 def clip(text: str | None, limit: int) -> str:
@@ -694,7 +706,7 @@ async def render_digest(ctx: RenderContext) -> Rendered | Skip:
     if not data.has_news:
         # No objective in play and no question: a page of zeros would only be noise.
         return Skip("nothing to report")
-    return Rendered(digest_text(t, ts, data), digest_buttons(t, data))
+    return Rendered(fit(digest_text(t, ts, data)), digest_buttons(t, data))
 
 
 def digest_text(t: Translator, ts: TrainingSession, data: objs.DigestData) -> str:
@@ -725,14 +737,16 @@ def digest_text(t: Translator, ts: TrainingSession, data: objs.DigestData) -> st
     if data.stuck:
         lines = [t("<b>😕 Bloqués — à aborder en séance</b>")]
         for item in data.stuck[:DIGEST_MAX_STUCK]:
-            who = item.first_name + (f" ({item.business_name})" if item.business_name else "")
+            who = clip(item.first_name, 30) + (
+                f" ({clip(item.business_name, 30)})" if item.business_name else ""
+            )
             if item.blocker:
                 lines.append(
                     t(
                         "• {who} — « {objective} » : {blocker}",
                         who=who,
                         objective=clip(item.objective_text, 80),
-                        blocker=clip(item.blocker, 140),
+                        blocker=clip(item.blocker, 100),
                     )
                 )
             else:
@@ -747,7 +761,11 @@ def digest_text(t: Translator, ts: TrainingSession, data: objs.DigestData) -> st
         lines = [t("<b>❓ Questions en attente de réponse</b>")]
         for question in data.questions[:DIGEST_MAX_QUESTIONS]:
             lines.append(
-                t("• {who} : « {text} »", who=question.first_name, text=clip(question.text, 160))
+                t(
+                    "• {who} : « {text} »",
+                    who=clip(question.first_name, 30),
+                    text=clip(question.text, 120),
+                )
             )
         hidden = len(data.questions) - DIGEST_MAX_QUESTIONS
         if hidden > 0:

@@ -40,6 +40,7 @@ from bot.models import (
     TrainingSession,
 )
 from bot.services import attendance as attendance_service
+from bot.services.audit import audit
 
 Cell = str | int | float | datetime | None
 
@@ -371,6 +372,8 @@ async def _export(settings: Settings, ref: str, out: Path) -> tuple[Cohort | Non
                 return None, 0
             t = I18n(default_language=settings.default_language)(cohort.language, cohort.timezone)
             data = await workbook_bytes(session, cohort, t)
+            # Personal data left the database: the commune can see who exported what, when.
+            await audit(session, None, cohort.id, "cohort.export", {"via": "cli"})
     finally:
         await db.dispose()
     await asyncio.to_thread(out.write_bytes, data)
@@ -385,7 +388,7 @@ def export_command(
     path = Path(out)
     found, size = asyncio.run(_export(settings, cohort, path))
     if found is None:
-        print(f"No cohort with id or join code {cohort!r}.", file=sys.stderr)
+        print(f"relais: no cohort with id or join code {cohort!r}", file=sys.stderr)
         return 1
     print(f"Wrote {path} ({size} bytes) for cohort {found.id} {found.name!r}.", file=stream)
     return 0

@@ -128,7 +128,7 @@ async def ensure_member(
         chat_id=identity.chat_id,
         first_name=_fit(identity.first_name, FIRST_NAME_MAX) or "?",
         last_name=_fit(identity.last_name, 128),
-        username=_fit(identity.username, 64),
+        # The @username is not kept: no feature needs it (data minimisation, /privacy).
         language=identity.language if is_language(identity.language) else LANGUAGES[0],
         tip_days=rhythm.days_text,
         tip_time=rhythm.tip_time,

@@ -45,6 +45,7 @@ from bot.models import (
     TipReceipt,
     TrainingSession,
 )
+from bot.services import tips
 from bot.services.validation import clean_text
 
 MAX_ACTIVE = 3
@@ -842,9 +843,8 @@ async def stuck_tip(
     # The sector's own tips before the generic ones, unseen before seen, easy before hard.
     candidates.sort(key=lambda tip: (tip.id in seen, tip.for_all, tip.level, tip.id))
     tip = candidates[0]
-    if tip.id not in seen:
-        session.add(TipReceipt(member_id=member_id, tip_id=tip.id, via="stuck", received_at=now))
-        await session.flush()
+    # Shown in the stuck answer: the drip will not send it again.
+    await tips.record_receipt(session, member_id, tip.id, tips.Via.STUCK, now)
     return tip
 
 

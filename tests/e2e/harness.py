@@ -27,7 +27,7 @@ from bot.db import Database
 from bot.models import Cohort, Enrolment, Member, Role, StaffRole
 from bot.runtime import RelaisApp
 from bot.sandbox.server import SandboxBotAPI
-from bot.sandbox.simulator import SimUser, Simulator
+from bot.sandbox.simulator import Simulator, SimUser
 
 BOT_USERNAME = "relais_test_bot"
 
@@ -41,6 +41,9 @@ class Harness:
         self.db = db
         self.clock = clock
         self.sim = Simulator(sandbox)
+        # Actions return once the running app has processed the update, not after a guessed
+        # quiet period (a handler's database work can outlast it, on PostgreSQL especially).
+        self.sim.add_busy_probe(self._app_busy)
         self.app: RelaisApp | None = None
         self._ids = itertools.count(10_001)
         self._codes = itertools.count(1)
@@ -64,9 +67,12 @@ class Harness:
         assert app.updater is not None
         await app.updater.start_polling(poll_interval=0.0, timeout=10, drop_pending_updates=False)
         self.app = app
-        # Actions return once this app has processed the update, not after a guessed quiet
-        # period (a handler's database work can outlast it, on PostgreSQL especially).
-        self.sim.watch(app)
+
+    def _app_busy(self) -> bool:
+        app = self.app
+        if app is None:
+            return False
+        return app.update_queue.qsize() > 0 or app.update_processor.current_concurrent_updates > 0
 
     async def stop(self) -> None:
         app = self.app
@@ -95,7 +101,8 @@ class Harness:
     # --- time and the outbox ---------------------------------------------------------
     @property
     def engine(self) -> Any:
-        assert self.app is not None and self.app.bot_data.runtime is not None
+        assert self.app is not None
+        assert self.app.bot_data.runtime is not None
         return self.app.bot_data.runtime.engine
 
     async def tick(self) -> None:

@@ -38,6 +38,9 @@ async def test_a_question_reaches_the_trainer_and_the_answer_comes_back(relais: 
     await tom.click("✍️ Répondre à Alice")
     await tom.expect("Votre réponse à Alice")
     await tom.send("Remerciez, reconnaissez le souci, proposez d'en parler en privé.")
+    await tom.expect("Je l'envoie ?")
+    await alice.expect_nothing(within=0)  # not before the trainer confirms
+    await tom.click("✅ Envoyer")
     await tom.expect("Réponse envoyée à Alice.")
     answer = await alice.expect("Réponse de votre formateur, Tom")
     assert "Votre question : « Comment répondre à un avis <négatif> & injuste ? »" in answer.text
@@ -62,7 +65,7 @@ async def test_only_a_trainer_of_the_cohort_can_answer(relais: Harness) -> None:
     _, tom, claire, alice = await group_of(relais)
     await alice.send("/question Faut-il être sur Instagram ?")  # all in one line
     await alice.click("✅ Envoyer")
-    asked = await tom.expect("Question de Alice")
+    await tom.expect("Question de Alice")
     async with relais.session() as session:
         question = await session.scalar(select(Question))
     assert question is not None
@@ -83,7 +86,7 @@ async def test_only_a_trainer_of_the_cohort_can_answer(relais: Harness) -> None:
     assert record.answered
     assert record.text == "Cette question n'est pas (ou plus) dans votre groupe."
     # Garbage.
-    for data in ("qa:abc", "qa:", "qa:1:2", "q:send"):
+    for data in ("qa:abc", "qa:", "qa:1:2", f"qa:{question.id}:send", "q:send"):
         assert (await forge_click(relais, vera, mine, data)).answered
     await vera.expect_nothing()
     await claire.expect_nothing()
@@ -118,3 +121,26 @@ async def test_without_a_reachable_trainer_the_question_waits(relais: Harness) -
     await alice.expect("Question enregistrée")
     async with relais.session() as session:
         assert len((await session.scalars(select(Question))).all()) == 1
+
+
+async def test_a_trainer_can_rewrite_or_cancel_an_answer(relais: Harness) -> None:
+    _, tom, _, alice = await group_of(relais)
+    await alice.send("/question Combien de posts par semaine ?")
+    await alice.click("✅ Envoyer")
+    await alice.expect("Question envoyée")
+    await tom.click("✍️ Répondre à Alice")
+    await tom.send("Cinq !")
+    await tom.click("✏️ Réécrire")
+    await tom.expect("écrivez votre réponse à nouveau")
+    await tom.send("Deux, mais réguliers.")
+    await tom.expect("« Deux, mais réguliers. »")
+    await tom.click("✖ Annuler")
+    await tom.expect("pas de réponse pour l'instant")
+    await alice.expect_nothing(within=0)
+    # Text typed afterwards is not an answer any more.
+    await tom.send("Bonjour à tous")
+    await alice.expect_nothing(within=0)
+    async with relais.session() as session:
+        question = await session.scalar(select(Question))
+    assert question is not None
+    assert question.answered_at is None

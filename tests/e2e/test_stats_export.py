@@ -10,8 +10,9 @@ from pathlib import Path
 
 import matplotlib.image
 from openpyxl import load_workbook
+from sqlalchemy import select
 
-from bot.models import Attendance, AttendanceMethod, Rsvp, RsvpAnswer, TrainingSession
+from bot.models import Attendance, AttendanceMethod, AuditEntry, Rsvp, RsvpAnswer, TrainingSession
 from bot.services.export import export_command
 from tests.e2e.harness import Harness
 from tests.e2e.session_helpers import Room, plan, room
@@ -126,6 +127,12 @@ async def test_export_sends_a_workbook_with_every_sheet(relais: Harness, tmp_pat
     assert "QR code" in {row[4] for row in presences}
     assert "appel" in {row[4] for row in presences}
     assert {row[0] for row in presences} == {ts.number for ts in held}
+
+    async with relais.session() as session:
+        exported = (
+            await session.scalars(select(AuditEntry).where(AuditEntry.action == "cohort.export"))
+        ).all()
+    assert [(e.cohort_id, e.details) for e in exported] == [(r.cohort.id, {"via": "telegram"})]
 
     await r.tom.send("/export")
     await r.tom.expect("réservée à la coordination")

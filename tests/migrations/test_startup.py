@@ -344,6 +344,24 @@ async def test_run_migrates_then_polls(run_dir: Path) -> None:
     assert TOKEN.split(":")[1] not in output
 
 
+async def test_run_with_a_rejected_token_says_so(run_dir: Path) -> None:
+    other = "987654321:AAEnotTheSandboxToken_abcdefghijklmnop"
+    async with sandbox_with_bot() as sandbox:
+        env = clean_env(
+            run_dir, BOT_TOKEN=other, TELEGRAM_API_BASE_URL=sandbox.base_url, HEALTH_PORT="0"
+        )
+        bot = RunningRelais(run_dir, env)
+        await bot.start()
+        assert bot.process is not None
+        code = await asyncio.wait_for(bot.process.wait(), timeout=60)
+    output = bot.output
+    assert code == 1, output
+    assert "relais: Telegram rejected BOT_TOKEN" in output
+    # PTB logs the refusal (its traceback folded into one log line); nothing crashes.
+    assert not any(line.startswith("Traceback") for line in output.splitlines())
+    assert other not in output
+
+
 async def test_run_in_webhook_mode_checks_the_secret(
     run_dir: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -46,12 +46,14 @@ TUE_FRI = frozenset({1, 4})
 RHYTHM = checkins.Rhythm(TUE_FRI, time(9, 30), BRUSSELS)
 
 
-def utc(*args: int) -> datetime:
-    return datetime(*args, tzinfo=UTC)
+def utc(year: int, month: int, day: int, hour: int = 0, minute: int = 0) -> datetime:
+    return datetime(year, month, day, hour, minute, tzinfo=UTC)
 
 
-def local(*args: int) -> datetime:
-    return datetime(*args, tzinfo=BRUSSELS).astimezone(UTC)
+def local(
+    year: int, month: int, day: int, hour: int = 0, minute: int = 0, second: int = 0
+) -> datetime:
+    return datetime(year, month, day, hour, minute, second, tzinfo=BRUSSELS).astimezone(UTC)
 
 
 # -- when: pure functions -------------------------------------------------------------------
@@ -587,7 +589,7 @@ async def test_the_trainer_gets_a_digest_the_day_before_each_session(
     assert "14 objectifs fixés" in text
     assert "bloqués : 14" in text
     assert "Objectif &lt;0&gt; &amp; co" in text  # the merchant's text is escaped
-    assert "… et 4 autres." in text
+    assert "… et 6 autres." in text
     assert "Et les &lt;reels&gt; ?" in text
     assert digests[0].buttons[0] == f"✍️ Répondre à M0|qa:{question.id}"
     assert digests[0].buttons[-1].endswith("|grp:open")
@@ -635,3 +637,13 @@ async def test_no_digest_when_there_is_nothing_to_report(db: Database, settings:
     await loop.run(local(2026, 12, 8, 9), local(2026, 12, 8, 11))
     assert loop.sent == []
     assert loop.skipped == [(f"digest:{ts.id}:r1", "nothing to report")]
+
+
+def test_a_long_text_loses_whole_lines_from_the_end() -> None:
+    text = "<b>Titre</b>\n" + "\n".join(f"• ligne {i} " + "x" * 200 for i in range(40))
+    fitted = checkins.fit(text, limit=1000)
+    assert validate_html(fitted) is None
+    assert telegram_length(visible_text(fitted)) <= 1000
+    assert fitted.startswith("<b>Titre</b>\n• ligne 0 ")
+    assert fitted.endswith("\n…")
+    assert checkins.fit("court") == "court"

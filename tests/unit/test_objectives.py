@@ -4,6 +4,7 @@ what the trainer (/groupe, digest) and the coordinator (/stats) see."""
 from __future__ import annotations
 
 from datetime import UTC, date, datetime, timedelta
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -39,19 +40,19 @@ NOW = datetime(2026, 11, 25, 9, 0, tzinfo=UTC)  # Wednesday 25 November, 10:00 i
 TODAY = date(2026, 11, 25)
 
 
-def draft(text: str = "Publier deux fois par semaine", **changes: object) -> objs.Draft:
-    values: dict[str, object] = {
+def draft(text: str = "Publier deux fois par semaine", **changes: Any) -> objs.Draft:
+    values: dict[str, Any] = {
         "text": text,
         "measure_kind": MeasureKind.COUNT,
         "target_per_week": 2,
         "due_on": TODAY + timedelta(days=14),
     }
     values.update(changes)
-    return objs.Draft(**values)  # type: ignore[arg-type]
+    return objs.Draft(**values)
 
 
 async def new_objective(
-    session: AsyncSession, member: Member, cohort: Cohort, *, now: datetime = NOW, **changes: object
+    session: AsyncSession, member: Member, cohort: Cohort, *, now: datetime = NOW, **changes: Any
 ) -> Objective:
     return await objs.create_objective(
         session,
@@ -199,7 +200,7 @@ async def test_a_fourth_active_objective_asks_to_close_one_first(db: Database) -
     ],
 )
 async def test_an_invalid_draft_is_refused(
-    db: Database, changes: dict[str, object], field: str
+    db: Database, changes: dict[str, Any], field: str
 ) -> None:
     async with db.unit_of_work() as session:
         cohort = await make_cohort(session)

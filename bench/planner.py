@@ -1,0 +1,362 @@
+"""Planner tick cost against the population: 1k, 10k and 100k members, SQLite and PostgreSQL.
+
+    .venv/bin/python bench/planner.py                                   # SQLite, 1k/10k/100k
+    .venv/bin/python bench/planner.py --database-url postgresql+asyncpg://...   # EMPTIED
+    .venv/bin/python bench/planner.py --sizes 1000,10000
+
+A tick must cost what is due, not what exists. So the due work is held constant while the
+population grows: whatever the size, exactly `DUE_COHORTS` cohorts (20 merchants and a trainer
+each) have a session tomorrow whose 24-hour reminder falls due in this tick, and
+`DUE_OBJECTIVES` objectives are due for a check-in. Everyone else is in a steady state: a
+session every two weeks for three months, one active objective asked about two days ago, a
+history of three sent deliveries each.
+
+For each size it runs the real planners (bot/delivery/features.py) through `run_planners`:
+the first tick (it queues the due work) and a second one (nothing new: the steady state of
+a tick every 30 s; the median of five), then the dispatcher's own per-loop query
+(`next_due_at`). It prints the time of each, per planner, the Python memory peak of the
+tick (tracemalloc), and the growth from 10k to 100k members (1.0 = independent of the
+population).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import gc
+import itertools
+import statistics
+import sys
+import tempfile
+import time
+import tracemalloc
+from collections.abc import Awaitable, Callable, Sequence
+from datetime import UTC, datetime, timedelta
+from datetime import time as dtime
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from sqlalchemy import insert, text  # noqa: E402
+from sqlalchemy.ext.asyncio import AsyncSession  # noqa: E402
+
+from bot.clock import ManualClock  # noqa: E402
+from bot.config import Settings  # noqa: E402
+from bot.db import Database  # noqa: E402
+from bot.delivery.dispatcher import Dispatcher  # noqa: E402
+from bot.delivery.features import build_registry  # noqa: E402
+from bot.delivery.planner import run_planners  # noqa: E402
+from bot.delivery.registry import DeliveryRegistry, Planned, PlanWindow  # noqa: E402
+from bot.i18n import I18n  # noqa: E402
+from bot.migrate import upgrade  # noqa: E402
+from bot.models import (  # noqa: E402
+    Base,
+    Cohort,
+    Delivery,
+    Enrolment,
+    Member,
+    Objective,
+    ObjectiveCheckin,
+    StaffRole,
+    TrainingSession,
+)
+from bot.runtime import Runtime  # noqa: E402
+
+NOW = datetime(2026, 11, 25, 9, 0, tzinfo=UTC)  # a Wednesday, 10:00 in Brussels
+COHORT_SIZE = 20
+DUE_COHORTS = 5  # sessions whose 24-hour reminder is due in the tick: 100 reminders
+DUE_OBJECTIVES = 50  # objectives due for a check-in in the tick
+HISTORY_PER_MEMBER = 3  # sent deliveries already in the outbox
+CHUNK = 5000
+STEADY_RUNS = 5
+
+
+async def bulk(session: AsyncSession, model: Any, rows: Sequence[dict[str, Any]]) -> None:
+    for start in range(0, len(rows), CHUNK):
+        await session.execute(insert(model), list(rows[start : start + CHUNK]))
+
+
+async def populate(db: Database, members: int) -> None:
+    """A population of `members` merchants in steady state, plus the constant due work."""
+    cohorts = max(members // COHORT_SIZE, DUE_COHORTS)
+    ids = itertools.count(1)
+    async with db.unit_of_work() as session:
+        await bulk(
+            session,
+            Cohort,
+            [
+                {
+                    "id": c,
+                    "name": f"Cohorte {c}",
+                    "commune": "Estaimpuis",
+                    "timezone": "Europe/Brussels",
+                    "language": "fr",
+                    "join_code": f"B{c:07d}",
+                    "created_at": NOW - timedelta(days=60),
+                }
+                for c in range(1, cohorts + 1)
+            ],
+        )
+        member_rows, enrolments, staff = [], [], []
+        for c in range(1, cohorts + 1):
+            for _ in range(COHORT_SIZE + 1):  # the last one is the cohort's trainer
+                m = next(ids)
+                member_rows.append(
+                    {
+                        "id": m,
+                        "telegram_user_id": 10_000_000 + m,
+                        "chat_id": 10_000_000 + m,
+                        "first_name": f"M{m}",
+                        "language": "fr",
+                        "tip_days": "tue,fri",
+                        "tip_time": dtime(9, 30),
+                        "paused": False,
+                        "checkins_paused": False,
+                        "reachable": True,
+                        "active_cohort_id": c,
+                        "onboarded_at": NOW - timedelta(days=60),
+                        "created_at": NOW - timedelta(days=60),
+                    }
+                )
+                if len(member_rows) % (COHORT_SIZE + 1) == 0:
+                    staff.append({"cohort_id": c, "member_id": m, "role": "trainer"})
+                else:
+                    enrolments.append(
+                        {"cohort_id": c, "member_id": m, "joined_at": NOW - timedelta(days=60)}
+                    )
+        await bulk(session, Member, member_rows)
+        await bulk(session, Enrolment, enrolments)
+        await bulk(session, StaffRole, staff)
+
+        # Sessions: the first DUE_COHORTS cohorts meet tomorrow (reminder due now); every
+        # cohort otherwise meets every two weeks, from 3 days on, for three months, and met
+        # twice in the past.
+        sessions, token = [], itertools.count(1)
+        for c in range(1, cohorts + 1):
+            starts = [NOW - timedelta(days=30), NOW - timedelta(days=16)]
+            first = timedelta(days=3 + c % 11, hours=9)
+            starts += [NOW + first + timedelta(weeks=2 * k) for k in range(6)]
+            if c <= DUE_COHORTS:
+                starts.append(NOW + timedelta(hours=24, seconds=30))
+            for number, start in enumerate(sorted(starts), 1):
+                sessions.append(
+                    {
+                        "cohort_id": c,
+                        "number": number,
+                        "starts_at": start,
+                        "ends_at": start + timedelta(hours=2),
+                        "place": "Salle du Conseil",
+                        "theme": "Vidéo et live",
+                        "checkin_token": f"T{next(token):09d}",
+                        "created_at": NOW - timedelta(days=60),
+                        "updated_at": NOW - timedelta(days=60),
+                        "revision": 1,
+                    }
+                )
+        await bulk(session, TrainingSession, sessions)
+
+        # One active objective per merchant, asked about two days ago (nothing due), except
+        # DUE_OBJECTIVES of them, last asked eight days ago (a check-in is due).
+        objectives, checkins = [], []
+        for index, row in enumerate(enrolments, 1):
+            objectives.append(
+                {
+                    "id": index,
+                    "member_id": row["member_id"],
+                    "cohort_id": row["cohort_id"],
+                    "text": "Publier deux stories par semaine",
+                    "measure_kind": "count",
+                    "target_per_week": 2,
+                    "due_on": (NOW + timedelta(days=60)).date(),
+                    "status": "active",
+                    "created_at": NOW - timedelta(days=30),
+                }
+            )
+            asked = NOW - timedelta(days=8 if index <= DUE_OBJECTIVES else 2)
+            checkins.append(
+                {"objective_id": index, "asked_at": asked, "answered_at": asked, "answer": "doing"}
+            )
+        await bulk(session, Objective, objectives)
+        await bulk(session, ObjectiveCheckin, checkins)
+
+        # The outbox's history: a few sent deliveries per member.
+        history = [
+            {
+                "member_id": row["id"],
+                "kind": "tip",
+                "dedup_key": f"tip:{k}",
+                "payload": {},
+                "urgent": False,
+                "due_at": NOW - timedelta(days=7 * (k + 1)),
+                "status": "sent",
+                "attempts": 1,
+                "sent_at": NOW - timedelta(days=7 * (k + 1)),
+                "created_at": NOW - timedelta(days=7 * (k + 1)),
+            }
+            for row in member_rows
+            for k in range(HISTORY_PER_MEMBER)
+        ]
+        await bulk(session, Delivery, history)
+
+
+async def reset(db: Database) -> None:
+    tables = [table.name for table in reversed(Base.metadata.sorted_tables)]
+    async with db.engine.begin() as conn:
+        if db.is_sqlite:
+            for table in tables:
+                await conn.execute(text(f"DELETE FROM {table}"))
+        else:
+            await conn.execute(text(f"TRUNCATE {', '.join(tables)} RESTART IDENTITY CASCADE"))
+    if not db.is_sqlite:
+        async with db.engine.connect() as conn:
+            await conn.execution_options(isolation_level="AUTOCOMMIT")
+            await conn.execute(text("ANALYZE"))
+
+
+def timed(registry: DeliveryRegistry, times: dict[str, float]) -> DeliveryRegistry:
+    """The same planners, each timed."""
+    wrapped = DeliveryRegistry()
+
+    def wrap(
+        name: str, planner: Callable[[AsyncSession, PlanWindow], Awaitable[Sequence[Planned]]]
+    ) -> Callable[[AsyncSession, PlanWindow], Awaitable[Sequence[Planned]]]:
+        async def run(session: AsyncSession, window: PlanWindow) -> Sequence[Planned]:
+            started = time.perf_counter()
+            try:
+                return await planner(session, window)
+            finally:
+                times[name] = time.perf_counter() - started
+
+        return run
+
+    for name, planner in registry.planners.items():
+        wrapped.add_planner(name, wrap(name, planner))
+    return wrapped
+
+
+async def measure(url: str, members: int, analyze: bool) -> dict[str, Any]:
+    db = Database(url)
+    try:
+        await reset(db)
+        built = time.perf_counter()
+        await populate(db, members)
+        if analyze or not db.is_sqlite:
+            # PostgreSQL's autovacuum would analyse a table this size within a minute.
+            async with db.engine.connect() as conn:
+                await conn.execution_options(isolation_level="AUTOCOMMIT")
+                await conn.execute(text("ANALYZE"))
+        build_seconds = time.perf_counter() - built
+        settings = Settings(
+            _env_file=None,  # type: ignore[call-arg]
+            bot_token="1:BENCH",
+            database_url=url,
+        )
+        runtime = Runtime(
+            settings=settings, db=db, clock=ManualClock(NOW), i18n=I18n(), instance="bench:1"
+        )
+        results: dict[str, Any] = {"members": members, "build": build_seconds}
+        # The first tick queues the due work; then the steady state (median of STEADY_RUNS).
+        for label, runs in (("first", 1), ("steady", STEADY_RUNS)):
+            samples = []
+            for _ in range(runs):
+                per_planner: dict[str, float] = {}
+                registry = timed(build_registry(), per_planner)
+                gc.collect()
+                tracemalloc.start()
+                started = time.perf_counter()
+                report = await run_planners(runtime, registry)
+                elapsed = time.perf_counter() - started
+                _, peak = tracemalloc.get_traced_memory()
+                tracemalloc.stop()
+                if report.errors:
+                    raise SystemExit(f"planner errors: {report.errors}")
+                samples.append((elapsed, report.inserted, peak, per_planner))
+            results[label] = {
+                "seconds": statistics.median(sample[0] for sample in samples),
+                "inserted": samples[0][1],
+                "peak_kb": max(sample[2] for sample in samples) / 1024,
+                "planners": {
+                    name: statistics.median(sample[3][name] for sample in samples)
+                    for name in samples[0][3]
+                },
+            }
+        dispatcher = Dispatcher(runtime, None, DeliveryRegistry())  # type: ignore[arg-type]
+        started = time.perf_counter()
+        for _ in range(20):
+            await dispatcher.next_due_at()
+        results["next_due"] = (time.perf_counter() - started) / 20
+        return results
+    finally:
+        await db.dispose()
+
+
+def growth(results: list[dict[str, Any]], key: Callable[[dict[str, Any]], float]) -> str:
+    by_size = {r["members"]: r for r in results}
+    if 10_000 in by_size and 100_000 in by_size:
+        return f"x{key(by_size[100_000]) / key(by_size[10_000]):.2f}"
+    return "-"
+
+
+async def main(url: str | None, sizes: list[int], analyze: bool) -> None:
+    with tempfile.TemporaryDirectory() as tmp:
+        if url is None:
+            url = f"sqlite+aiosqlite:///{Path(tmp) / 'planner.db'}"
+        await upgrade(url)
+        results = []
+        for size in sizes:
+            results.append(await measure(url, size, analyze))
+            r = results[-1]
+            print(f"  built {size} members in {r['build']:.1f} s", file=sys.stderr, flush=True)
+    backend = "PostgreSQL" if url.startswith("postgresql") else "SQLite"
+    if analyze and backend == "SQLite":
+        backend += " after ANALYZE"
+    print(
+        f"planner tick, {backend}: due work held constant ({DUE_COHORTS * COHORT_SIZE} reminders,"
+        f" {DUE_OBJECTIVES} check-ins, {DUE_COHORTS} digests) while the population grows"
+    )
+    print(
+        f"{'members':>8} {'1st tick':>9} {'queued':>7} {'steady tick':>12} {'peak mem':>9} "
+        f"{'next_due':>9}   steady tick per planner (ms)"
+    )
+    for r in results:
+        planners = ", ".join(
+            f"{name} {seconds * 1000:.1f}" for name, seconds in r["steady"]["planners"].items()
+        )
+        print(
+            f"{r['members']:>8} {r['first']['seconds'] * 1000:7.1f}ms {r['first']['inserted']:>7}"
+            f" {r['steady']['seconds'] * 1000:10.1f}ms {r['first']['peak_kb']:7.0f}KB"
+            f" {r['next_due'] * 1000:7.2f}ms   {planners}"
+        )
+    print(
+        "growth 10k -> 100k members: first tick "
+        + growth(results, lambda r: float(r["first"]["seconds"]))
+        + ", steady tick "
+        + growth(results, lambda r: float(r["steady"]["seconds"]))
+        + ", next_due "
+        + growth(results, lambda r: float(r["next_due"]))
+    )
+    names = list(results[-1]["steady"]["planners"])
+    for name in names:
+        print(
+            f"  {name}: steady x"
+            + growth(results, lambda r, n=name: float(r["steady"]["planners"][n])).lstrip("x")
+        )
+
+
+def cli() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument(
+        "--database-url", help="PostgreSQL URL (its tables are EMPTIED); default: SQLite temp"
+    )
+    parser.add_argument("--sizes", default="1000,10000,100000", help="member counts")
+    parser.add_argument(
+        "--analyze", action="store_true", help="SQLite: ANALYZE after loading (the bot does not)"
+    )
+    args = parser.parse_args()
+    asyncio.run(main(args.database_url, [int(s) for s in args.sizes.split(",")], args.analyze))
+
+
+if __name__ == "__main__":
+    cli()

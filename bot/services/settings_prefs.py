@@ -1,0 +1,114 @@
+"""A merchant's own rhythm: the days and the time of their tips, and the pause.
+
+`/reglages` (handlers/settings.py) changes these with buttons only. The values are read by
+the tip planner (bot/services/tips.py) and, for days and time, by the objectives' check-ins.
+
+- Tip days are stored as `Member.tip_days`, e.g. "tue,fri" (codes of `bot.config.WEEKDAYS`,
+  always written in week order). At least one day stays on: stopping everything is what
+  the pause is for, and a member with no day would silently never hear from the bot again.
+- The tip time is one of `TIME_CHOICES` outside the quiet hours (the dispatcher would hold a
+  tip sent in them anyway; offering such a time would only promise something we do not do).
+- The pause (`Member.paused`) stops everything scheduled for the member (the dispatcher skips
+  their deliveries and the planners leave them out) until they resume.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import time
+from enum import StrEnum
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.config import WEEKDAYS
+from bot.delivery.quiet import QuietWindow, in_window
+from bot.models import Member
+
+# The times offered as buttons (those inside the quiet hours are left out).
+TIME_CHOICES: tuple[time, ...] = (time(8, 0), time(9, 30), time(12, 0), time(14, 0), time(18, 0))
+
+
+class PrefChange(StrEnum):
+    CHANGED = "changed"
+    UNCHANGED = "unchanged"
+    LAST_DAY = "last_day"  # refusing to switch off the only day left
+    NOT_OFFERED = "not_offered"  # a time (or day) that no button offers: forged callback data
+
+
+@dataclass(frozen=True)
+class TipPrefs:
+    """What `/reglages` shows: days in week order, the time, the pause."""
+
+    days: tuple[str, ...]
+    at: time
+    paused: bool
+
+
+def parse_days(text: str | None) -> tuple[str, ...]:
+    """Codes of "tue,fri" in week order; unknown parts are dropped."""
+    given = {part.strip().lower()[:3] for part in (text or "").split(",") if part.strip()}
+    return tuple(day for day in WEEKDAYS if day in given)
+
+
+def offered_times(quiet: QuietWindow | None) -> tuple[time, ...]:
+    return tuple(choice for choice in TIME_CHOICES if quiet is None or not in_window(choice, quiet))
+
+
+def prefs_of(member: Member) -> TipPrefs:
+    return TipPrefs(days=parse_days(member.tip_days), at=member.tip_time, paused=member.paused)
+
+
+async def _member(session: AsyncSession, member_id: int) -> Member:
+    member = await session.get(Member, member_id)
+    if member is None:
+        raise LookupError(f"member {member_id} not found")
+    return member
+
+
+async def get_prefs(session: AsyncSession, member_id: int) -> TipPrefs:
+    return prefs_of(await _member(session, member_id))
+
+
+async def toggle_day(
+    session: AsyncSession, member_id: int, day: str
+) -> tuple[PrefChange, TipPrefs]:
+    """Switch one tip day on or off (never the last one)."""
+    member = await _member(session, member_id)
+    if day not in WEEKDAYS:
+        return PrefChange.NOT_OFFERED, prefs_of(member)
+    days = set(parse_days(member.tip_days))
+    if day in days:
+        if len(days) == 1:
+            return PrefChange.LAST_DAY, prefs_of(member)
+        days.discard(day)
+    else:
+        days.add(day)
+    member.tip_days = ",".join(d for d in WEEKDAYS if d in days)
+    await session.flush()
+    return PrefChange.CHANGED, prefs_of(member)
+
+
+async def set_time(
+    session: AsyncSession, member_id: int, at: time, quiet: QuietWindow | None
+) -> tuple[PrefChange, TipPrefs]:
+    """Set the tip time to one of the offered choices."""
+    member = await _member(session, member_id)
+    if at not in offered_times(quiet):
+        return PrefChange.NOT_OFFERED, prefs_of(member)
+    if member.tip_time == at:
+        return PrefChange.UNCHANGED, prefs_of(member)
+    member.tip_time = at
+    await session.flush()
+    return PrefChange.CHANGED, prefs_of(member)
+
+
+async def set_paused(
+    session: AsyncSession, member_id: int, paused: bool
+) -> tuple[PrefChange, TipPrefs]:
+    """Pause or resume everything scheduled for the member."""
+    member = await _member(session, member_id)
+    if member.paused == paused:
+        return PrefChange.UNCHANGED, prefs_of(member)
+    member.paused = paused
+    await session.flush()
+    return PrefChange.CHANGED, prefs_of(member)

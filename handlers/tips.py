@@ -1,0 +1,148 @@
+"""Tips: `/astuce` (and the 💡 menu button), the 👍 / 👎 buttons, and the feedback for /stats.
+
+`/astuce` gives the merchant's next tip now, by the drip's rules (bot/services/tips.py), and
+it counts as seen: the drip will not send it again. Every tip message carries
+`tip:<tip_id>:up|down`; the tip id is untrusted, so the vote is stored only if this member
+did receive that tip. The message then shows the choice (a second tap changes it).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from typing import Any
+
+from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
+from telegram.error import BadRequest
+from telegram.ext import BaseHandler, CallbackQueryHandler, CommandHandler, MessageHandler, filters
+
+from bot.content import ContentLibrary
+from bot.delivery.registry import Button
+from bot.i18n import Translator, escape
+from bot.runtime import RelaisContext
+from bot.services import tips
+from bot.services.tips import FeedbackSummary
+from handlers.common import answer_callback
+from handlers.menu import menu_button
+
+log = logging.getLogger(__name__)
+
+NEW_MESSAGE = filters.UpdateType.MESSAGE
+
+
+def markup(rows: Sequence[Sequence[Button]]) -> InlineKeyboardMarkup | None:
+    """Telegram's inline keyboard for the delivery engine's plain `Button` rows."""
+    if not rows:
+        return None
+    return InlineKeyboardMarkup(
+        [
+            [
+                InlineKeyboardButton(button.label, callback_data=button.callback_data)
+                if button.url is None
+                else InlineKeyboardButton(button.label, url=button.url)
+                for button in row
+            ]
+            for row in rows
+        ]
+    )
+
+
+def library(context: RelaisContext) -> ContentLibrary:
+    """The tips library of this Application (read at start-up; read here if it was not)."""
+    rt = context.rt
+    if rt.content is None:
+        rt.content = tips.load_library()
+    return rt.content
+
+
+async def tip_now(update: Update, context: RelaisContext) -> None:
+    """`/astuce`: the next tip now, with the 👍 / 👎 buttons."""
+    message = update.effective_message
+    assert message is not None
+    t = context.t
+    member_id = context.actor.member_id
+    assert member_id is not None  # the gate let a merchant through
+    lib = library(context)
+    async with context.rt.db.unit_of_work() as session:
+        found = await tips.tip_now(session, lib, member_id, context.rt.clock.now())
+    if found is None:
+        await message.reply_text(
+            t(
+                "🎉 Vous avez déjà lu toutes les astuces de la bibliothèque ! "
+                "Votre formateur en ajoutera d'autres."
+            )
+        )
+        return
+    rendered = tips.tip_message(t, lib, found.tip, found.member, first=found.first)
+    await message.reply_text(rendered.text, reply_markup=markup(rendered.buttons))
+
+
+async def on_vote(update: Update, context: RelaisContext) -> None:
+    """`tip:<tip_id>:up|down` on a tip message."""
+    t = context.t
+    query = update.callback_query
+    assert query is not None
+    parts = (query.data or "").split(":")
+    vote = tips.parse_vote(parts[2]) if len(parts) == 3 else None
+    member_id = context.actor.member_id
+    if vote is None or member_id is None or not tips.is_tip_id(parts[1]):
+        await answer_callback(update, t("Ce bouton n'est plus valable."))
+        return
+    tip_id = parts[1]
+    async with context.rt.db.unit_of_work() as session:
+        stored = await tips.record_feedback(
+            session, member_id, tip_id, vote, context.rt.clock.now()
+        )
+    if not stored:
+        await answer_callback(update, t("Ce bouton n'est plus valable."))
+        return
+    if vote is tips.Vote.UP:
+        await answer_callback(update, t("Merci ! Je vous proposerai d'autres astuces de ce genre."))
+    else:
+        await answer_callback(update, t("Merci, c'est noté : je vous proposerai autre chose."))
+    tip = library(context).tip(tip_id)
+    if tip is not None and query.message is not None:
+        try:
+            await query.edit_message_reply_markup(
+                reply_markup=markup(tips.tip_buttons(t, tip, chosen=vote))
+            )
+        except BadRequest as exc:  # unchanged (the same vote twice), or too old
+            log.debug("could not show the vote: %s", exc)
+
+
+def feedback_text(t: Translator, lib: ContentLibrary, summary: FeedbackSummary) -> str:
+    """For /stats: how merchants judged the tips, the most and the least useful ones."""
+    if summary.answers == 0:
+        return t("<b>Astuces</b>\nPas encore d'avis 👍 / 👎 sur les astuces.")
+    lines = [
+        t("<b>Astuces</b>"),
+        t("Avis reçus : {up} 👍 · {down} 👎", up=summary.up, down=summary.down),
+    ]
+
+    def line(score: tips.TipScore) -> str:
+        tip = lib.tip(score.tip_id)
+        title = tips.tip_title(lib, tip, t.lang, limit=50) if tip else score.tip_id
+        return f"• {escape(title)} ({score.up} 👍 · {score.down} 👎)"
+
+    if summary.most_useful:
+        lines.append(t("Les plus utiles :"))
+        lines += [line(score) for score in summary.most_useful]
+    if summary.least_useful:
+        lines.append(t("Les moins utiles :"))
+        lines += [line(score) for score in summary.least_useful]
+    return "\n".join(lines)
+
+
+async def stats_block(context: RelaisContext, cohort_id: int) -> str:
+    """The tips' part of /stats (handlers/stats.py)."""
+    async with context.rt.db.unit_of_work() as session:
+        summary = await tips.feedback_summary(session, cohort_id)
+    return feedback_text(context.t, library(context), summary)
+
+
+def handlers() -> list[BaseHandler[Update, RelaisContext, Any]]:
+    return [
+        CommandHandler("astuce", tip_now, filters=NEW_MESSAGE),
+        MessageHandler(NEW_MESSAGE & menu_button("astuce"), tip_now),
+        CallbackQueryHandler(on_vote, pattern=r"^tip:"),
+    ]
