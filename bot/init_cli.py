@@ -249,6 +249,7 @@ class DatabaseState:
     first_name: str | None
     first_commune: str | None
     cohort_count: int
+    names: frozenset[str]  # of the open cohorts, lower case
 
 
 async def read_database(url: str) -> DatabaseState:
@@ -256,13 +257,16 @@ async def read_database(url: str) -> DatabaseState:
     try:
         async with db.unit_of_work() as session:
             first = await setup_codes.first_cohort(session)
-            count = await session.scalar(
-                select(func.count(Cohort.id)).where(Cohort.archived_at.is_(None))
-            )
+            names = (
+                await session.scalars(select(Cohort.name).where(Cohort.archived_at.is_(None)))
+            ).all()
     finally:
         await db.dispose()
     return DatabaseState(
-        first.name if first else None, first.commune if first else None, int(count or 0)
+        first.name if first else None,
+        first.commune if first else None,
+        len(names),
+        frozenset(name.lower() for name in names),
     )
 
 
@@ -456,6 +460,11 @@ def run_init(
             "     Commune", state.first_commune, _text_check("Commune", COMMUNE_MAX)
         ),
     )
+
+    while name and not commune and name.lower() not in state.names:
+        if flags.commune is not None or not asker.interactive:
+            raise wrong("il manque la commune du nouveau groupe (--commune)")
+        commune = asker.ask_valid("     Commune", None, _text_check("Commune", COMMUNE_MAX))
 
     # 6. The first coordinator.
     admins = [part.strip() for part in (current.get("ADMIN_IDS") or "").split(",") if part.strip()]

@@ -181,7 +181,8 @@ class Member(Base):
     commune: Mapped[str | None] = mapped_column(String(120))
     language: Mapped[str] = mapped_column(String(8))
     tip_days: Mapped[str] = mapped_column(String(32))  # "tue,fri"
-    tip_time: Mapped[time] = mapped_column(Time())
+    # The tip and check-in planners select members by the time of day that falls due.
+    tip_time: Mapped[time] = mapped_column(Time(), index=True)
     paused: Mapped[bool] = mapped_column(Boolean, default=False)
     checkins_paused: Mapped[bool] = mapped_column(Boolean, default=False)
     reachable: Mapped[bool] = mapped_column(Boolean, default=True)

@@ -23,7 +23,9 @@ log = logging.getLogger(__name__)
 # rate_limit_args of the outbox dispatcher's calls: it handles 429s itself.
 OUTBOX: dict[str, Any] = {"outbox": True}
 # A reply is retried at most this many times, and never after waiting this long in all.
-MAX_RETRIES = 3
+# In a 429 storm every retry may meet another 429 (the outbox's sends retry at the same
+# moment): the total wait, not the count, is what bounds the person's wait.
+MAX_RETRIES = 10
 MAX_WAIT_SECONDS = 30.0
 
 

@@ -10,7 +10,7 @@ The guided flow is a persistent conversation (it survives a restart)::
 The draft is a `Broadcast` row (status draft) whose id travels in the buttons. The text is
 made from the trainer's own message with PTB's `text_html` / `caption_html`: what they typed
 is escaped and their formatting (bold, italics, links) is kept as Telegram HTML, so the text is
-always valid; it is still checked (`validate_html`) and measured, and a caption over 1 024
+always valid; it is still checked (`validate_html`) and measured, and a caption over 1024
 characters is refused at once. The preview is sent with the very calls the outbox uses, so
 it is exactly what recipients get.
 
@@ -67,7 +67,7 @@ from bot.services.members import parse_sector
 from handlers.common import answer_callback
 from handlers.menu import ANY_MENU_BUTTON, menu_button
 from handlers.onboarding import SECTOR_LABELS
-from handlers.tips import library, markup
+from handlers.tips import library, markup, stats_block
 
 log = logging.getLogger(__name__)
 
@@ -672,12 +672,12 @@ async def show_library(update: Update, context: RelaisContext) -> None:
         for theme in lib.themes
         if lib.tips_for(theme=theme)
     ]
-    await _show(
-        update,
-        context,
-        t("📚 <b>La bibliothèque d'astuces</b>\nChoisissez un thème :"),
-        rows,
-    )
+    text = t("📚 <b>La bibliothèque d'astuces</b>\nChoisissez un thème :")
+    cohort_id = context.actor.active_cohort_id
+    if cohort_id is not None:
+        # What the merchants thought of the tips so far (/stats is the coordinator's).
+        text = await stats_block(context, cohort_id) + "\n\n" + text
+    await _show(update, context, text, rows)
 
 
 async def library_from_draft(update: Update, context: RelaisContext) -> int:

@@ -101,11 +101,11 @@ async def on_vote(update: Update, context: RelaisContext) -> None:
     else:
         await answer_callback(update, t("Merci, c'est noté : je vous proposerai autre chose."))
     tip = library(context).tip(tip_id)
-    if tip is not None and query.message is not None:
+    shown = markup(tips.tip_buttons(t, tip, chosen=vote)) if tip is not None else None
+    # The same vote twice: nothing to redraw (Telegram refuses an edit that changes nothing).
+    if shown is not None and getattr(query.message, "reply_markup", None) != shown:
         try:
-            await query.edit_message_reply_markup(
-                reply_markup=markup(tips.tip_buttons(t, tip, chosen=vote))
-            )
+            await query.edit_message_reply_markup(reply_markup=shown)
         except BadRequest as exc:  # unchanged (the same vote twice), or too old
             log.debug("could not show the vote: %s", exc)
 

@@ -122,7 +122,8 @@ LEASE_RENEW_SECONDS = 10.0
 REGISTRATION_RENEW_SECONDS = 2.0
 # PostgreSQL: how often to look for claims of dispatchers that died.
 STALE_SCAN_SECONDS = 10.0
-# Claim what the rate sends in this many seconds; claim again when half of it is gone.
+# Claim what the rate sends in this many seconds; claim the next batch (in the background)
+# when half of it is gone.
 CLAIM_SECONDS = 0.5
 # SQLite: look at this many due rows per claimed one (quiet hours and skips need no slot).
 SCAN_FACTOR = 4
@@ -185,6 +186,9 @@ class _Drain:
     queue: deque[_Claimed] = field(default_factory=deque)
     waiting: list[tuple[float, int, _Claimed]] = field(default_factory=list)
     tasks: set[asyncio.Task[None]] = field(default_factory=set)
+    # The next claim, prefetched while the queue still holds a quarter second of sends: a
+    # claim transaction never holds up the even schedule of sends.
+    claiming: asyncio.Task[tuple[list[_Claimed], int]] | None = None
     unreachable: dict[int, str] = field(default_factory=dict)
     sequence: int = 0
 
@@ -238,6 +242,9 @@ class Dispatcher:
         self._lock = asyncio.Lock()
         self._username: str | None = None
         self._zones: dict[str, ZoneInfo] = {}
+        # Sends Telegram accepted whose outcome could not be written (the database was away):
+        # written at the start of the next drain, before our `sending` rows are requeued.
+        self._unrecorded: dict[int, tuple[_Claimed, dict[str, Any]]] = {}
 
     @property
     def limits(self) -> Limits:
@@ -260,6 +267,8 @@ class Dispatcher:
             started = self._time()
             completed = False
             try:
+                if self._unrecorded:
+                    await self._record_unrecorded()
                 if await self._ensure_lease(state.report, at_start=True):
                     await self._loop(state, should_continue)
                 else:
@@ -280,15 +289,24 @@ class Dispatcher:
             if pause > MAX_INLINE_PAUSE:
                 state.report.paused_for = pause
                 return
+            if state.claiming is not None and state.claiming.done():
+                items, scanned = state.claiming.result()
+                state.claiming = None
+                state.queue.extend(items)
+                exhausted = scanned == 0
             batch = self._batch_size()
             if (
                 not exhausted
+                and state.claiming is None
                 and len(state.queue) <= batch // 2
                 and len(state.waiting) < MAX_WAITING
             ):
-                items, scanned = await self._claim(batch - len(state.queue), state.report)
-                state.queue.extend(items)
-                exhausted = scanned == 0
+                state.claiming = asyncio.create_task(
+                    self._claim(batch - len(state.queue), state.report)
+                )
+                if not state.queue:
+                    await asyncio.wait([state.claiming])  # nothing else to do meanwhile
+                continue
             delay = self.limiter.global_delay()
             if delay > MAX_INLINE_PAUSE:
                 continue  # a 429 arrived during the claim: the check above ends the drain
@@ -304,7 +322,7 @@ class Dispatcher:
                     # Capped: a group's minute may be long, and a stop request must not wait.
                     wait = min(state.waiting[0][0] - self._time(), MAX_IDLE_SLICE)
                     await self._idle(state, wait)
-                elif state.tasks:
+                elif state.tasks or state.claiming is not None:
                     await self._idle(state, None)
                 elif exhausted:
                     return
@@ -321,6 +339,14 @@ class Dispatcher:
 
     async def _wind_down(self, state: _Drain, completed: bool) -> None:
         """Let sends in the air finish, then give back what was claimed and not sent."""
+        if state.claiming is not None:
+            try:
+                items, _ = await state.claiming
+                state.queue.extend(items)
+            except Exception:
+                log.exception("claiming deliveries failed")
+                completed = False
+            state.claiming = None
         if state.tasks:
             await asyncio.gather(*state.tasks, return_exceptions=True)
         leftovers = [*state.queue, *(entry[2] for entry in state.waiting)]
@@ -360,10 +386,14 @@ class Dispatcher:
         heapq.heappush(state.waiting, (ready_at, state.sequence, item))
 
     async def _idle(self, state: _Drain, seconds: float | None) -> None:
-        """Wait `seconds` (None: no limit), or until a send finishes (it may change the plan)."""
-        if state.tasks:
+        """Wait `seconds` (None: no limit), or until a send or the claim finishes (either may
+        change the plan)."""
+        awaited: set[asyncio.Task[Any]] = set(state.tasks)
+        if state.claiming is not None:
+            awaited.add(state.claiming)
+        if awaited:
             await asyncio.wait(
-                set(state.tasks),
+                awaited,
                 timeout=None if seconds is None else max(seconds, 0.0),
                 return_when=asyncio.FIRST_COMPLETED,
             )
@@ -687,8 +717,11 @@ class Dispatcher:
                 if status == SENT:
                     await self._after_send(session, item, now)
         except Exception:
-            # The row stays `sending` under our name; the next drain requeues it.
+            # The row stays `sending` under our name; the next drain requeues it ...
             self._recover_own = True
+            if status == SENT:
+                # ... unless Telegram has it: then the next drain first records it as sent.
+                self._unrecorded[item.id] = (item, values)
             log.exception("delivery %d: could not record %s", item.id, status)
             return
         if status == SENT and note == UNCONFIRMED_NOTE:
@@ -716,6 +749,30 @@ class Dispatcher:
         else:
             report.skipped += 1
             log.info("delivery %d skipped: %s", item.id, note, extra={"delivery_id": item.id})
+
+    async def _record_unrecorded(self) -> None:
+        """Write the outcome of sends that reached Telegram while the database was away.
+
+        Raises if the database is still away: the drain then fails before requeuing anything
+        (a requeued row would be sent twice)."""
+        for delivery_id, (item, values) in list(self._unrecorded.items()):
+            async with self.rt.db.unit_of_work() as session:
+                result = await session.execute(
+                    update(Delivery)
+                    .where(self._ours(delivery_id))
+                    .values(**values)
+                    .execution_options(synchronize_session=False)
+                )
+                if _rowcount(result) == 1:
+                    await self._after_send(session, item, values["sent_at"])
+                else:
+                    self._lost_claim(item)
+            del self._unrecorded[delivery_id]
+            log.warning(
+                "delivery %d: recorded as sent once the database was back",
+                delivery_id,
+                extra={"delivery_id": delivery_id},
+            )
 
     async def _after_send(self, session: AsyncSession, item: _Claimed, now: datetime) -> None:
         hook = self.registry.after_send.get(item.kind)

@@ -11,7 +11,9 @@ injected monotonic time source, so tests drive it without waiting.
 
 * Global rate: evenly spaced sends (a GCRA), `per_second` per second shared by the live
   dispatchers of the bot. Even spacing rather than bursts: the server counts arrivals, and a
-  burst that leaves at the very end of our window can land in the server's next one.
+  burst that leaves at the very end of our window can land in the server's next one. A send
+  that was held up (the event loop was busy) may catch up `burst_tolerance` slots, but never
+  beyond ⌈rate⌉ sends in any trailing second: the rate is kept under load, bursts stay small.
 * Per chat: at least `chat_interval` seconds between two messages to the same chat
   (a little over one second, so that network jitter cannot bring two arrivals closer).
 * Per group (negative chat id): at most `group_per_minute` in any `group_window` seconds.
@@ -22,6 +24,7 @@ injected monotonic time source, so tests drive it without waiting.
 
 from __future__ import annotations
 
+import math
 import time
 from collections import deque
 from collections.abc import Callable
@@ -37,8 +40,10 @@ class Limits:
 
     # Messages per second for the whole bot (Telegram: about 30; 29 stays under it).
     per_second: float = 29.0
-    # How far ahead of its even schedule a send may go after a hiccup, in send intervals.
-    burst_tolerance: float = 0.5
+    # How far ahead of its even schedule a send may go after a hiccup, in send intervals
+    # (and never more than ⌈rate⌉ sends in a trailing `window` seconds).
+    burst_tolerance: float = 1.0
+    window: float = 1.0
     # Seconds between two messages to the same chat.
     chat_interval: float = 1.05
     # Messages per `group_window` seconds to one group chat.
@@ -76,6 +81,7 @@ class RateLimiter:
         self._clock = clock
         self._share = 1.0
         self._tat = 0.0  # theoretical arrival time of the next send (GCRA)
+        self._recent: deque[float] = deque()  # send times within the trailing window
         self._chat_next: dict[int, float] = {}
         self._groups: dict[int, deque[float]] = {}
         self._paused_until = 0.0
@@ -103,10 +109,20 @@ class RateLimiter:
         """Seconds left of a pause (429 or outage breaker), 0.0 if none."""
         return max(self._paused_until - self._clock(), 0.0)
 
+    @property
+    def window_cap(self) -> int:
+        """Most sends of this dispatcher in any trailing window."""
+        return max(1, math.ceil(self.limits.per_second * self._share * self.limits.window))
+
     def global_delay(self) -> float:
         """Seconds to wait before the next send may leave (0.0: now)."""
         now = self._clock()
         ready = max(self._tat - self.limits.burst_tolerance * self.interval, self._paused_until)
+        recent = self._recent
+        while recent and recent[0] <= now - self.limits.window:
+            recent.popleft()
+        if len(recent) >= self.window_cap:
+            ready = max(ready, recent[-self.window_cap] + self.limits.window)
         return max(ready - now, 0.0)
 
     def pause(self, seconds: float) -> None:
@@ -145,6 +161,9 @@ class RateLimiter:
         """A message to `chat_id` leaves now: take its global slot and its chat slot."""
         now = self._clock()
         self._tat = max(self._tat, now) + self.interval
+        self._recent.append(now)
+        while len(self._recent) > self.window_cap:
+            self._recent.popleft()
         self._chat_next[chat_id] = now + self.limits.chat_interval
         if chat_id < 0:
             window = self._groups.setdefault(chat_id, deque())

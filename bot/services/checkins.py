@@ -34,6 +34,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta, tzinfo
 from enum import StrEnum
+from typing import Protocol, TypeVar
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import and_, exists, func, or_, select
@@ -298,9 +299,18 @@ async def plan_checkins(session: AsyncSession, window: PlanWindow) -> list[Plann
         Enrolment.cohort_id == Objective.cohort_id,
         Enrolment.left_at.is_(None),
     )
+    # Plain columns, not ORM objects: a tick may look at many rows (everyone's Tuesday 09:30).
     rows = (
         await session.execute(
-            select(Objective, Member, Cohort.timezone)
+            select(
+                Objective.id,
+                Objective.member_id,
+                Objective.created_at,
+                Objective.due_on,
+                Member.tip_days,
+                Member.tip_time,
+                Cohort.timezone,
+            )
             .join(Member, Member.id == Objective.member_id)
             .join(Cohort, Cohort.id == Objective.cohort_id)
             .where(
@@ -318,39 +328,49 @@ async def plan_checkins(session: AsyncSession, window: PlanWindow) -> list[Plann
     ).all()
     if not rows:
         return []
-    objective_ids = [objective.id for objective, _, _ in rows]
-    checkins: dict[int, list[ObjectiveCheckin]] = defaultdict(list)
+    objective_ids = [row[0] for row in rows]
+    asked: dict[int, list[CheckinEvent]] = defaultdict(list)
     for start in range(0, len(objective_ids), _CHUNK):
-        found = await session.scalars(
-            select(ObjectiveCheckin).where(
-                ObjectiveCheckin.objective_id.in_(objective_ids[start : start + _CHUNK])
-            )
+        found = await session.execute(
+            select(
+                ObjectiveCheckin.objective_id,
+                ObjectiveCheckin.id,
+                ObjectiveCheckin.asked_at,
+                ObjectiveCheckin.answered_at,
+            ).where(ObjectiveCheckin.objective_id.in_(objective_ids[start : start + _CHUNK]))
         )
-        for row in found:
-            checkins[row.objective_id].append(row)
-    member_ids = sorted({member.id for _, member, _ in rows})
+        for objective_id, checkin_id, asked_at, answered_at in found:
+            asked[objective_id].append(CheckinEvent(checkin_id, asked_at, answered_at))
+    member_ids = sorted({row[1] for row in rows})
     events, resets = await _silence_data(session, member_ids, now)
 
+    rhythms: dict[tuple[str, time | None, str], Rhythm] = {}
     planned: dict[tuple[int, str], Planned] = {}
-    for objective, member, zone in rows:
-        rhythm = member_rhythm(member, zone, window.settings)
-        step = _next_step(objective, checkins[objective.id], rhythm, now)
+    for objective_id, member_id, created_at, due_on, tip_days, tip_time, zone in rows:
+        rhythm = rhythms.get((tip_days, tip_time, zone))
+        if rhythm is None:
+            rhythm = rhythms[(tip_days, tip_time, zone)] = Rhythm(
+                days=parse_days(tip_days, window.settings.tip_days),
+                at=tip_time or window.settings.tip_time_value,
+                zone=ZoneInfo(zone),
+            )
+        step = _next_step(created_at, due_on, asked[objective_id], rhythm, now)
         if step is None:
             continue
         kind, due_at = step
         if due_at > horizon:
             continue
-        unanswered = silent_since(events.get(member.id, []), resets.get(member.id))
+        unanswered = silent_since(events.get(member_id, []), resets.get(member_id))
         if kind is not CheckinType.MISSED and len(unanswered) >= SILENCE_LIMIT:
-            key = pause_key(member.id, unanswered)
-            item = Planned(member.id, CHECKIN, key, due_at, {"type": CheckinType.PAUSE.value})
+            key = pause_key(member_id, unanswered)
+            item = Planned(member_id, CHECKIN, key, due_at, {"type": CheckinType.PAUSE.value})
         else:
-            key = _objective_key(objective.id, kind, due_at, rhythm.zone)
-            payload = {"type": kind.value, "objective_id": objective.id}
-            item = Planned(member.id, CHECKIN, key, due_at, payload)
-        previous = planned.get((member.id, key))
+            key = _objective_key(objective_id, kind, due_at, rhythm.zone)
+            payload = {"type": kind.value, "objective_id": objective_id}
+            item = Planned(member_id, CHECKIN, key, due_at, payload)
+        previous = planned.get((member_id, key))
         if previous is None or item.due_at < previous.due_at:
-            planned[(member.id, key)] = item
+            planned[(member_id, key)] = item
     return list(planned.values())
 
 
@@ -361,38 +381,51 @@ def _objective_key(objective_id: int, kind: CheckinType, due_at: datetime, zone:
     return f"{prefix}{kind.value}"
 
 
-def due_row(
-    objective: Objective, rows: Iterable[ObjectiveCheckin], zone: tzinfo
-) -> ObjectiveCheckin | None:
+class Asked(Protocol):
+    """A check-in as the schedule sees it (an ObjectiveCheckin or a CheckinEvent)."""
+
+    @property
+    def asked_at(self) -> datetime | None: ...
+
+    @property
+    def answered_at(self) -> datetime | None: ...
+
+
+A = TypeVar("A", bound=Asked)
+
+
+def due_row(due_on: date, rows: Iterable[A], zone: tzinfo) -> A | None:
     """The gentle check: the check-in asked after the due date, if any."""
     for row in rows:
-        if row.asked_at is not None and row.asked_at.astimezone(zone).date() > objective.due_on:
+        if row.asked_at is not None and row.asked_at.astimezone(zone).date() > due_on:
             return row
     return None
 
 
 def _next_step(
-    objective: Objective, rows: list[ObjectiveCheckin], rhythm: Rhythm, now: datetime
+    created_at: datetime, due_on: date, rows: Sequence[Asked], rhythm: Rhythm, now: datetime
 ) -> tuple[CheckinType, datetime] | None:
-    gentle = due_row(objective, rows, rhythm.zone)
+    gentle = due_row(due_on, rows, rhythm.zone)
     if gentle is not None:
-        assert gentle.asked_at is not None
+        gentle_at = gentle.asked_at
+        assert gentle_at is not None
         answered_after = any(
-            row.answered_at is not None and row.answered_at >= gentle.asked_at for row in rows
+            row.answered_at is not None and row.answered_at >= gentle_at for row in rows
         )
         if answered_after:
             return None
-        return CheckinType.MISSED, missed_at(gentle.asked_at, rhythm, now)
+        return CheckinType.MISSED, missed_at(gentle_at, rhythm, now)
+    events = [moment for row in rows if (moment := row.asked_at or row.answered_at)]
     weekly = next_weekly(
-        created_at=objective.created_at,
-        due_on=objective.due_on,
-        last_event=max((objs.event_time(row) for row in rows), default=None),
+        created_at=created_at,
+        due_on=due_on,
+        last_event=max(events, default=None),
         rhythm=rhythm,
         now=now,
     )
     if weekly is not None:
         return CheckinType.WEEKLY, weekly
-    return CheckinType.DUE, due_check_at(objective.due_on, rhythm, now)
+    return CheckinType.DUE, due_check_at(due_on, rhythm, now)
 
 
 # -- what a check-in says -------------------------------------------------------------------
@@ -513,7 +546,7 @@ async def render_checkin(ctx: RenderContext) -> Rendered | Skip:
             )
         ).all()
     )
-    gentle = due_row(objective, rows, ZoneInfo(zone))
+    gentle = due_row(objective.due_on, rows, ZoneInfo(zone))
     name = member.first_name
 
     if kind == CheckinType.WEEKLY.value:

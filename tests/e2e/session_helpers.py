@@ -63,3 +63,13 @@ async def deliveries(relais: Harness, prefix: str = "") -> list[Delivery]:
             select(Delivery).where(Delivery.dedup_key.startswith(prefix)).order_by(Delivery.id)
         )
         return list(rows.all())
+
+
+async def nothing_but_tips(user: SimUser) -> None:
+    """Nothing arrived except the tips of the drip (moving the clock a week crosses tip days)."""
+    while True:
+        try:
+            await user.expect("Astuce", timeout=0.05)
+        except AssertionError:
+            break
+    await user.expect_nothing()

@@ -93,6 +93,9 @@ async def test_preview_is_exact_then_send_now_and_the_report_names_who_blocked_t
     answered = await g.tom.expect("Envoyer à")  # the question loses its buttons
     assert answered.buttons == []
     started = await g.tom.expect("C'est parti, vers 3 personnes")
+    await g.tom.click("📊 Voir la progression", message=started)
+    running = await g.tom.expect("Envoi en cours : 0 reçus sur 3, 3 en attente.")
+    assert running.buttons == [["🔄 Actualiser"]]
     await relais.tick()
     got = await g.alice.expect(text)
     assert got.html == preview.html
@@ -109,7 +112,7 @@ async def test_preview_is_exact_then_send_now_and_the_report_names_who_blocked_t
     await relais.tick()
     await g.tom.expect_nothing()  # one report only
 
-    await g.tom.click("📊 Voir la progression", message=started)
+    await g.tom.click("🔄 Actualiser", message=started)
     progress = await g.tom.expect("Bilan de votre envoi")
     assert progress.message_id == started.message_id
 
@@ -198,6 +201,9 @@ async def test_a_scheduled_broadcast_leaves_at_its_time_and_another_is_cancelled
     await g.tom.click("Aujourd'hui à 18 h 00")
     scheduled = await g.tom.expect("C'est programmé pour le mercredi 25 novembre à 18 h 00")
     assert "vers 3 personnes" in scheduled.text
+    await g.tom.click("📊 Voir la progression", message=scheduled)
+    shown = await g.tom.expect("Programmé pour le mercredi 25 novembre à 18 h 00")
+    assert shown.buttons == [["❌ Annuler cet envoi"], ["🔄 Actualiser"]]
 
     # A second one, typed, then cancelled before its time.
     await write(g.tom, "Celui-ci sera annulé.")
@@ -232,7 +238,7 @@ async def test_a_scheduled_broadcast_leaves_at_its_time_and_another_is_cancelled
         ("cancelled", local(11, 26, 9, 30)),
     ]
     # Too late to cancel the first one.
-    record = await g.tom.click("❌ Annuler cet envoi", message=scheduled)
+    record = await g.tom.click("❌ Annuler cet envoi", message=shown)
     assert record is not None
     assert "déjà terminé" in (record.text or "")
 
@@ -280,7 +286,8 @@ async def test_a_trainer_pushes_one_library_tip_to_those_who_do_not_have_it(
         session.add(TipReceipt(member_id=bob_id, tip_id=tip_id, via="astuce"))
     await g.tom.send("📣 Diffuser")  # the staff menu button
     await g.tom.click("📚 Ou choisir une astuce de la bibliothèque")
-    await g.tom.expect("La bibliothèque d'astuces")
+    library = await g.tom.expect("La bibliothèque d'astuces")
+    assert "Pas encore d'avis 👍 / 👎" in library.text
     await g.tom.click("Les photos (6)")
     themes = await g.tom.expect("Choisissez une astuce")
     button = next(
@@ -347,3 +354,18 @@ async def test_merchants_and_other_cohorts_cannot_broadcast(relais: Harness) -> 
         assert "plus valable" in (record.text or ""), data
     (row,) = await broadcast_rows(relais)
     assert (row.status, row.audience) == ("draft", "all")
+
+
+async def test_a_draft_survives_a_restart_of_the_bot(relais: Harness) -> None:
+    g = await group(relais)
+    await write(g.tom, "Écrit avant le redémarrage.")
+    await relais.restart()
+    await g.tom.click("👥 Tout le groupe (3)")
+    await g.tom.expect("voici exactement ce que recevront 3 personnes")
+    await g.tom.expect("Écrit avant le redémarrage.")
+    await g.tom.expect("Envoyer à")
+    await g.tom.click("🕒 Programmer")
+    await g.tom.expect("Quand l'envoyer ?")
+    await relais.restart()
+    await g.tom.send("27/11 12:00")  # typed: the conversation's state was kept
+    await g.tom.expect("C'est programmé pour le vendredi 27 novembre à 12 h 00")

@@ -229,9 +229,10 @@ async def test_two_dispatchers_on_one_database_never_send_twice(relais: Harness)
     assert relais.sandbox.stats.flood_429 == 0
     assert got.rate <= 30
     if TEST_DATABASE_URL:
-        # Two even schedules at half the rate each are not in phase, and each may send half a
-        # slot early: a one-second window can hold 29 + 2 x 1.5. Telegram's limit is a rate
-        # (the sandbox, like it, uses a bucket of 30): the real check is "no 429" above.
+        # Each keeps to 15 in any second of its own; their sends are not in phase and reach
+        # the sandbox a few milliseconds after they leave, so allow a message or two more
+        # in a second of arrivals. Telegram's limit is a rate (the sandbox, like it, uses a
+        # bucket of 30): the real check is "no 429" above.
         assert got.max_in_window(1.0) <= 32
         assert first_report.sent > 0
         assert second_report.sent > 0

@@ -208,6 +208,7 @@ async def test_init_with_answers_piped_in(install: Install) -> None:
         (("--token", "not-a-token"), "--token : ce n'est pas un jeton de bot"),
         (("--token", "123456:UNKNOWN-TOKEN"), "Telegram refuse ce jeton"),
         (("--admin-id", "claire"), "--admin-id : un identifiant Telegram est un nombre"),
+        (("--cohort-name", "Estaimpuis 2026"), "il manque la commune du nouveau groupe"),
     ],
 )
 async def test_wrong_flags_are_explained_and_write_nothing(

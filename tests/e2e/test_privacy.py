@@ -110,6 +110,7 @@ async def test_forgetting_after_a_full_journey_leaves_no_trace(relais: Harness) 
     await tom.expect("Question de Zéphyrine")
     await tom.click("✍️ Répondre à Zéphyrine")
     await tom.send("Zéphyrine, essayez la lumière du jour.")
+    await tom.click("✅ Envoyer")  # the trainer confirms the answer
     await zeph.expect("Réponse de votre formateur")
     await zeph.send("/objectif")  # a conversation left half-way: a PTB state keyed by her id
     await relais.restart()  # everything persisted, as in production

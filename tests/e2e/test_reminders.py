@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from tests.e2e.harness import Harness
-from tests.e2e.session_helpers import deliveries, plan, room
+from tests.e2e.session_helpers import deliveries, nothing_but_tips, plan, room
 
 START = datetime(2026, 12, 2, 18, 0, tzinfo=UTC)  # Wednesday 2 December, 19:00 in Brussels
 LINE = "02/12/2026 19:00 | Salle du Conseil | Vidéo et live"
@@ -27,7 +27,7 @@ async def test_reminders_arrive_on_time_with_rsvp_buttons_and_skip_those_who_sai
     await r.carol.expect("vous venez")
 
     await relais.advance_to(START - timedelta(hours=24, minutes=1))
-    await r.alice.expect_nothing()
+    await nothing_but_tips(r.alice)
     await relais.advance(minutes=1)
     reminder = await r.alice.expect("Rappel : séance 1")
     assert "mercredi 2 décembre à 19 h 00" in reminder.text
@@ -37,7 +37,7 @@ async def test_reminders_arrive_on_time_with_rsvp_buttons_and_skip_those_who_sai
     assert reminder.inline_keyboard[0][0].callback_data == f"rsvp:{ts.id}:yes"
     carol_reminder = await r.carol.expect("Rappel : séance 1")
     assert "Vous avez dit que vous venez" in carol_reminder.text
-    await r.bob.expect_nothing()
+    await nothing_but_tips(r.bob)
     await r.tom.expect_nothing()  # staff are not reminded
 
     await r.alice.click("✅ Je serai là")
@@ -47,7 +47,7 @@ async def test_reminders_arrive_on_time_with_rsvp_buttons_and_skip_those_who_sai
     last = await r.alice.expect("Rappel : séance 1")
     assert "Vous avez dit que vous venez" in last.text
     await r.carol.expect("Rappel : séance 1")
-    await r.bob.expect_nothing()
+    await nothing_but_tips(r.bob)
 
     sent = await deliveries(relais, f"reminder:session:{ts.id}:")
     assert sorted((d.dedup_key.rsplit(":", 1)[1], d.urgent) for d in sent) == [
@@ -89,7 +89,7 @@ async def test_reminders_keep_to_the_hour_across_daylight_saving_changes(
     for due in (reminder_24h, reminder_2h):
         relais.clock.set(due - timedelta(minutes=5))
         await relais.tick()
-        await r.alice.expect_nothing()
+        await nothing_but_tips(r.alice)
         relais.clock.set(due)
         await relais.tick()
         reminder = await r.alice.expect("Rappel : séance 1")
@@ -117,7 +117,7 @@ async def test_a_restart_between_planning_and_sending_loses_and_repeats_nothing(
     await relais.advance(minutes=1)
     await relais.restart()
     await relais.advance(minutes=1)
-    await r.alice.expect_nothing()
+    await nothing_but_tips(r.alice)
     again = await deliveries(relais, f"reminder:session:{ts.id}:")
     assert [d.id for d in again] == [d.id for d in planned]
     assert {d.status for d in again} == {"sent"}
@@ -155,4 +155,4 @@ async def test_the_day_after_thanks_those_present_and_tells_the_absent_the_summa
     missed = await r.bob.expect("Vous nous avez manqué à la séance 1")
     assert "On a tourné un reel de 30 secondes avec le téléphone." in missed.text
     assert missed.buttons == [["✅ Je serai là", "❌ Je ne peux pas venir"]]
-    await r.carol.expect_nothing()  # no answer, not present: nothing to say
+    await nothing_but_tips(r.carol)  # no answer, not present: nothing to say

@@ -3,6 +3,7 @@ sender coordinator of the first cohort, once; wrong, used and expired codes chan
 
 from __future__ import annotations
 
+import asyncio
 from datetime import timedelta
 
 from sqlalchemy import select
@@ -116,3 +117,23 @@ async def test_a_valid_code_without_any_cohort_is_kept_for_later(relais: Harness
     async with relais.session() as session:
         role = await session.scalar(select(StaffRole.role))
     assert role == Role.COORDINATOR.value
+
+
+async def test_relais_run_prints_the_code_only_while_nobody_coordinates(relais: Harness) -> None:
+    from bot.init_cli import setup_code_notice
+
+    settings = relais.settings
+    hint = await asyncio.to_thread(setup_code_notice, settings, clock=relais.clock)
+    assert hint is not None
+    assert "run `relais init`" in hint  # no cohort yet: nothing to coordinate
+    await relais.make_cohort()
+    notice = await asyncio.to_thread(setup_code_notice, settings, clock=relais.clock)
+    assert notice is not None
+    code = await issue(relais)
+    assert f"/setup {code}" in notice  # the same code as `relais init` printed
+    with_admins = settings.model_copy(update={"admin_ids": [42]})
+    assert await asyncio.to_thread(setup_code_notice, with_admins, clock=relais.clock) is None
+    claire = relais.user("Claire")
+    await claire.send(f"/setup {code}")
+    await claire.expect("vous coordonnez")
+    assert await asyncio.to_thread(setup_code_notice, settings, clock=relais.clock) is None

@@ -310,3 +310,13 @@ async def test_reglages_changes_days_and_time_with_buttons_only(relais: Harness)
     await relais.tick()
     welcome = await alice.expect("Voici votre première astuce")
     assert "chaque vendredi à 18 h 00" in welcome.text
+
+
+async def test_a_dutch_speaking_merchant_gets_the_drip_in_dutch(relais: Harness) -> None:
+    anke, _ = await merchant(relais, "Anke", language="nl", business_name="Bakkerij Anke")
+    relais.clock.set(FRIDAY_TIP)
+    await relais.tick()
+    first = await anke.expect("Hier is uw eerste tip")
+    assert "elke dinsdag en vrijdag om 09:30" in first.text
+    assert "💡 Tip ·" in first.text
+    assert first.buttons[0] == ["👍 Nuttig", "👎 Niet voor mij"]

@@ -1,0 +1,420 @@
+"""Reply latency: 200 merchants chatting with Relais at once, against a bare PTB echo bot.
+
+    .venv/bin/python bench/latency.py                     # 200 users, 60 s per bot, SQLite
+    .venv/bin/python bench/latency.py --seconds 15 --users 50
+    .venv/bin/python bench/latency.py --database-url postgresql+asyncpg://...   # EMPTIED
+
+What it does, in one run:
+1. starts the sandbox Bot API in this process (flood limits off: the figure is the bot's own
+   reply time, not Telegram's pacing) with two bots, and N simulated users who opened both;
+2. the baseline: a bare python-telegram-bot echo bot (`Application`, one MessageHandler that
+   replies with the text, polling) in a child process; every user sends a short text, waits
+   for the echo, thinks 1-4 s, again, for `--seconds`;
+3. Relais as deployed: `relais run` in a child process (migrations, polling, the outbox
+   engine, a SQLite file or the PostgreSQL given) with one cohort and a session to come; every
+   user joins with the link and onboards with buttons (first name, business, sector, commune,
+   language, consent), then until the end picks among: set an objective with buttons,
+   `/seances` and an RSVP button, `/objectifs`, `/aide`, the 💡 tip button; thinking 1-4 s
+   between two actions, like a person tapping.
+
+Latency is measured from the moment the user's update is queued at the sandbox to the bot's
+first visible answer in that chat (a new or edited message; for a button, the callback answer
+when it comes first). A reply not seen within 15 s counts as lost. Errors: the child's log
+lines "unhandled error", answers "Oups", and every 4xx/5xx the sandbox gave the bot. It prints
+p50/p90/p99/max per bot, the actions per second, and the same per kind of Relais action.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import random
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from collections import defaultdict
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from sqlalchemy import text  # noqa: E402
+
+from bot.db import Database  # noqa: E402
+from bot.migrate import upgrade  # noqa: E402
+from bot.models import Base, Cohort, TrainingSession  # noqa: E402
+from bot.sandbox.records import SentMessage  # noqa: E402
+from bot.sandbox.server import SandboxBotAPI  # noqa: E402
+from bot.sandbox.simulator import text_entities  # noqa: E402
+
+RELAIS_TOKEN = "123456:BENCH-RELAIS-0123456789abcdefghijklmnopq"
+ECHO_TOKEN = "654321:BENCH-ECHO-0123456789abcdefghijklmnopqrs"
+REPLY_TIMEOUT = 15.0
+THINK = (1.0, 4.0)
+
+
+def percentile(values: list[float], q: float) -> float:
+    if not values:
+        return float("nan")
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, max(0, round(q * (len(ordered) - 1))))]
+
+
+# --- the echo bot (child process) ---------------------------------------------------------------
+
+
+def run_echo_bot(base_url: str) -> None:
+    """A bare python-telegram-bot application: reply with the text received."""
+    from telegram import Update
+    from telegram.ext import ApplicationBuilder, ContextTypes, MessageHandler, filters
+
+    async def echo(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        assert update.message is not None
+        await update.message.reply_text(update.message.text or "")
+
+    app = ApplicationBuilder().token(ECHO_TOKEN).base_url(base_url).build()
+    app.add_handler(MessageHandler(filters.TEXT, echo))
+    app.run_polling(allowed_updates=Update.ALL_TYPES)
+
+
+# --- measuring ------------------------------------------------------------------------------------
+
+
+@dataclass
+class Tally:
+    latencies: dict[str, list[float]] = field(default_factory=lambda: defaultdict(list))
+    lost: dict[str, int] = field(default_factory=lambda: defaultdict(int))
+    oops: int = 0
+
+    def all(self) -> list[float]:
+        return [value for values in self.latencies.values() for value in values]
+
+    @property
+    def lost_total(self) -> int:
+        return sum(self.lost.values())
+
+
+class Chat:
+    """One simulated user's private chat with one bot, driven update by update."""
+
+    def __init__(self, sandbox: SandboxBotAPI, token: str, user_id: int, tally: Tally) -> None:
+        self.sandbox = sandbox
+        self.token = token
+        self.user_id = user_id
+        self.tally = tally
+
+    def _events(self) -> int:
+        return len(self.sandbox.inbox(self.user_id, token=self.token))
+
+    async def _wait(self, kind: str, seen: int, started: float, record: Any = None) -> bool:
+        deadline = started + REPLY_TIMEOUT
+        while True:
+            answered = record is not None and record.answered
+            if self._events() > seen or answered:
+                now = time.monotonic()
+                if answered and record.answered_at is not None and self._events() <= seen:
+                    now = record.answered_at
+                self.tally.latencies[kind].append(now - started)
+                for event in self.sandbox.inbox(self.user_id, token=self.token)[seen:]:
+                    if event.plain.startswith("Oups"):
+                        self.tally.oops += 1
+                return True
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                self.tally.lost[kind] += 1
+                return False
+            await self.sandbox.wait_for_change(min(remaining, 0.5))
+
+    async def say(self, kind: str, message: str) -> bool:
+        seen = self._events()
+        content: dict[str, Any] = {"text": message}
+        entities = text_entities(message)
+        if entities:
+            content["entities"] = entities
+        started = time.monotonic()
+        self.sandbox.user_says(self.user_id, self.user_id, content, token=self.token)
+        return await self._wait(kind, seen, started)
+
+    def buttons(self) -> list[tuple[SentMessage, str, str]]:
+        """(message, label, data) of the callback buttons of the newest message showing some."""
+        for message in reversed(self.sandbox.messages_to(self.user_id, token=self.token)):
+            if message.deleted or not message.inline_keyboard:
+                continue
+            found = [
+                (message, button.text, button.callback_data)
+                for row in message.inline_keyboard
+                for button in row
+                if button.callback_data
+            ]
+            if found:
+                return found
+        return []
+
+    async def press(self, kind: str, prefer: str = "") -> bool:
+        buttons = self.buttons()
+        if not buttons:
+            return await self.say(kind, "/aide")
+        chosen = next((b for b in buttons if prefer and prefer in b[1]), buttons[0])
+        seen = self._events()
+        started = time.monotonic()
+        _, record = self.sandbox.user_clicks(self.user_id, chosen[0], chosen[2], token=self.token)
+        return await self._wait(kind, seen, started, record)
+
+
+async def think(rng: random.Random) -> None:
+    await asyncio.sleep(rng.uniform(*THINK))
+
+
+async def echo_user(chat: Chat, deadline: float, rng: random.Random) -> None:
+    await asyncio.sleep(rng.uniform(0, THINK[1]))  # people do not all start at once
+    while time.monotonic() < deadline:
+        await chat.say("echo", f"bonjour {rng.randrange(10**6)}")
+        await think(rng)
+
+
+async def merchant(chat: Chat, code: str, deadline: float, rng: random.Random) -> None:
+    await asyncio.sleep(rng.uniform(0, THINK[1]))
+    # Onboarding, with buttons.
+    steps: list[tuple[str, str, str]] = [
+        ("say", "onboarding", f"/start join_{code}"),
+        ("press", "onboarding", ""),  # keep the Telegram first name
+        ("say", "onboarding", f"Commerce {chat.user_id}"),
+        ("press", "onboarding", ""),  # sector
+        ("press", "onboarding", ""),  # commune
+        ("press", "onboarding", "Français"),
+        ("press", "onboarding", "J'accepte"),
+    ]
+    for how, kind, value in steps:
+        if time.monotonic() >= deadline:
+            return
+        ok = await (chat.say(kind, value) if how == "say" else chat.press(kind, value))
+        if not ok:
+            return
+        await think(rng)
+    while time.monotonic() < deadline:
+        choice = rng.random()
+        if choice < 0.3:
+            await chat.say("objective", "/objectif")
+            for _ in range(6):  # template, measure, number, due date, confirm...
+                await think(rng)
+                if time.monotonic() >= deadline or not await chat.press("objective", "✅"):
+                    break
+        elif choice < 0.6:
+            await chat.say("rsvp", "/seances")
+            await think(rng)
+            await chat.press("rsvp", rng.choice(["Je serai là", "Je ne peux pas"]))
+        elif choice < 0.75:
+            await chat.say("menu", "/objectifs")
+        elif choice < 0.9:
+            await chat.say("menu", "💡 Une astuce")
+        else:
+            await chat.say("menu", "/aide")
+        await think(rng)
+
+
+# --- the run --------------------------------------------------------------------------------------
+
+
+async def prepare_database(url: str) -> str:
+    """Migrate (and empty) the database; a cohort and a session in a week. Returns the code."""
+    await upgrade(url, "head")
+    db = Database(url)
+    try:
+        if not db.is_sqlite:
+            tables = ", ".join(t.name for t in Base.metadata.sorted_tables)
+            async with db.engine.begin() as conn:
+                await conn.execute(text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
+        now = datetime.now(UTC)
+        async with db.unit_of_work() as session:
+            cohort = Cohort(
+                name="Bench 2026",
+                commune="Estaimpuis",
+                timezone="Europe/Brussels",
+                language="fr",
+                join_code="BENCH1",
+            )
+            session.add(cohort)
+            await session.flush()
+            starts = now + timedelta(days=7)
+            session.add(
+                TrainingSession(
+                    cohort_id=cohort.id,
+                    number=1,
+                    starts_at=starts,
+                    ends_at=starts + timedelta(hours=2),
+                    place="Salle du Conseil",
+                    theme="Vidéo et live",
+                    checkin_token="benchcheckin",
+                )
+            )
+        return "BENCH1"
+    finally:
+        await db.dispose()
+
+
+def spawn(args: list[str], env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
+    handle = log.open("wb")
+    return subprocess.Popen(args, env=env, stdout=handle, stderr=subprocess.STDOUT, cwd=ROOT)
+
+
+def note(text: str) -> None:
+    print(f"[{time.strftime('%H:%M:%S')}] {text}", file=sys.stderr, flush=True)
+
+
+def stop(child: subprocess.Popen[bytes]) -> None:
+    note("stopping the child")
+    child.send_signal(signal.SIGINT)
+    try:
+        child.wait(timeout=30)
+    except subprocess.TimeoutExpired:
+        child.kill()
+        child.wait()
+
+
+async def wait_polling(sandbox: SandboxBotAPI, token: str, seconds: float = 60.0) -> None:
+    """Until the child's bot polls getUpdates (it is ready)."""
+    note("waiting for the bot to poll")
+    deadline = time.monotonic() + seconds
+    while sandbox.bot(token).poller is None:
+        if time.monotonic() > deadline:
+            raise SystemExit("the bot did not start polling; see its log")
+        await asyncio.sleep(0.1)
+
+
+async def phase(
+    sandbox: SandboxBotAPI,
+    token: str,
+    users: list[int],
+    seconds: float,
+    body: Any,
+) -> tuple[Tally, float, dict[int, int]]:
+    note(f"{len(users)} users for {seconds:.0f} s")
+    tally = Tally()
+    sandbox.stats.reset()
+    rng = random.Random(42)
+    deadline = time.monotonic() + seconds
+    started = time.monotonic()
+    await asyncio.gather(
+        *(
+            body(Chat(sandbox, token, user, tally), deadline, random.Random(rng.random()))
+            for user in users
+        )
+    )
+    elapsed = time.monotonic() - started
+    bad = {status: n for status, n in sandbox.stats.statuses.items() if status >= 400}
+    return tally, elapsed, bad
+
+
+def report(name: str, tally: Tally, elapsed: float, bad: dict[int, int], errors: int) -> str:
+    values = tally.all()
+    ms = [v * 1000 for v in values]
+    return (
+        f"| {name} | {len(values)} | {len(values) / elapsed:.1f} | {percentile(ms, 0.5):.0f} | "
+        f"{percentile(ms, 0.9):.0f} | {percentile(ms, 0.99):.0f} | {max(ms, default=0):.0f} | "
+        f"{tally.lost_total} | {errors + tally.oops + sum(bad.values())} |"
+    )
+
+
+async def main(args: argparse.Namespace) -> int:
+    workdir = Path(tempfile.mkdtemp(prefix="relais-latency-"))
+    url = args.database_url or f"sqlite+aiosqlite:///{workdir / 'relais.db'}"
+    code = await prepare_database(url)
+    python = sys.executable
+    async with SandboxBotAPI(flood_limits=False) as sandbox:
+        sandbox.add_bot(RELAIS_TOKEN, username="relais_bench_bot")
+        sandbox.add_bot(ECHO_TOKEN, username="echo_bench_bot")
+        users = [900_000 + n for n in range(args.users)]
+        for n, user in enumerate(users):
+            sandbox.add_user(user, f"Marchand{n}", language_code="fr")
+            sandbox.mark_started(user, token=RELAIS_TOKEN)
+            sandbox.mark_started(user, token=ECHO_TOKEN)
+        env = {**os.environ, "PYTHONPATH": str(ROOT)}
+
+        # 1. the bare echo bot
+        echo = spawn(
+            [python, __file__, "--child-echo", sandbox.base_url], env, workdir / "echo.log"
+        )
+        try:
+            await wait_polling(sandbox, ECHO_TOKEN)
+            echo_tally, echo_elapsed, echo_bad = await phase(
+                sandbox,
+                ECHO_TOKEN,
+                users,
+                args.seconds,
+                lambda chat, deadline, rng: echo_user(chat, deadline, rng),
+            )
+        finally:
+            stop(echo)
+
+        # 2. Relais, as `relais run` runs it
+        relais_env = {
+            **env,
+            "BOT_TOKEN": RELAIS_TOKEN,
+            "DATABASE_URL": url,
+            "TELEGRAM_API_BASE_URL": sandbox.base_url,
+            "HEALTH_PORT": "0",
+            "LOG_LEVEL": "WARNING",
+            "QUIET_HOURS": "",
+            "ADMIN_IDS": "",
+        }
+        log = workdir / "relais.log"
+        relais = spawn([str(ROOT / ".venv" / "bin" / "relais"), "run"], relais_env, log)
+        try:
+            await wait_polling(sandbox, RELAIS_TOKEN)
+            relais_tally, relais_elapsed, relais_bad = await phase(
+                sandbox,
+                RELAIS_TOKEN,
+                users,
+                args.seconds,
+                lambda chat, deadline, rng: merchant(chat, code, deadline, rng),
+            )
+        finally:
+            stop(relais)
+        errors = log.read_text(errors="replace").count("unhandled error")
+
+    database = "PostgreSQL" if args.database_url else "SQLite"
+    print(
+        f"{args.users} users, {args.seconds:.0f} s per bot, "
+        f"think time {THINK[0]:.0f}-{THINK[1]:.0f} s, database {database}"
+    )
+    print("| bot | replies | replies/s | p50 ms | p90 ms | p99 ms | max ms | lost | errors |")
+    print("|---|---|---|---|---|---|---|---|---|")
+    print(report("PTB echo bot", echo_tally, echo_elapsed, echo_bad, 0))
+    print(report("Relais", relais_tally, relais_elapsed, relais_bad, errors))
+    print()
+    print("| Relais action | replies | p50 ms | p99 ms | lost |")
+    print("|---|---|---|---|---|")
+    for kind in sorted(relais_tally.latencies):
+        ms = [v * 1000 for v in relais_tally.latencies[kind]]
+        print(
+            f"| {kind} | {len(ms)} | {percentile(ms, 0.5):.0f} | {percentile(ms, 0.99):.0f} | "
+            f"{relais_tally.lost[kind]} |"
+        )
+    if relais_bad or echo_bad:
+        print(f"4xx/5xx answered by the sandbox: echo {echo_bad}, relais {relais_bad}")
+    print(f"logs: {workdir}")
+    failed = relais_tally.lost_total + errors + relais_tally.oops + sum(relais_bad.values())
+    return 1 if failed else 0
+
+
+def parse() -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--users", type=int, default=200)
+    parser.add_argument("--seconds", type=float, default=60.0, help="per bot (default 60)")
+    parser.add_argument("--database-url", help="PostgreSQL to use (EMPTIED); default SQLite")
+    parser.add_argument("--child-echo", metavar="BASE_URL", help=argparse.SUPPRESS)
+    return parser.parse_args()
+
+
+if __name__ == "__main__":
+    arguments = parse()
+    if arguments.child_echo:
+        run_echo_bot(arguments.child_echo)
+        raise SystemExit(0)
+    raise SystemExit(asyncio.run(main(arguments)))
