@@ -267,14 +267,18 @@ def note(text: str) -> None:
     print(f"[{time.strftime('%H:%M:%S')}] {text}", file=sys.stderr, flush=True)
 
 
-def stop(child: subprocess.Popen[bytes]) -> None:
+async def stop(child: subprocess.Popen[bytes]) -> None:
+    """SIGTERM (as `docker stop`), then wait without blocking the loop: the sandbox must go on
+    answering the bot's last calls while it shuts down."""
     note("stopping the child")
-    child.send_signal(signal.SIGINT)
+    child.send_signal(signal.SIGTERM)
     try:
-        child.wait(timeout=30)
-    except subprocess.TimeoutExpired:
+        await asyncio.wait_for(asyncio.to_thread(child.wait), 30)
+    except TimeoutError:
+        note("the child did not stop within 30 s: killed")
         child.kill()
-        child.wait()
+        await asyncio.to_thread(child.wait)
+    note(f"child stopped ({child.returncode})")
 
 
 async def wait_polling(sandbox: SandboxBotAPI, token: str, seconds: float = 60.0) -> None:
@@ -350,7 +354,7 @@ async def main(args: argparse.Namespace) -> int:
                 lambda chat, deadline, rng: echo_user(chat, deadline, rng),
             )
         finally:
-            stop(echo)
+            await stop(echo)
 
         # 2. Relais, as `relais run` runs it
         relais_env = {
@@ -375,8 +379,10 @@ async def main(args: argparse.Namespace) -> int:
                 lambda chat, deadline, rng: merchant(chat, code, deadline, rng),
             )
         finally:
-            stop(relais)
+            await stop(relais)
         errors = log.read_text(errors="replace").count("unhandled error")
+        note("stopping the sandbox")
+    note("done")
 
     database = "PostgreSQL" if args.database_url else "SQLite"
     print(

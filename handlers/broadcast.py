@@ -64,7 +64,7 @@ from bot.services.broadcasts import (
     WhenProblem,
 )
 from bot.services.members import parse_sector
-from handlers.common import answer_callback
+from handlers.common import answer_callback, int_arg
 from handlers.menu import ANY_MENU_BUTTON, menu_button
 from handlers.onboarding import SECTOR_LABELS
 from handlers.tips import library, markup, stats_block
@@ -320,9 +320,10 @@ async def ask_audience(update: Update, context: RelaisContext, draft_id: int) ->
 def _draft_button(update: Update) -> tuple[int, str, str | None] | None:
     query = update.callback_query
     match = _DRAFT_BUTTON.match(query.data or "") if query else None
-    if match is None:
+    broadcast_id = int_arg(match[1]) if match is not None else None
+    if match is None or broadcast_id is None:
         return None
-    return int(match[1]), match[2], match[3]
+    return broadcast_id, match[2], match[3]
 
 
 async def _own_draft(
@@ -851,10 +852,13 @@ async def on_button(update: Update, context: RelaisContext) -> None:
     data = query.data if query else None
     match = _BROADCAST_BUTTON.match(data or "")
     if match is not None:
-        if match[2] == "progress":
-            await show_progress(update, context, int(match[1]))
+        broadcast_id = int_arg(match[1])
+        if broadcast_id is None:
+            await answer_callback(update, context.t("Ce bouton n'est plus valable."))
+        elif match[2] == "progress":
+            await show_progress(update, context, broadcast_id)
         else:
-            await cancel_broadcast(update, context, int(match[1]))
+            await cancel_broadcast(update, context, broadcast_id)
         return
     match = _LIBRARY_BUTTON.match(data or "")
     if match is None:  # e.g. a step of a flow that is over

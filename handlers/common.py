@@ -41,8 +41,14 @@ def callback_args(update: Update, area: str, count: int) -> list[str] | None:
     return parts[1:]
 
 
+# Primary keys are 32-bit integers on PostgreSQL: a larger id from forged callback data
+# would be a database error, not a "not found".
+MAX_ID = 2**31 - 1
+
+
 def int_arg(value: str) -> int | None:
-    """A positive integer from callback data (which is untrusted), else None."""
-    if not value.isdigit() or len(value) > 12:
+    """A positive database id from callback data (which is untrusted), else None."""
+    if not value.isascii() or not value.isdigit() or len(value) > 10:
         return None
-    return int(value)
+    number = int(value)
+    return number if 0 < number <= MAX_ID else None

@@ -25,6 +25,9 @@ from handlers.common import answer_callback, callback_args, int_arg
 
 log = logging.getLogger(__name__)
 
+# Ids are 32-bit integers in PostgreSQL: a forged larger one is simply not a cohort.
+MAX_ID = 2**31 - 1
+
 
 def flyer_button(t: Translator, cohort_id: int) -> tuple[str, str]:
     """The (label, callback data) of the flyer button, for /inviter's keyboard."""
@@ -36,7 +39,7 @@ async def send_flyer(update: Update, context: RelaisContext) -> None:
     actor = context.actor
     args = callback_args(update, "inv", 2)
     cohort_id = int_arg(args[1]) if args and args[0] == "flyer" else None
-    if cohort_id is None:
+    if cohort_id is None or cohort_id > MAX_ID:
         await answer_callback(update, t("Ce bouton n'est plus valable."))
         return
     async with context.rt.db.unit_of_work() as session:

@@ -43,6 +43,10 @@ async def test_the_invite_offers_a_flyer_with_the_join_link(relais: Harness) -> 
     assert record.text is not None
     assert "réservée à la coordination" in record.text
     await claire.expect_nothing()
+    for data in ("inv:flyer:99999999999", "inv:flyer:abc", "inv:flyer:"):
+        record = await forge_click(relais, claire, invite, data)
+        assert record.text == "Ce bouton n'est plus valable."
+    await claire.expect_nothing()
 
 
 async def test_relais_flyer_writes_the_pdf_of_a_cohort(relais: Harness, tmp_path: Path) -> None:

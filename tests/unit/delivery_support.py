@@ -25,8 +25,12 @@ from bot.i18n import I18n
 from bot.models import Cohort, Member
 from bot.runtime import Runtime
 
-# Fast limits: nothing waits in unit tests unless a test asks for it.
-FAST = Limits(per_second=10_000, chat_interval=0.0, outage_pause=0.0, outage_pause_max=0.0)
+# Fast limits: hardly anything waits in unit tests unless a test asks for it. A chat still
+# gets one message at a time, as with Telegram's limits (a second one waits 50 ms).
+FAST = Limits(per_second=10_000, chat_interval=0.05, outage_pause=0.0, outage_pause_max=0.0)
+# One send at a time (0.1 s apart, no catching up): the answer to one send is known before
+# the next leaves, as when a 429 comes back.
+ONE_BY_ONE = Limits(per_second=10, burst_tolerance=0.0, chat_interval=0.0)
 
 _ids = itertools.count(900_001)
 

@@ -36,12 +36,11 @@ from bot.i18n import I18n
 from bot.models import Delivery, Lease, Member
 from tests.conftest import TEST_DATABASE_URL
 from tests.unit.delivery_support import (
-    FAST,
+    ONE_BY_ONE,
     FakeBot,
     add_members,
     make_dispatcher,
     make_runtime,
-    notice_registry,
     queue_notices,
     render_notice,
 )
@@ -379,7 +378,7 @@ async def test_retry_after_pauses_all_sends_and_does_not_count_an_attempt(
     await queue_notices(db, members, clock.now())
     bot = FakeBot(clock=time.monotonic)
     bot.next_errors.append(RetryAfter(timedelta(seconds=0.4)))
-    dispatcher = make_dispatcher(make_runtime(settings, db, clock, i18n), bot)
+    dispatcher = make_dispatcher(make_runtime(settings, db, clock, i18n), bot, limits=ONE_BY_ONE)
     started = time.monotonic()
 
     report = await dispatcher.drain()
@@ -511,7 +510,7 @@ async def test_a_long_pause_ends_the_drain_and_gives_the_claims_back(
     await queue_notices(db, members, clock.now())
     bot = FakeBot()
     bot.next_errors.append(RetryAfter(30))
-    dispatcher = make_dispatcher(make_runtime(settings, db, clock, i18n), bot)
+    dispatcher = make_dispatcher(make_runtime(settings, db, clock, i18n), bot, limits=ONE_BY_ONE)
     report = await dispatcher.drain()
     assert report.rate_limited == 1
     assert report.paused_for > 25
@@ -519,8 +518,3 @@ async def test_a_long_pause_ends_the_drain_and_gives_the_claims_back(
     assert {row.claimed_by for row in await rows(db)} == {None}
     # Nothing goes out while the pause lasts.
     assert (await dispatcher.drain()).sent == 0
-
-
-def test_fast_limits_do_not_sleep() -> None:
-    assert FAST.chat_interval == 0.0
-    assert notice_registry().renderers

@@ -56,10 +56,10 @@ def test_a_late_sender_catches_up_two_slots_at_most() -> None:
 
 
 def stalling_sender(limiter: RateLimiter, clock: FakeTime, count: int) -> list[float]:
-    """Send `count` messages as soon as allowed, stalling 50 ms every 10th (a busy loop)."""
+    """Send `count` messages as soon as allowed, stalling 30 ms every 10th (a busy loop)."""
     times: list[float] = []
     for n in range(count):
-        clock.now += limiter.global_delay() + (0.05 if n % 10 == 0 else 0.0)
+        clock.now += limiter.global_delay() + (0.03 if n % 10 == 0 else 0.0)
         while limiter.global_delay() > 0:
             clock.now += limiter.global_delay()
         limiter.record(n + 1)
