@@ -42,7 +42,7 @@ from bot.services import attendance, reminders, sessions
 from bot.services.attendance import CheckinStatus, PresenceReport, RollEntry
 from bot.services.cohorts import JOIN_PREFIX
 from bot.services.validation import InvalidValue
-from handlers.common import answer_callback, callback_args, inline, int_arg
+from handlers.common import answer_callback, callback_args, inline, int_arg, page_arg
 from handlers.menu import ANY_MENU_BUTTON, menu_button
 
 log = logging.getLogger(__name__)
@@ -301,7 +301,7 @@ async def on_roll_button(update: Update, context: RelaisContext) -> None:
     note: str | None = None
     async with rt.db.unit_of_work() as session:
         if len(rest) == 2 and rest[0] == "p":
-            page = int_arg(rest[1])
+            page = page_arg(rest[1])
         elif len(rest) == 1 and (member_id := int_arg(rest[0])) is not None:
             present = await attendance.toggle(
                 session,

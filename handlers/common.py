@@ -47,8 +47,15 @@ MAX_ID = 2**31 - 1
 
 
 def int_arg(value: str) -> int | None:
-    """A positive database id from callback data (which is untrusted), else None."""
+    """A number from callback data (an id, an index; untrusted): 0..MAX_ID, else None."""
     if not value.isascii() or not value.isdigit() or len(value) > 10:
         return None
     number = int(value)
-    return number if 0 < number <= MAX_ID else None
+    return number if number <= MAX_ID else None
+
+
+def page_arg(value: str) -> int | None:
+    """A page number (0 for the first) from callback data, else None (ids start at 1)."""
+    if not value.isascii() or not value.isdigit() or len(value) > 6:
+        return None
+    return int(value)

@@ -19,7 +19,7 @@ from bot.models import Cohort
 from bot.runtime import RelaisContext
 from bot.services import objectives as objs
 from bot.services.checkins import clip, fit
-from handlers.common import answer_callback, int_arg
+from handlers.common import answer_callback, page_arg
 from handlers.menu import menu_button
 from handlers.objectives import show
 
@@ -127,7 +127,7 @@ async def turn_page(update: Update, context: RelaisContext) -> None:
         await answer_callback(update)
         await send_page(update, context, 0, edit=False)
         return
-    number = int_arg(parts[2]) if len(parts) == 3 and parts[1] == "page" else None
+    number = page_arg(parts[2]) if len(parts) == 3 and parts[1] == "page" else None
     if number is None:
         await answer_callback(update, context.t("Ce bouton n'est plus valable."))
         return

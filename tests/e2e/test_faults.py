@@ -182,9 +182,7 @@ async def test_bursts_of_5xx_are_retried_and_nothing_is_lost(relais: Harness, st
     await relais.advance(seconds=30)  # the retries are due
 
     assert_exactly_once(relais, recipients)
-    print(
-        f"{status} burst: 20 of 100 sends refused, all 100 delivered once, attempts {{1: 80, 2: 20}}"
-    )
+    print(f"{status} burst: 20 of 100 sends refused, all 100 delivered once, 20 retried")
     assert await attempts(relais) == {1: 80, 2: 20}
     assert relais.sandbox.stats.server_errors == 20
 

@@ -4,6 +4,7 @@ leaves no trace anywhere in the database, and retention with its warning."""
 from __future__ import annotations
 
 import json
+import logging
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -249,3 +250,20 @@ async def test_an_inactive_member_is_warned_then_erased_unless_they_come_back(
         assert await session.get(Member, yvette_id) is not None
         assert await session.get(Member, xavier_id) is None
         assert await session.scalar(select(func.count()).select_from(Member)) == 1
+
+
+async def test_no_message_text_nor_name_reaches_the_logs(
+    relais: Harness, caplog: pytest.LogCaptureFixture
+) -> None:
+    """What people type and who they are stays out of the logs (INFO and above)."""
+    caplog.set_level(logging.INFO)
+    zeph, tom, _ = await _zephyrine_joins(relais)
+    await zeph.send("/question Mon secret : le loyer de l'Atelier Zéphyr")
+    await zeph.click("✅ Envoyer")
+    await tom.expect("Question de Zéphyrine")
+    await zeph.send("Un message que personne ne doit lire")
+    await zeph.send("/stats")  # refused: logged with the Telegram id only
+    logged = "\n".join(f"{record.getMessage()} {record.__dict__}" for record in caplog.records)
+    assert caplog.records, "nothing was logged at all: the check would prove nothing"
+    for secret in ("secret", "loyer", "personne ne doit lire", *NAMES):
+        assert secret not in logged, secret
