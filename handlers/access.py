@@ -53,17 +53,23 @@ async def gate(update: Update, context: RelaisContext) -> None:
         raise ApplicationHandlerStop
     rt = context.rt
     settings = rt.settings
-    async with rt.db.unit_of_work() as session:
-        actor = await load_actor(
-            session,
-            telegram_user_id=user.id,
-            language_code=user.language_code,
-            admin_ids=settings.admin_ids,
-            default_language=settings.default_language,
-            default_zone=settings.timezone,
-        )
-        if actor.member_id is not None:
-            await touch(session, actor.member_id, rt.clock.now())
+    try:
+        async with rt.db.unit_of_work() as session:
+            actor = await load_actor(
+                session,
+                telegram_user_id=user.id,
+                language_code=user.language_code,
+                admin_ids=settings.admin_ids,
+                default_language=settings.default_language,
+                default_zone=settings.timezone,
+            )
+            if actor.member_id is not None:
+                await touch(session, actor.member_id, rt.clock.now())
+    except Exception as exc:
+        # Nothing may run without knowing who asked (PTB would go on to the next group):
+        # report it like any error, then stop this update here.
+        await context.application.process_error(update, exc)
+        raise ApplicationHandlerStop from exc
     context.actor = actor
     t = context.t
 

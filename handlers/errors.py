@@ -15,6 +15,7 @@ from datetime import datetime, timedelta
 from telegram import Update
 from telegram.error import Forbidden, NetworkError, TelegramError
 
+from bot.i18n import Translator, normalise_language
 from bot.runtime import RelaisContext
 
 log = logging.getLogger(__name__)
@@ -44,7 +45,7 @@ async def on_error(update: object, context: RelaisContext) -> None:
                 await update.callback_query.answer()
             await context.bot.send_message(
                 update.effective_chat.id,
-                context.t(
+                _translator(update, context)(
                     "Oups, quelque chose s'est mal passé de mon côté. Réessayez dans un moment."
                 ),
             )
@@ -54,6 +55,16 @@ async def on_error(update: object, context: RelaisContext) -> None:
     if isinstance(error, NetworkError | Forbidden):
         return  # Telegram trouble, not ours: the admins cannot act on it.
     await _alert_admins(context, update_repr, trace)
+
+
+def _translator(update: Update, context: RelaisContext) -> Translator:
+    """The person's language, even when the error came before we knew who they are."""
+    if context.has_actor:
+        return context.t
+    settings = context.rt.settings
+    user = update.effective_user
+    code = user.language_code if user is not None else None
+    return context.rt.i18n(normalise_language(code, settings.default_language))
 
 
 async def _alert_admins(context: RelaisContext, update_repr: object, trace: str) -> None:
