@@ -40,12 +40,13 @@ async def on_error(update: object, context: RelaisContext) -> None:
         and update.effective_chat
         and update.effective_chat.type == "private"
     ):
+        t = _translator(update, context)
         try:
             if update.callback_query is not None:
                 await update.callback_query.answer()
             await context.bot.send_message(
                 update.effective_chat.id,
-                _translator(update, context)(
+                t(
                     "Oups, quelque chose s'est mal passé de mon côté. Réessayez dans un moment."
                 ),
             )

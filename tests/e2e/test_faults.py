@@ -162,7 +162,9 @@ async def test_telegram_down_for_a_minute_mid_broadcast(relais: Harness) -> None
         f"outage: {before_outage}/{BATCH} sent before, {probes} failed calls during the minute, "
         f"attempts {spread}, all sent {elapsed} s after Telegram came back"
     )
-    assert probes <= 20, f"{probes} calls failed during the minute of outage"
+    # `probes` also counts the updater's long polls, whose back-off runs in real time: the
+    # bound leaves room for them; one failed attempt per pending message would be 150.
+    assert probes <= 40, f"{probes} calls failed during the minute of outage"
     assert sum(n for tries, n in spread.items() if tries > 1) <= probes, spread
     assert elapsed <= 180, f"the rest went out {elapsed} s after Telegram came back"
     # Polling came back too: people are answered again.
@@ -254,11 +256,13 @@ async def database_locked(relais: Harness, seconds: float) -> AsyncIterator[None
     path = make_url(relais.settings.database_url).database
     assert path is not None
     conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
-    conn.execute("BEGIN IMMEDIATE")  # the write lock: every other writer waits
+    # The write lock: every other writer waits. Taken in a thread: the engine (on this event
+    # loop) may hold the lock for a moment and must be able to finish meanwhile.
+    await asyncio.to_thread(conn.execute, "BEGIN IMMEDIATE")
 
     async def release() -> None:
         await asyncio.sleep(seconds)
-        conn.execute("COMMIT")
+        await asyncio.to_thread(conn.execute, "COMMIT")
 
     releaser = asyncio.create_task(release())
     try:
