@@ -13,6 +13,7 @@ import re
 import string
 from collections import defaultdict
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from functools import partial
 from pathlib import Path
 
@@ -90,7 +91,11 @@ def update(directory: Path = LOCALES_DIR) -> dict[str, list[str]]:
     for lang in LANGUAGES:
         known = existing_translations(lang, directory)
         by_domain: dict[str, Catalog] = defaultdict(
-            partial(Catalog, locale=lang, project="Relais", fuzzy=False)
+            # A fixed date and no line numbers: regenerating changes a catalog only when
+            # its messages change, so diffs stay readable.
+            partial(
+                Catalog, locale=lang, project="Relais", fuzzy=False, creation_date=_EPOCH
+            )
         )
         missing[lang] = []
         for key, message in sorted(messages.items()):
@@ -124,10 +129,11 @@ def update(directory: Path = LOCALES_DIR) -> dict[str, list[str]]:
                 stale.unlink()
         for domain, catalog in by_domain.items():
             with (folder / f"{domain}.po").open("wb") as handle:
-                write_po(handle, catalog, width=100, sort_output=True)
+                write_po(handle, catalog, width=100, sort_output=True, include_lineno=False)
     return missing
 
 
+_EPOCH = datetime(2026, 1, 1, tzinfo=UTC)
 _FIELD = re.compile(r"\{([^{}]*)\}")
 
 

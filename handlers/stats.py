@@ -80,8 +80,9 @@ def engagement_text(t: Translator, summary: Any) -> str:
                 count=int(getattr(summary, "answered_last_7_days", 0)),
             ),
             t(
-                "🎯 Ont un objectif en cours : {count}",
+                "🎯 Ont un objectif en cours : {count} ({share} % des commerçants)",
                 count=int(getattr(summary, "with_active_objective", 0)),
+                share=round(100 * float(getattr(summary, "share_with_active", 0.0))),
             ),
             t(
                 "🏁 Objectifs fixés : {set} · atteints : {done}",
