@@ -622,6 +622,15 @@ async def check_database(settings: Settings, report: Diagnosis) -> None:
             async with engine.connect() as conn:
                 await conn.execute(text("SELECT 1"))
             current = await current_revision(engine)
+            coordinators = 0
+            if current == head_revision():
+                async with engine.connect() as conn:
+                    coordinators = int(
+                        await conn.scalar(
+                            text("SELECT count(*) FROM staff_roles WHERE role = 'coordinator'")
+                        )
+                        or 0
+                    )
     except Exception as exc:
         report.fail("database", f"cannot connect to {where}: {database_error_reason(exc)}")
         return
@@ -629,6 +638,15 @@ async def check_database(settings: Settings, report: Diagnosis) -> None:
         await engine.dispose()
     report.ok("database", f"reachable ({where})")
     head = head_revision()
+    if coordinators and not settings.admin_ids:
+        # A coordinator came in through the setup code or an invitation: nothing to name.
+        report.ok("coordinators", f"{coordinators} in the database")
+    elif not settings.admin_ids:
+        report.warn(
+            "ADMIN_IDS",
+            "no coordinator is named: put your Telegram user id in ADMIN_IDS "
+            "(ask @userinfobot for it) or use the setup code `relais run` prints",
+        )
     if current == head:
         report.ok("schema", f"up to date (revision {head})")
     elif current is None:
@@ -731,12 +749,6 @@ def check_settings(settings: Settings, report: Diagnosis) -> None:
     env_file = Path(".env").resolve()
     source = f"{env_file} and the environment" if env_file.exists() else "the environment only"
     report.ok("settings", f"valid (read from {source})")
-    if not settings.admin_ids:
-        report.warn(
-            "ADMIN_IDS",
-            "no coordinator is named: put your Telegram user id in ADMIN_IDS "
-            "(ask @userinfobot for it) to manage cohorts from Telegram",
-        )
     if settings.webhook_url:
         try:
             plan = webhook_plan(settings)

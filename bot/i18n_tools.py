@@ -93,9 +93,7 @@ def update(directory: Path = LOCALES_DIR) -> dict[str, list[str]]:
         by_domain: dict[str, Catalog] = defaultdict(
             # A fixed date and no line numbers: regenerating changes a catalog only when
             # its messages change, so diffs stay readable.
-            partial(
-                Catalog, locale=lang, project="Relais", fuzzy=False, creation_date=_EPOCH
-            )
+            partial(Catalog, locale=lang, project="Relais", fuzzy=False, creation_date=_EPOCH)
         )
         missing[lang] = []
         for key, message in sorted(messages.items()):

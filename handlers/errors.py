@@ -46,9 +46,7 @@ async def on_error(update: object, context: RelaisContext) -> None:
                 await update.callback_query.answer()
             await context.bot.send_message(
                 update.effective_chat.id,
-                t(
-                    "Oups, quelque chose s'est mal passé de mon côté. Réessayez dans un moment."
-                ),
+                t("Oups, quelque chose s'est mal passé de mon côté. Réessayez dans un moment."),
             )
         except TelegramError:
             log.warning("could not tell the user about the error", exc_info=True)
