@@ -41,9 +41,9 @@ from telegram.ext import (
 from bot.content import ContentLibrary
 from bot.delivery.registry import Button
 from bot.i18n import N_, Html, Translator
-from bot.models import CheckinAnswer, MeasureKind, Member, ObjectiveStatus
+from bot.models import CheckinAnswer, MeasureKind, ObjectiveStatus
 from bot.runtime import RelaisContext
-from bot.services import checkins, tips
+from bot.services import checkins, members, tips
 from bot.services import objectives as objs
 from bot.services.checkins import label
 from bot.services.validation import InvalidValue
@@ -205,7 +205,7 @@ async def start(update: Update, context: RelaisContext) -> str:
     assert actor.active_cohort_id is not None
     async with context.rt.db.unit_of_work() as session:
         active = await objs.active_objectives(session, actor.member_id, actor.active_cohort_id)
-        member = await session.get(Member, actor.member_id)
+        member = await members.get(session, actor.member_id)
         sector = member.sector if member is not None else None
     draft(context)["sector"] = sector
     if len(active) >= objs.MAX_ACTIVE:
@@ -560,7 +560,7 @@ async def confirm(update: Update, context: RelaisContext) -> str | int:
             if exc.field == "due":
                 return await ask_when(update, context)
             return await ask_what(update, context)
-        member = await session.get(Member, actor.member_id)
+        member = await members.get(session, actor.member_id)
         first = (
             checkins.next_weekly(
                 created_at=now,
@@ -651,7 +651,7 @@ async def on_answer(update: Update, context: RelaisContext) -> None:
             if outcome.overdue
             else None
         )
-        member = await session.get(Member, actor.member_id or 0)
+        member = await members.get(session, actor.member_id or 0)
     name = member.first_name if member else ""
     await answer_callback(update)
     if not outcome.changed:
@@ -789,7 +789,7 @@ async def send_help(update: Update, context: RelaisContext, intro: str) -> None:
         objective = await objs.owned_objective(
             session, objective_id, actor.member_id, actor.active_cohort_id
         )
-        member = await session.get(Member, actor.member_id or 0)
+        member = await members.get(session, actor.member_id or 0)
         if objective is not None and member is not None:
             tip = await objs.stuck_tip(
                 session,
