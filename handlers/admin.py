@@ -31,6 +31,13 @@ from telegram.ext import (
 )
 from telegram.helpers import create_deep_linked_url
 
+from bot.callbacks import (
+    COHORT,
+    CohortPick,
+    CohortPickToInvite,
+    NewCohort,
+    StaffInvite,
+)
 from bot.i18n import Translator
 from bot.models import Cohort, Role
 from bot.qr import qr_png
@@ -41,7 +48,7 @@ from bot.services.cohorts import COMMUNE_MAX, JOIN_PREFIX, NAME_MAX
 from bot.services.staff import STAFF_PREFIX, parse_staff_role
 from bot.services.validation import InvalidValue, clean_text
 from handlers.access import refusal
-from handlers.common import answer_callback, inline, int_arg
+from handlers.common import answer_callback, clicked, clicked_in, inline
 from handlers.flyer import flyer_button
 from handlers.help import refresh_staff_commands
 from handlers.menu import ANY_MENU_BUTTON, main_menu, menu_button
@@ -95,9 +102,9 @@ async def send_invite(
         caption += "\n\n" + t("Un autre groupe ? /cohorte")
     buttons = [
         [flyer_button(t, cohort.id)],
-        [(t("🎓 Inviter un formateur"), f"inv:staff:{cohort.id}:{Role.TRAINER.value}")],
-        [(t("🏛️ Inviter à la coordination"), f"inv:staff:{cohort.id}:{Role.COORDINATOR.value}")],
-        [(t("➕ Créer un autre groupe"), "inv:new")],
+        [(t("🎓 Inviter un formateur"), StaffInvite(cohort.id, "trainer").pack())],
+        [(t("🏛️ Inviter à la coordination"), StaffInvite(cohort.id, "coordinator").pack())],
+        [(t("➕ Créer un autre groupe"), NewCohort().pack())],
     ]
     await context.bot.send_photo(
         _chat_id(update), photo=qr_png(url), caption=caption, reply_markup=inline(buttons)
@@ -127,11 +134,13 @@ async def invite(update: Update, context: RelaisContext) -> None:
                     "Il n'y a pas encore de groupe. On en crée un ? "
                     "Il suffit d'un nom et d'une commune."
                 ),
-                reply_markup=inline([[(t("➕ Créer un groupe"), "inv:new")]]),
+                reply_markup=inline([[(t("➕ Créer un groupe"), NewCohort().pack())]]),
             )
             return
-        rows = [[(choice.name[:60], f"cohort:{choice.id}:inv")] for choice in choices[:20]]
-        rows.append([(t("➕ Créer un groupe"), "inv:new")])
+        rows = [
+            [(choice.name[:60], CohortPickToInvite(choice.id).pack())] for choice in choices[:20]
+        ]
+        rows.append([(t("➕ Créer un groupe"), NewCohort().pack())])
         await _send(update, context, t("Pour quel groupe ?"), reply_markup=inline(rows))
         return
     if not allowed:
@@ -148,14 +157,12 @@ async def invite_staff(update: Update, context: RelaisContext) -> None:
     """`inv:staff:<cohort_id>:<role>`: a one-time link for a trainer or a coordinator."""
     t = context.t
     actor = context.actor
-    query = update.callback_query
-    assert query is not None
-    parts = (query.data or "").split(":")
-    cohort_id = int_arg(parts[2]) if len(parts) == 4 else None
-    role = parse_staff_role(parts[3]) if len(parts) == 4 else None
-    if cohort_id is None or role is None:
+    button = clicked(update, StaffInvite)
+    role = parse_staff_role(button.role) if button is not None else None
+    if button is None or role is None:
         await answer_callback(update, t("Ce bouton n'est plus valable."))
         return
+    cohort_id = button.cohort_id
     rt = context.rt
     now = rt.clock.now()
     async with rt.db.unit_of_work() as session:
@@ -343,7 +350,12 @@ async def choose_cohort(update: Update, context: RelaisContext) -> None:
         await _send(update, context, t("Vous êtes dans le groupe <b>{name}</b>.", name=current))
         return
     rows = [
-        [(("✓ " if cohort_id == actor.active_cohort_id else "") + name[:60], f"cohort:{cohort_id}")]
+        [
+            (
+                ("✓ " if cohort_id == actor.active_cohort_id else "") + name[:60],
+                CohortPick(cohort_id).pack(),
+            )
+        ]
         for cohort_id, name in options[:30]
     ]
     await _send(update, context, t("Sur quel groupe voulez-vous agir ?"), reply_markup=inline(rows))
@@ -353,14 +365,12 @@ async def pick_cohort(update: Update, context: RelaisContext) -> None:
     """`cohort:<id>[:inv]`: act on that cohort from now on (only one's own; admins: any)."""
     actor = context.actor
     t = context.t
-    query = update.callback_query
-    assert query is not None
-    parts = (query.data or "").split(":")
-    cohort_id = int_arg(parts[1]) if len(parts) in (2, 3) else None
-    then_invite = len(parts) == 3 and parts[2] == "inv"
-    if cohort_id is None or (len(parts) == 3 and not then_invite):
+    button = clicked_in(update, COHORT)
+    if not isinstance(button, CohortPick | CohortPickToInvite):
         await answer_callback(update, t("Ce bouton n'est plus valable."))
         return
+    cohort_id = button.cohort_id
+    then_invite = isinstance(button, CohortPickToInvite)
     rt = context.rt
     settings = rt.settings
     now = rt.clock.now()
@@ -406,7 +416,7 @@ async def pick_cohort(update: Update, context: RelaisContext) -> None:
 
 def conversations() -> list[BaseHandler[Update, RelaisContext, Any]]:
     create: ConversationHandler[RelaisContext] = ConversationHandler(
-        entry_points=[CallbackQueryHandler(new_cohort, pattern=r"^inv:new$")],
+        entry_points=[CallbackQueryHandler(new_cohort, pattern=NewCohort.pattern())],
         states={
             NAME: [MessageHandler(TYPED_ANSWER, got_name)],
             COMMUNE: [MessageHandler(TYPED_ANSWER, got_commune)],
@@ -426,7 +436,7 @@ def handlers() -> list[BaseHandler[Update, RelaisContext, Any]]:
     return [
         CommandHandler("inviter", invite, filters=NEW_MESSAGE),
         MessageHandler(NEW_MESSAGE & menu_button("inviter"), invite),
-        CallbackQueryHandler(invite_staff, pattern=r"^inv:staff:"),
+        CallbackQueryHandler(invite_staff, pattern=StaffInvite.pattern()),
         CommandHandler("cohorte", choose_cohort, filters=NEW_MESSAGE),
-        CallbackQueryHandler(pick_cohort, pattern=r"^cohort:"),
+        CallbackQueryHandler(pick_cohort, pattern=COHORT.pattern),
     ]

@@ -34,6 +34,7 @@ from telegram.ext import (
 )
 from telegram.helpers import create_deep_linked_url
 
+from bot.callbacks import ROLL, Presences, RollAdd, RollPage, RollToggle
 from bot.i18n import N_, Translator
 from bot.models import AttendanceMethod, RsvpAnswer, TrainingSession
 from bot.qr import qr_png
@@ -42,7 +43,7 @@ from bot.services import attendance, reminders, sessions
 from bot.services.attendance import CheckinStatus, PresenceReport, RollEntry
 from bot.services.cohorts import JOIN_PREFIX
 from bot.services.validation import InvalidValue
-from handlers.common import answer_callback, callback_args, inline, int_arg, page_arg
+from handlers.common import answer_callback, clicked, clicked_in, inline, typed_number
 from handlers.menu import ANY_MENU_BUTTON, menu_button
 
 log = logging.getLogger(__name__)
@@ -237,15 +238,15 @@ def roll_markup(
         name = entry.name if len(entry.name) <= NAME_SHOWN else entry.name[: NAME_SHOWN - 1] + "…"
         mark = "✅" if entry.present else "⬜"
         said = " 👍" if entry.answer is RsvpAnswer.YES else ""
-        rows.append([(f"{mark} {name}{said}", f"roll:{ts.id}:{entry.member_id}")])
+        rows.append([(f"{mark} {name}{said}", RollToggle(ts.id, entry.member_id).pack())])
     nav: list[tuple[str, str]] = []
     if page > 0:
-        nav.append(("◀️", f"roll:{ts.id}:p:{page - 1}"))
+        nav.append(("◀️", RollPage(ts.id, page - 1).pack()))
     if page < pages - 1:
-        nav.append(("▶️", f"roll:{ts.id}:p:{page + 1}"))
+        nav.append(("▶️", RollPage(ts.id, page + 1).pack()))
     if nav:
         rows.append(nav)
-    rows.append([(t("➕ Ajouter un nom"), f"roll:{ts.id}:add")])
+    rows.append([(t("➕ Ajouter un nom"), RollAdd(ts.id).pack())])
     return inline(rows)
 
 
@@ -272,18 +273,19 @@ async def roll_call(update: Update, context: RelaisContext) -> None:
 
 async def _roll_session(
     update: Update, context: RelaisContext
-) -> tuple[TrainingSession, list[str]] | None:
-    query = update.callback_query
-    parts = (query.data or "").split(":") if query else []
-    session_id = int_arg(parts[1]) if len(parts) >= 3 else None
+) -> tuple[TrainingSession, RollToggle | RollPage | RollAdd] | None:
+    """The session of the pressed `roll:` button, in the actor's cohort, and the button."""
+    button = clicked_in(update, ROLL)
     ts = None
-    if session_id is not None:
+    if isinstance(button, RollToggle | RollPage | RollAdd):
         async with context.rt.db.unit_of_work() as session:
-            ts = await sessions.get_in_cohort(session, session_id, context.actor.active_cohort_id)
-    if ts is None or len(parts) > 4:
+            ts = await sessions.get_in_cohort(
+                session, button.session_id, context.actor.active_cohort_id
+            )
+    if ts is None or not isinstance(button, RollToggle | RollPage | RollAdd):
         await answer_callback(update, context.t("Ce bouton n'est plus valable."))
         return None
-    return ts, parts[2:]
+    return ts, button
 
 
 async def on_roll_button(update: Update, context: RelaisContext) -> None:
@@ -291,7 +293,7 @@ async def on_roll_button(update: Update, context: RelaisContext) -> None:
     found = await _roll_session(update, context)
     if found is None:
         return
-    ts, rest = found
+    ts, button = found
     t = context.t
     rt = context.rt
     if ts.cancelled_at is not None:
@@ -300,21 +302,21 @@ async def on_roll_button(update: Update, context: RelaisContext) -> None:
     page: int | None = None
     note: str | None = None
     async with rt.db.unit_of_work() as session:
-        if len(rest) == 2 and rest[0] == "p":
-            page = page_arg(rest[1])
-        elif len(rest) == 1 and (member_id := int_arg(rest[0])) is not None:
+        if isinstance(button, RollPage):
+            page = button.page
+        elif isinstance(button, RollToggle):
             present = await attendance.toggle(
                 session,
                 ts=ts,
-                member_id=member_id,
+                member_id=button.member_id,
                 by_id=context.actor.member_id,
                 now=rt.clock.now(),
             )
             if present is not None:
                 note = t("✅ Présent") if present else t("⬜ Retiré des présents")
         entries = await attendance.roll_call(session, ts)
-        if note is not None and len(rest) == 1:
-            page = _page_of(entries, int(rest[0]))
+        if note is not None and isinstance(button, RollToggle):
+            page = _page_of(entries, button.member_id)
     if page is None:
         await answer_callback(update, t("Ce bouton n'est plus valable."))
         return
@@ -416,7 +418,7 @@ async def _session_from_args(
     now = rt.clock.now()
     async with rt.db.unit_of_work() as session:
         if argument is not None:
-            number = int_arg(argument)
+            number = typed_number(argument)
             if number is None:
                 await message.reply_text(
                     t("Donnez le numéro de la séance, par exemple /presences 3.")
@@ -493,12 +495,13 @@ async def presences(update: Update, context: RelaisContext) -> None:
 
 
 async def on_presences_button(update: Update, context: RelaisContext) -> None:
-    args = callback_args(update, "pres", 1)
-    session_id = int_arg(args[0]) if args else None
+    button = clicked(update, Presences)
     ts = None
     async with context.rt.db.unit_of_work() as session:
-        if session_id is not None:
-            ts = await sessions.get_in_cohort(session, session_id, context.actor.active_cohort_id)
+        if button is not None:
+            ts = await sessions.get_in_cohort(
+                session, button.session_id, context.actor.active_cohort_id
+            )
         report = await attendance.presence_report(session, ts) if ts else None
     if report is None:
         await answer_callback(update, context.t("Ce bouton n'est plus valable."))
@@ -517,7 +520,7 @@ def checkin_handlers() -> list[BaseHandler[Update, RelaisContext, Any]]:
 
 def conversations() -> list[BaseHandler[Update, RelaisContext, Any]]:
     adding: ConversationHandler[RelaisContext] = ConversationHandler(
-        entry_points=[CallbackQueryHandler(ask_name, pattern=r"^roll:\d{1,12}:add$")],
+        entry_points=[CallbackQueryHandler(ask_name, pattern=RollAdd.pattern())],
         states={ROLL_NAME: [MessageHandler(TYPED, typed_name)]},
         fallbacks=[CommandHandler("annuler", cancel_name, filters=NEW_MESSAGE)],
         name="roll_add",
@@ -533,6 +536,6 @@ def handlers() -> list[BaseHandler[Update, RelaisContext, Any]]:
         CommandHandler("appel", roll_call, filters=NEW_MESSAGE),
         CommandHandler("presences", presences, filters=NEW_MESSAGE),
         MessageHandler(NEW_MESSAGE & menu_button("presences"), presences),
-        CallbackQueryHandler(on_roll_button, pattern=r"^roll:"),
-        CallbackQueryHandler(on_presences_button, pattern=r"^pres:"),
+        CallbackQueryHandler(on_roll_button, pattern=ROLL.pattern),
+        CallbackQueryHandler(on_presences_button, pattern=Presences.pattern()),
     ]

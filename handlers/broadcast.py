@@ -28,9 +28,8 @@ broadcast must belong to that cohort (and, for a draft, to its author).
 from __future__ import annotations
 
 import logging
-import re
 from collections.abc import Sequence
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -46,6 +45,19 @@ from telegram.ext import (
     filters,
 )
 
+from bot.callbacks import (
+    BC,
+    BroadcastAction,
+    DraftAudience,
+    DraftStep,
+    DraftTime,
+    Library,
+    LibraryTheme,
+    LibraryTip,
+    PushTip,
+    PushTipCancel,
+    PushTipConfirm,
+)
 from bot.delivery.quiet import quiet_until
 from bot.delivery.registry import Button, Rendered
 from bot.i18n import Translator
@@ -64,7 +76,7 @@ from bot.services.broadcasts import (
     WhenProblem,
 )
 from bot.services.members import parse_sector
-from handlers.common import answer_callback, int_arg
+from handlers.common import answer_callback, clicked, clicked_in
 from handlers.menu import ANY_MENU_BUTTON, menu_button
 from handlers.onboarding import SECTOR_LABELS
 from handlers.tips import library, markup, stats_block
@@ -84,9 +96,6 @@ DRAFT_KEY = "broadcast_draft"
 # Audience codes in callback data (`bc:<id>:a:<code>`) <-> Broadcast.audience.
 _SHORT = {ALL: "all", ATTENDED: "att", MISSED: "mis"}
 _LONG = {short: audience for audience, short in _SHORT.items()}
-_DRAFT_BUTTON = re.compile(r"^bc:(\d{1,12}):(a|now|sched|at|x)(?::([\w-]{1,40}))?$")
-_BROADCAST_BUTTON = re.compile(r"^bc:(\d{1,12}):(progress|cancel)$")
-_LIBRARY_BUTTON = re.compile(r"^bc:(lib|th|tip|push|pushok|pushx)(?::([\w-]{1,64}))?$")
 
 
 def audience_code(audience: str) -> str:
@@ -180,14 +189,21 @@ def _zone(context: RelaisContext) -> ZoneInfo:
 def progress_buttons(t: Translator, broadcast: Broadcast) -> list[list[Button]]:
     rows: list[list[Button]] = []
     if broadcast.status == broadcasts.SCHEDULED:
-        rows.append([Button(t("❌ Annuler cet envoi"), callback_data=f"bc:{broadcast.id}:cancel")])
+        rows.append(
+            [
+                Button(
+                    t("❌ Annuler cet envoi"),
+                    callback_data=BroadcastAction(broadcast.id, "cancel").pack(),
+                )
+            ]
+        )
     if broadcast.status in (broadcasts.SCHEDULED, broadcasts.SENDING):
-        rows.append([Button(t("🔄 Actualiser"), callback_data=f"bc:{broadcast.id}:progress")])
+        rows.append([Button(t("🔄 Actualiser"), BroadcastAction(broadcast.id, "progress").pack())])
     return rows
 
 
 def progress_button(t: Translator, broadcast_id: int) -> list[list[Button]]:
-    return [[Button(t("📊 Voir la progression"), callback_data=f"bc:{broadcast_id}:progress")]]
+    return [[Button(t("📊 Voir la progression"), BroadcastAction(broadcast_id, "progress").pack())]]
 
 
 # --- WRITE ----------------------------------------------------------------------------------
@@ -209,7 +225,7 @@ async def start(update: Update, context: RelaisContext) -> str | int:
             "/annuler pour arrêter."
         ),
         reply_markup=markup(
-            [[Button(t("📚 Ou choisir une astuce de la bibliothèque"), callback_data="bc:lib")]]
+            [[Button(t("📚 Ou choisir une astuce de la bibliothèque"), Library().pack())]]
         ),
     )
     return WRITE
@@ -296,7 +312,7 @@ async def other_media(update: Update, context: RelaisContext) -> str:
 def audience_button(t: Translator, draft_id: int, choice: AudienceCount) -> Button:
     return Button(
         f"{audience_label(t, choice.audience)} ({choice.recipients})",
-        callback_data=f"bc:{draft_id}:a:{audience_code(choice.audience)}",
+        callback_data=DraftAudience(draft_id, audience_code(choice.audience)).pack(),
     )
 
 
@@ -307,7 +323,7 @@ async def ask_audience(update: Update, context: RelaisContext, draft_id: int) ->
     async with context.rt.db.unit_of_work() as session:
         choices = await broadcasts.audience_choices(session, cohort_id, context.rt.clock.now())
     rows = [[audience_button(t, draft_id, choice)] for choice in choices]
-    rows.append([Button(t("❌ Annuler"), callback_data=f"bc:{draft_id}:x")])
+    rows.append([Button(t("❌ Annuler"), DraftStep(draft_id, "x").pack())])
     await _say(
         update,
         context,
@@ -317,43 +333,40 @@ async def ask_audience(update: Update, context: RelaisContext, draft_id: int) ->
     return AUDIENCE
 
 
-def _draft_button(update: Update) -> tuple[int, str, str | None] | None:
-    query = update.callback_query
-    match = _DRAFT_BUTTON.match(query.data or "") if query else None
-    broadcast_id = int_arg(match[1]) if match is not None else None
-    if match is None or broadcast_id is None:
-        return None
-    return broadcast_id, match[2], match[3]
+def _draft_button(update: Update) -> DraftAudience | DraftStep | DraftTime | None:
+    """The pressed button of a step of the flow (they all name the draft)."""
+    button = clicked_in(update, BC)
+    return button if isinstance(button, DraftAudience | DraftStep | DraftTime) else None
 
 
 async def _own_draft(
     update: Update, context: RelaisContext, session: AsyncSession
-) -> tuple[Broadcast, str | None] | None:
+) -> Broadcast | None:
     """The draft named by the pressed button, if it is the actor's, in their cohort."""
-    parsed = _draft_button(update)
-    if parsed is None:
+    button = _draft_button(update)
+    if button is None:
         return None
-    draft_id, _, argument = parsed
     actor = context.actor
-    draft = await broadcasts.get_draft(session, draft_id, actor.active_cohort_id, actor.member_id)
-    return (draft, argument) if draft is not None else None
+    return await broadcasts.get_draft(
+        session, button.draft_id, actor.active_cohort_id, actor.member_id
+    )
 
 
 async def chose_audience(update: Update, context: RelaisContext) -> str | None:
     t = context.t
     async with context.rt.db.unit_of_work() as session:
-        found = await _own_draft(update, context, session)
-        audience = audience_from_code(found[1] or "") if found else None
-        if found is None or audience is None:
+        draft = await _own_draft(update, context, session)
+        button = clicked(update, DraftAudience)
+        audience = audience_from_code(button.audience) if button is not None else None
+        if draft is None or audience is None:
             count = None
         else:
-            draft = found[0]
             count = await broadcasts.count_audience(
                 session, draft.cohort_id, audience, context.rt.clock.now()
             )
             if count.recipients > 0:
                 draft.audience = audience
-    if count is None:
+    if draft is None or count is None:
         await stale(update, context)
         return None
     if count.recipients == 0:
@@ -414,10 +427,10 @@ async def show_preview(
             )
     rows = [
         [
-            Button(t("✅ Envoyer maintenant"), callback_data=f"bc:{draft.id}:now"),
-            Button(t("🕒 Programmer"), callback_data=f"bc:{draft.id}:sched"),
+            Button(t("✅ Envoyer maintenant"), DraftStep(draft.id, "now").pack()),
+            Button(t("🕒 Programmer"), DraftStep(draft.id, "sched").pack()),
         ],
-        [Button(t("❌ Annuler"), callback_data=f"bc:{draft.id}:x")],
+        [Button(t("❌ Annuler"), DraftStep(draft.id, "x").pack())],
     ]
     await _say(update, context, "\n".join(lines), rows)
     return CONFIRM
@@ -430,15 +443,15 @@ async def send_now(update: Update, context: RelaisContext) -> str | int | None:
     t = context.t
     actor = context.actor
     async with context.rt.db.unit_of_work() as session:
-        found = await _own_draft(update, context, session)
+        draft = await _own_draft(update, context, session)
         count = (
             await broadcasts.start(
-                session, found[0], actor_id=actor.member_id, now=context.rt.clock.now()
+                session, draft, actor_id=actor.member_id, now=context.rt.clock.now()
             )
-            if found is not None
+            if draft is not None
             else None
         )
-    if found is None or count is None:
+    if draft is None or count is None:
         await stale(update, context)
         return None
     await answer_callback(update)
@@ -458,7 +471,7 @@ async def send_now(update: Update, context: RelaisContext) -> str | int | None:
             "📣 C'est parti, vers {n} personnes ! Je vous envoie le bilan quand tout est parti.",
             count,
         ),
-        progress_button(t, found[0].id),
+        progress_button(t, draft.id),
     )
     return END
 
@@ -479,11 +492,10 @@ def _example(moment: datetime, zone: ZoneInfo) -> str:
 async def ask_when(update: Update, context: RelaisContext) -> str | None:
     t = context.t.with_zone(_zone(context))
     async with context.rt.db.unit_of_work() as session:
-        found = await _own_draft(update, context, session)
-    if found is None:
+        draft = await _own_draft(update, context, session)
+    if draft is None:
         await stale(update, context)
         return None
-    draft = found[0]
     await answer_callback(update)
     await _drop_buttons(update)
     now = context.rt.clock.now()
@@ -493,12 +505,12 @@ async def ask_when(update: Update, context: RelaisContext) -> str | None:
         [
             Button(
                 when_label(t, moment, now),
-                callback_data=f"bc:{draft.id}:at:{int(moment.timestamp())}",
+                callback_data=DraftTime(draft.id, moment).pack(),
             )
         ]
         for moment in moments
     ]
-    rows.append([Button(t("❌ Annuler"), callback_data=f"bc:{draft.id}:x")])
+    rows.append([Button(t("❌ Annuler"), DraftStep(draft.id, "x").pack())])
     example = _example(moments[0] if moments else now + timedelta(days=1), zone)
     await _say(
         update,
@@ -577,7 +589,7 @@ async def _schedule(
             when=t.when(at),
         ),
         [
-            [Button(t("❌ Annuler cet envoi"), callback_data=f"bc:{draft_id}:cancel")],
+            [Button(t("❌ Annuler cet envoi"), BroadcastAction(draft_id, "cancel").pack())],
             progress_button(t, draft_id)[0],
         ],
     )
@@ -586,14 +598,14 @@ async def _schedule(
 
 async def chose_time(update: Update, context: RelaisContext) -> str | int | None:
     async with context.rt.db.unit_of_work() as session:
-        found = await _own_draft(update, context, session)
-    seconds = found[1] if found else None
-    if found is None or seconds is None or not seconds.isdigit() or len(seconds) > 12:
+        draft = await _own_draft(update, context, session)
+    button = clicked(update, DraftTime)
+    if draft is None or button is None:
         await stale(update, context)
         return None
     await answer_callback(update)
     await _drop_buttons(update)
-    return await _schedule(update, context, found[0].id, datetime.fromtimestamp(int(seconds), UTC))
+    return await _schedule(update, context, draft.id, button.at)
 
 
 async def typed_time(update: Update, context: RelaisContext) -> str | int:
@@ -632,9 +644,9 @@ async def discard(update: Update, context: RelaisContext) -> int:
     await answer_callback(update)
     await _drop_buttons(update)
     draft_id = _user_data(context).pop(DRAFT_KEY, None)
-    parsed = _draft_button(update)
-    if parsed is not None:
-        draft_id = parsed[0]
+    button = _draft_button(update)
+    if button is not None:
+        draft_id = button.draft_id
     actor = context.actor
     if isinstance(draft_id, int):
         async with context.rt.db.unit_of_work() as session:
@@ -667,7 +679,7 @@ async def show_library(update: Update, context: RelaisContext) -> None:
         [
             Button(
                 f"{lib.theme_name(theme, t.lang)} ({len(lib.tips_for(theme=theme))})",
-                callback_data=f"bc:th:{theme}",
+                callback_data=LibraryTheme(theme).pack(),
             )
         ]
         for theme in lib.themes
@@ -697,10 +709,10 @@ async def show_theme(update: Update, context: RelaisContext, theme: str) -> None
         return
     await answer_callback(update)
     rows = [
-        [Button(tips.tip_title(lib, tip, t.lang, limit=40), callback_data=f"bc:tip:{tip.id}")]
+        [Button(tips.tip_title(lib, tip, t.lang, limit=40), LibraryTip(tip.id).pack())]
         for tip in found
     ]
-    rows.append([Button(t("⬅️ Tous les thèmes"), callback_data="bc:lib")])
+    rows.append([Button(t("⬅️ Tous les thèmes"), Library().pack())])
     await _show(
         update,
         context,
@@ -728,8 +740,8 @@ async def show_tip(update: Update, context: RelaisContext, tip_id: str) -> None:
         )
     )
     rows = [
-        [Button(t("📣 Envoyer cette astuce à tout le groupe"), callback_data=f"bc:push:{tip.id}")],
-        [Button(t("⬅️ Retour"), callback_data=f"bc:th:{tip.theme}")],
+        [Button(t("📣 Envoyer cette astuce à tout le groupe"), PushTip(tip.id).pack())],
+        [Button(t("⬅️ Retour"), LibraryTheme(tip.theme).pack())],
     ]
     await _show(update, context, text, rows)
 
@@ -760,8 +772,8 @@ async def ask_push(update: Update, context: RelaisContext, tip_id: str) -> None:
         ),
         [
             [
-                Button(t("✅ Envoyer"), callback_data=f"bc:pushok:{tip_id}"),
-                Button(t("❌ Annuler"), callback_data="bc:pushx"),
+                Button(t("✅ Envoyer"), PushTipConfirm(tip_id).pack()),
+                Button(t("❌ Annuler"), PushTipCancel().pack()),
             ]
         ],
     )
@@ -848,38 +860,26 @@ async def cancel_broadcast(update: Update, context: RelaisContext, broadcast_id:
 
 async def on_button(update: Update, context: RelaisContext) -> None:
     """Every `bc:` button outside the guided flow."""
-    query = update.callback_query
-    data = query.data if query else None
-    match = _BROADCAST_BUTTON.match(data or "")
-    if match is not None:
-        broadcast_id = int_arg(match[1])
-        if broadcast_id is None:
-            await answer_callback(update, context.t("Ce bouton n'est plus valable."))
-        elif match[2] == "progress":
+    match clicked_in(update, BC):
+        case BroadcastAction(broadcast_id=broadcast_id, action="progress"):
             await show_progress(update, context, broadcast_id)
-        else:
+        case BroadcastAction(broadcast_id=broadcast_id):
             await cancel_broadcast(update, context, broadcast_id)
-        return
-    match = _LIBRARY_BUTTON.match(data or "")
-    if match is None:  # e.g. a step of a flow that is over
-        await stale(update, context)
-        return
-    action, argument = match[1], match[2] or ""
-    if action == "lib":
-        await show_library(update, context)
-    elif action == "th":
-        await show_theme(update, context, argument)
-    elif action == "pushx":
-        await answer_callback(update)
-        await _show(update, context, context.t("D'accord, je n'envoie rien."))
-    elif not tips.is_tip_id(argument):
-        await stale(update, context)
-    elif action == "tip":
-        await show_tip(update, context, argument)
-    elif action == "push":
-        await ask_push(update, context, argument)
-    else:
-        await push(update, context, argument)
+        case Library():
+            await show_library(update, context)
+        case LibraryTheme(theme=theme):
+            await show_theme(update, context, theme)
+        case PushTipCancel():
+            await answer_callback(update)
+            await _show(update, context, context.t("D'accord, je n'envoie rien."))
+        case LibraryTip(tip_id=tip_id):
+            await show_tip(update, context, tip_id)
+        case PushTip(tip_id=tip_id):
+            await ask_push(update, context, tip_id)
+        case PushTipConfirm(tip_id=tip_id):
+            await push(update, context, tip_id)
+        case _:  # e.g. a step of a flow that is over
+            await stale(update, context)
 
 
 # --- registration ----------------------------------------------------------------------------
@@ -896,21 +896,21 @@ def conversations() -> list[BaseHandler[Update, RelaisContext, Any]]:
                 MessageHandler(TYPED, got_text),
                 MessageHandler(NEW_MESSAGE & filters.PHOTO, got_photo),
                 MessageHandler(OTHER_MEDIA, other_media),
-                CallbackQueryHandler(library_from_draft, pattern=r"^bc:lib$"),
+                CallbackQueryHandler(library_from_draft, pattern=Library.pattern()),
             ],
-            AUDIENCE: [CallbackQueryHandler(chose_audience, pattern=r"^bc:\d+:a:[\w-]+$")],
+            AUDIENCE: [CallbackQueryHandler(chose_audience, pattern=DraftAudience.pattern())],
             CONFIRM: [
-                CallbackQueryHandler(send_now, pattern=r"^bc:\d+:now$"),
-                CallbackQueryHandler(ask_when, pattern=r"^bc:\d+:sched$"),
+                CallbackQueryHandler(send_now, pattern=DraftStep.pattern(step="now")),
+                CallbackQueryHandler(ask_when, pattern=DraftStep.pattern(step="sched")),
             ],
             WHEN: [
-                CallbackQueryHandler(chose_time, pattern=r"^bc:\d+:at:\d+$"),
+                CallbackQueryHandler(chose_time, pattern=DraftTime.pattern()),
                 MessageHandler(TYPED, typed_time),
             ],
         },
         fallbacks=[
             CommandHandler("annuler", discard, filters=NEW_MESSAGE),
-            CallbackQueryHandler(discard, pattern=r"^bc:\d+:x$"),
+            CallbackQueryHandler(discard, pattern=DraftStep.pattern(step="x")),
             MessageHandler(NEW_MESSAGE & ~filters.COMMAND & ~ANY_MENU_BUTTON, use_buttons),
         ],
         name="broadcast",
@@ -921,4 +921,4 @@ def conversations() -> list[BaseHandler[Update, RelaisContext, Any]]:
 
 
 def handlers() -> list[BaseHandler[Update, RelaisContext, Any]]:
-    return [CallbackQueryHandler(on_button, pattern=r"^bc:")]
+    return [CallbackQueryHandler(on_button, pattern=BC.pattern)]

@@ -1,12 +1,16 @@
-"""Small helpers shared by handlers: replies, keyboards from plain data, callback parsing."""
+"""Small helpers shared by handlers: keyboards from plain data, the pressed button's data."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import TypeVar
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Message, Update
 
+from bot.callbacks import MAX_ID, Area, Callback, Number
+
 Buttons = Sequence[Sequence[tuple[str, str]]]
+C = TypeVar("C", bound=Callback)
 
 
 def inline(rows: Buttons) -> InlineKeyboardMarkup:
@@ -30,32 +34,22 @@ async def answer_callback(update: Update, text: str | None = None, alert: bool =
         await query.answer(text=text, show_alert=alert)
 
 
-def callback_args(update: Update, area: str, count: int) -> list[str] | None:
-    """The `count` arguments of callback data `<area>:<a>:<b>...`, or None if malformed."""
+def clicked(update: Update, shape: type[C]) -> C | None:
+    """The pressed button's data read as `shape` (bot/callbacks.py), or None if it is not."""
     query = update.callback_query
-    if query is None or query.data is None:
-        return None
-    parts = query.data.split(":")
-    if parts[0] != area or len(parts) != count + 1 or any(not part for part in parts[1:]):
-        return None
-    return parts[1:]
+    return shape.parse(query.data) if query is not None else None
 
 
-# Primary keys are 32-bit integers on PostgreSQL: a larger id from forged callback data
-# would be a database error, not a "not found".
-MAX_ID = 2**31 - 1
+def clicked_in(update: Update, area: Area) -> Callback | None:
+    """The pressed button's data read as any shape of `area`, or None (stale or forged)."""
+    query = update.callback_query
+    return area.parse(query.data) if query is not None else None
 
 
-def int_arg(value: str) -> int | None:
-    """A number from callback data (an id, an index; untrusted): 0..MAX_ID, else None."""
-    if not value.isascii() or not value.isdigit() or len(value) > 10:
-        return None
-    number = int(value)
-    return number if number <= MAX_ID else None
+_TYPED_NUMBER = Number(0, MAX_ID)
 
 
-def page_arg(value: str) -> int | None:
-    """A page number (0 for the first) from callback data, else None (ids start at 1)."""
-    if not value.isascii() or not value.isdigit() or len(value) > 6:
-        return None
-    return int(value)
+def typed_number(value: str) -> int | None:
+    """A whole number typed after a command (`/presences 3`), else None; like ids in callback
+    data, it must fit PostgreSQL's int4 (a larger one would be a database error)."""
+    return _TYPED_NUMBER.read(value)

@@ -15,33 +15,31 @@ from telegram import InputFile, Update
 from telegram.constants import ChatAction
 from telegram.ext import BaseHandler, CallbackQueryHandler
 
+from bot.callbacks import Flyer
 from bot.i18n import Translator
 from bot.runtime import RelaisContext
 from bot.services import cohorts, staff
 from bot.services.access import Access
 from bot.services.flyer import filename, flyer_text, join_url, render_flyer
 from handlers.access import refusal
-from handlers.common import answer_callback, callback_args, int_arg
+from handlers.common import answer_callback, clicked
 
 log = logging.getLogger(__name__)
-
-# Ids are 32-bit integers in PostgreSQL: a forged larger one is simply not a cohort.
-MAX_ID = 2**31 - 1
 
 
 def flyer_button(t: Translator, cohort_id: int) -> tuple[str, str]:
     """The (label, callback data) of the flyer button, for /inviter's keyboard."""
-    return t("🖨️ Affiche à imprimer (PDF)"), f"inv:flyer:{cohort_id}"
+    return t("🖨️ Affiche à imprimer (PDF)"), Flyer(cohort_id).pack()
 
 
 async def send_flyer(update: Update, context: RelaisContext) -> None:
     t = context.t
     actor = context.actor
-    args = callback_args(update, "inv", 2)
-    cohort_id = int_arg(args[1]) if args and args[0] == "flyer" else None
-    if cohort_id is None or cohort_id > MAX_ID:
+    button = clicked(update, Flyer)
+    if button is None:
         await answer_callback(update, t("Ce bouton n'est plus valable."))
         return
+    cohort_id = button.cohort_id
     async with context.rt.db.unit_of_work() as session:
         allowed = await staff.can_coordinate(
             session, actor.member_id, cohort_id, is_admin=actor.is_admin
@@ -75,4 +73,4 @@ async def send_flyer(update: Update, context: RelaisContext) -> None:
 
 
 def handlers() -> list[BaseHandler[Update, RelaisContext, Any]]:
-    return [CallbackQueryHandler(send_flyer, pattern=r"^inv:flyer:")]
+    return [CallbackQueryHandler(send_flyer, pattern=Flyer.pattern())]

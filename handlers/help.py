@@ -17,12 +17,13 @@ from telegram import BotCommand, BotCommandScopeChat, BotCommandScopeDefault, Up
 from telegram.error import BadRequest, TelegramError
 from telegram.ext import BaseHandler, CallbackQueryHandler, CommandHandler, ExtBot, MessageHandler
 
+from bot.callbacks import Language
 from bot.i18n import LANGUAGES, N_, I18n, Translator
 from bot.models import Role
 from bot.runtime import RelaisApp, RelaisContext
 from bot.services import members, staff
 from bot.services.staff import StaffChat
-from handlers.common import answer_callback, callback_args
+from handlers.common import answer_callback, clicked
 from handlers.menu import main_menu, menu_button
 from handlers.onboarding import (
     CHOSEN_LANGUAGE,
@@ -190,13 +191,13 @@ async def choose_language(update: Update, context: RelaisContext) -> None:
 
 async def set_language(update: Update, context: RelaisContext) -> None:
     """`lang:<code>`: switch at once, and re-send the menu in the new language."""
-    args = callback_args(update, "lang", 1)
+    button = clicked(update, Language)
     rt = context.rt
     actor = context.actor
-    if not args or not members.is_language(args[0]):
+    if button is None or not members.is_language(button.code):
         await answer_callback(update, translator(context)("Ce bouton n'est plus valable."))
         return
-    lang = args[0]
+    lang = button.code
     t = rt.i18n(lang, actor.zone)
     await answer_callback(update)
     query = update.callback_query
@@ -237,5 +238,5 @@ def handlers() -> list[BaseHandler[Update, RelaisContext, Any]]:
         CommandHandler(["aide", "help"], show_help, filters=NEW_MESSAGE),
         MessageHandler(NEW_MESSAGE & menu_button("aide"), show_help),
         CommandHandler("langue", choose_language, filters=NEW_MESSAGE),
-        CallbackQueryHandler(set_language, pattern=r"^lang:"),
+        CallbackQueryHandler(set_language, pattern=Language.pattern()),
     ]

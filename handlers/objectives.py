@@ -38,6 +38,20 @@ from telegram.ext import (
     filters,
 )
 
+from bot.callbacks import (
+    OBJ,
+    OBJSET,
+    ObjectiveAction,
+    ObjectiveChange,
+    ObjectiveCloseToMakeRoom,
+    ObjectiveCount,
+    ObjectiveDue,
+    ObjectiveMeasure,
+    ObjectiveNumber,
+    ObjectiveOtherCount,
+    ObjectiveStep,
+    ObjectiveTemplate,
+)
 from bot.content import ContentLibrary
 from bot.delivery.registry import Button
 from bot.i18n import N_, Html, Translator
@@ -47,7 +61,7 @@ from bot.services import checkins, members, tips
 from bot.services import objectives as objs
 from bot.services.checkins import label
 from bot.services.validation import InvalidValue
-from handlers.common import answer_callback, int_arg
+from handlers.common import answer_callback, clicked, clicked_in
 from handlers.menu import ANY_MENU_BUTTON, menu_button
 
 log = logging.getLogger(__name__)
@@ -167,14 +181,6 @@ def status_word(t: Translator, status: ObjectiveStatus) -> str:
     return t(STATUS_WORDS[status])
 
 
-def callback_parts(update: Update, area: str) -> list[str]:
-    query = update.callback_query
-    if query is None or not query.data:
-        return []
-    parts = query.data.split(":")
-    return parts[1:] if parts[0] == area else []
-
-
 async def stale(update: Update, context: RelaisContext) -> None:
     await answer_callback(update, context.t("Ce bouton n'est plus valable."))
 
@@ -210,10 +216,15 @@ async def start(update: Update, context: RelaisContext) -> str:
     draft(context)["sector"] = sector
     if len(active) >= objs.MAX_ACTIVE:
         rows = [
-            [Button(label(t, N_("✖ {text}"), text=short(o.text)), f"objset:close:{o.id}")]
+            [
+                Button(
+                    label(t, N_("✖ {text}"), text=short(o.text)),
+                    ObjectiveCloseToMakeRoom(o.id).pack(),
+                )
+            ]
             for o in active
         ]
-        rows.append([Button(t(N_("Garder mes objectifs")), "objset:cancel")])
+        rows.append([Button(t(N_("Garder mes objectifs")), ObjectiveStep("cancel").pack())])
         await show(
             update,
             t(
@@ -231,8 +242,8 @@ async def start(update: Update, context: RelaisContext) -> str:
 async def close_to_make_room(update: Update, context: RelaisContext) -> str:
     actor = context.actor
     t = context.t
-    parts = callback_parts(update, "objset")
-    objective_id = int_arg(parts[1]) if len(parts) == 2 else None
+    button = clicked(update, ObjectiveCloseToMakeRoom)
+    objective_id = button.objective_id if button is not None else None
     async with context.rt.db.unit_of_work() as session:
         objective = (
             await objs.owned_objective(
@@ -256,11 +267,11 @@ async def ask_what(update: Update, context: RelaisContext, *, edit: bool = True)
     t = context.t
     sector = draft(context).get("sector")
     rows = [
-        [Button(t(template.text), f"objset:tpl:{template.code}")]
+        [Button(t(template.text), ObjectiveTemplate(template.code).pack())]
         for template in objs.templates_for(sector if isinstance(sector, str) else None)
     ]
-    rows.append([Button(t(N_("✍️ Autre : je l'écris")), "objset:other")])
-    rows.append([Button(t(LABEL_CANCEL), "objset:cancel")])
+    rows.append([Button(t(N_("✍️ Autre : je l'écris")), ObjectiveStep("other").pack())])
+    rows.append([Button(t(LABEL_CANCEL), ObjectiveStep("cancel").pack())])
     await show(
         update,
         t(
@@ -275,8 +286,8 @@ async def ask_what(update: Update, context: RelaisContext, *, edit: bool = True)
 
 
 async def chose_template(update: Update, context: RelaisContext) -> str:
-    parts = callback_parts(update, "objset")
-    template = objs.template_by_code(parts[1]) if len(parts) == 2 else None
+    button = clicked(update, ObjectiveTemplate)
+    template = objs.template_by_code(button.code) if button is not None else None
     if template is None:
         await stale(update, context)
         return WHAT
@@ -336,20 +347,20 @@ async def after(update: Update, context: RelaisContext, next_step: Any) -> str:
 async def ask_how(update: Update, context: RelaisContext) -> str:
     t = context.t
     rows = [
-        [Button(t(N_("🔢 Un nombre par semaine")), "objset:m:count")],
-        [Button(t(N_("✅ Fait ou pas fait")), "objset:m:binary")],
+        [Button(t(N_("🔢 Un nombre par semaine")), ObjectiveMeasure("count").pack())],
+        [Button(t(N_("✅ Fait ou pas fait")), ObjectiveMeasure("binary").pack())],
     ]
     await show(update, t("📏 Comment saurez-vous que c'est réussi ?"), rows)
     return HOW
 
 
 async def chose_measure(update: Update, context: RelaisContext) -> str:
-    parts = callback_parts(update, "objset")
+    button = clicked(update, ObjectiveMeasure)
     values = draft(context)
-    if parts == ["m", MeasureKind.COUNT.value]:
+    if button is not None and button.kind == MeasureKind.COUNT.value:
         values["measure"] = MeasureKind.COUNT.value
         return await ask_how_many(update, context)
-    if parts == ["m", MeasureKind.BINARY.value]:
+    if button is not None and button.kind == MeasureKind.BINARY.value:
         values.update(measure=MeasureKind.BINARY.value, target=None)
         return await after(update, context, ask_when)
     await stale(update, context)
@@ -359,19 +370,21 @@ async def chose_measure(update: Update, context: RelaisContext) -> str:
 async def ask_how_many(update: Update, context: RelaisContext) -> str:
     t = context.t
     rows = [
-        [Button(str(n), f"objset:n:{n}") for n in objs.COUNT_CHOICES],
-        [Button(t(N_("Autre nombre")), "objset:n:other")],
+        [Button(str(n), ObjectiveCount(n).pack()) for n in objs.COUNT_CHOICES],
+        [Button(t(N_("Autre nombre")), ObjectiveOtherCount().pack())],
     ]
     await show(update, t("Combien de fois par semaine ?"), rows)
     return HOW_MANY
 
 
+async def ask_other_count(update: Update, context: RelaisContext) -> str:
+    await show(update, context.t("Écrivez un nombre entre 1 et {max}.", max=objs.COUNT_MAX))
+    return HOW_MANY_TEXT
+
+
 async def chose_count(update: Update, context: RelaisContext) -> str:
-    parts = callback_parts(update, "objset")
-    if parts == ["n", "other"]:
-        await show(update, context.t("Écrivez un nombre entre 1 et {max}.", max=objs.COUNT_MAX))
-        return HOW_MANY_TEXT
-    number = objs.parse_count(parts[1]) if len(parts) == 2 else None
+    button = clicked(update, ObjectiveCount)
+    number = objs.parse_count(str(button.count)) if button is not None else None
     if number is None:
         await stale(update, context)
         return HOW_MANY
@@ -424,7 +437,7 @@ async def ask_when(update: Update, context: RelaisContext) -> str:
             session, actor.active_cohort_id, context.rt.clock.now(), zone(context)
         )
     rows = [
-        [Button(_due_label(t, choice, index == 0), f"objset:due:{choice.day:%Y%m%d}")]
+        [Button(_due_label(t, choice, index == 0), ObjectiveDue(choice.day).pack())]
         for index, choice in enumerate(choices)
     ]
     example = choices[0].day.strftime("%d/%m")
@@ -438,8 +451,10 @@ async def ask_when(update: Update, context: RelaisContext) -> str:
 
 
 async def chose_due(update: Update, context: RelaisContext) -> str:
-    parts = callback_parts(update, "objset")
-    day = objs.parse_due_code(parts[1], today(context)) if len(parts) == 2 else None
+    button = clicked(update, ObjectiveDue)
+    day = (
+        objs.parse_due_code(f"{button.day:%Y%m%d}", today(context)) if button is not None else None
+    )
     if day is None:
         await stale(update, context)
         return WHEN
@@ -503,8 +518,8 @@ async def ask_confirm(update: Update, context: RelaisContext) -> str:
             return await ask_how(update, context)
         return await ask_when(update, context)
     rows = [
-        [Button(t(N_("✅ C'est parti !")), "objset:ok")],
-        [Button(t(N_("✏️ Modifier")), "objset:edit")],
+        [Button(t(N_("✅ C'est parti !")), ObjectiveStep("ok").pack())],
+        [Button(t(N_("✏️ Modifier")), ObjectiveStep("edit").pack())],
     ]
     await show(update, restate(t, value) + "\n\n" + t("C'est bien ça ?"), rows)
     return CONFIRM
@@ -513,22 +528,23 @@ async def ask_confirm(update: Update, context: RelaisContext) -> str:
 async def ask_what_to_change(update: Update, context: RelaisContext) -> str:
     t = context.t
     rows = [
-        [Button(t(N_("🎯 L'objectif")), "objset:edit:what")],
-        [Button(t(N_("📏 La mesure")), "objset:edit:how")],
-        [Button(t(N_("📅 La date")), "objset:edit:when")],
+        [Button(t(N_("🎯 L'objectif")), ObjectiveChange("what").pack())],
+        [Button(t(N_("📏 La mesure")), ObjectiveChange("how").pack())],
+        [Button(t(N_("📅 La date")), ObjectiveChange("when").pack())],
     ]
     await show(update, t("Que voulez-vous changer ?"), rows)
     return CONFIRM
 
 
 async def change(update: Update, context: RelaisContext) -> str:
-    parts = callback_parts(update, "objset")
+    button = clicked(update, ObjectiveChange)
     draft(context)["editing"] = True
-    if parts == ["edit", "what"]:
+    part = button.part if button is not None else None
+    if part == "what":
         return await ask_what(update, context)
-    if parts == ["edit", "how"]:
+    if part == "how":
         return await ask_how(update, context)
-    if parts == ["edit", "when"]:
+    if part == "when":
         return await ask_when(update, context)
     await stale(update, context)
     return CONFIRM
@@ -608,17 +624,6 @@ async def repeat_step(update: Update, context: RelaisContext) -> None:
 
 
 # --- check-in answers ----------------------------------------------------------------------
-async def load_owned(update: Update, context: RelaisContext) -> tuple[int, list[str]] | None:
-    """The objective id and the rest of `obj:<id>:...` (None for garbage)."""
-    parts = callback_parts(update, "obj")
-    if len(parts) < 2:
-        return None
-    objective_id = int_arg(parts[0])
-    if objective_id is None:
-        return None
-    return objective_id, parts[1:]
-
-
 def _closed_text(t: Translator, outcome: objs.CheckinOutcome) -> str:
     return t(
         "Cet objectif est déjà terminé ({status}). Retrouvez-le dans « 📋 Mes objectifs ».",
@@ -628,11 +633,11 @@ def _closed_text(t: Translator, outcome: objs.CheckinOutcome) -> str:
 
 async def on_answer(update: Update, context: RelaisContext) -> None:
     """done / doing on a check-in (or on a card from /objectifs)."""
-    parsed = await load_owned(update, context)
-    if parsed is None or parsed[1] not in (["done"], ["doing"]):
+    button = clicked(update, ObjectiveAction)
+    if button is None or button.action not in ("done", "doing"):
         await stale(update, context)
         return
-    objective_id, (action,) = parsed
+    objective_id, action = button.objective_id, button.action
     t = context.t
     actor = context.actor
     now = context.rt.clock.now()
@@ -671,7 +676,12 @@ async def on_answer(update: Update, context: RelaisContext) -> None:
                 )
             )
         lines.append(t("On fixe le prochain ?"))
-        await show(update, "\n".join(lines), [[Button(t(LABEL_NEXT), "objset:new")]], edit=False)
+        await show(
+            update,
+            "\n".join(lines),
+            [[Button(t(LABEL_NEXT), ObjectiveStep("new").pack())]],
+            edit=False,
+        )
         return
     if outcome.overdue and carry_date is not None:
         await show(
@@ -695,16 +705,18 @@ async def on_answer(update: Update, context: RelaisContext) -> None:
     rows: list[list[Button]] = []
     if outcome.measure_kind is MeasureKind.COUNT:
         text += "\n" + t("Vous pouvez aussi noter combien de fois vous l'avez fait cette semaine.")
-        rows.append([Button(t(checkins.LABEL_NUMBER), f"obj:{outcome.objective_id}:num")])
+        rows.append(
+            [Button(t(checkins.LABEL_NUMBER), ObjectiveAction(outcome.objective_id, "num").pack())]
+        )
     await show(update, text, rows, edit=False)
 
 
 async def on_stuck(update: Update, context: RelaisContext) -> str | int:
-    parsed = await load_owned(update, context)
-    if parsed is None or parsed[1] != ["stuck"]:
+    button = clicked(update, ObjectiveAction)
+    if button is None or button.action != "stuck":
         await stale(update, context)
         return END
-    objective_id = parsed[0]
+    objective_id = button.objective_id
     t = context.t
     actor = context.actor
     async with context.rt.db.unit_of_work() as session:
@@ -734,7 +746,7 @@ async def on_stuck(update: Update, context: RelaisContext) -> str | int:
             "Écrivez-le en une phrase : votre formateur le verra avant la séance. "
             "(C'est facultatif.)"
         ),
-        [[Button(t(N_("Passer")), f"obj:{outcome.objective_id}:skip")]],
+        [[Button(t(N_("Passer")), ObjectiveAction(outcome.objective_id, "skip").pack())]],
         edit=False,
     )
     return BLOCKER
@@ -823,11 +835,11 @@ async def send_help(update: Update, context: RelaisContext, intro: str) -> None:
 
 
 async def ask_number(update: Update, context: RelaisContext) -> str | int:
-    parsed = await load_owned(update, context)
-    if parsed is None or parsed[1] != ["num"]:
+    button = clicked(update, ObjectiveAction)
+    if button is None or button.action != "num":
         await stale(update, context)
         return END
-    objective_id = parsed[0]
+    objective_id = button.objective_id
     t = context.t
     actor = context.actor
     async with context.rt.db.unit_of_work() as session:
@@ -844,7 +856,7 @@ async def ask_number(update: Update, context: RelaisContext) -> str | int:
         return END
     await answer_callback(update)
     user_data(context)[FOLLOWUP] = {"objective_id": objective_id}
-    choices = [Button(str(n), f"obj:{objective_id}:n:{n}") for n in REPORTED_CHOICES]
+    choices = [Button(str(n), ObjectiveNumber(objective_id, n).pack()) for n in REPORTED_CHOICES]
     await show(
         update,
         t("Combien de fois cette semaine ? Touchez le nombre, ou écrivez-le."),
@@ -855,16 +867,12 @@ async def ask_number(update: Update, context: RelaisContext) -> str | int:
 
 
 async def chose_number(update: Update, context: RelaisContext) -> int:
-    parsed = await load_owned(update, context)
-    number = (
-        objs.parse_reported_number(parsed[1][1])
-        if parsed is not None and len(parsed[1]) == 2 and parsed[1][0] == "n"
-        else None
-    )
-    if parsed is None or number is None:
+    button = clicked(update, ObjectiveNumber)
+    number = objs.parse_reported_number(str(button.number)) if button is not None else None
+    if button is None or number is None:
         await stale(update, context)
         return END
-    await save_number(update, context, parsed[0], number)
+    await save_number(update, context, button.objective_id, number)
     return END
 
 
@@ -916,15 +924,15 @@ async def save_number(
 
 
 async def on_carry(update: Update, context: RelaisContext) -> None:
-    parsed = await load_owned(update, context)
-    if parsed is None:
+    button = clicked(update, ObjectiveAction)
+    if button is None:
         await stale(update, context)
         return
     t = context.t
     actor = context.actor
     async with context.rt.db.unit_of_work() as session:
         objective = await objs.owned_objective(
-            session, parsed[0], actor.member_id, actor.active_cohort_id
+            session, button.objective_id, actor.member_id, actor.active_cohort_id
         )
         if objective is None:
             await stale(update, context)
@@ -971,22 +979,24 @@ async def on_drop(update: Update, context: RelaisContext) -> None:
 
 async def on_card(update: Update, context: RelaisContext) -> None:
     """One objective with its answer buttons (from /objectifs)."""
-    parsed = await load_owned(update, context)
-    if parsed is None:
+    button = clicked(update, ObjectiveAction)
+    if button is None:
         await stale(update, context)
         return
     t = context.t
     actor = context.actor
     async with context.rt.db.unit_of_work() as session:
         objective = await objs.owned_objective(
-            session, parsed[0], actor.member_id, actor.active_cohort_id
+            session, button.objective_id, actor.member_id, actor.active_cohort_id
         )
     if objective is None or objective.status != objs.ACTIVE:
         await stale(update, context)
         return
     await answer_callback(update)
     rows = checkins.answer_buttons(t, objective.id, objective.measure_kind)
-    rows.append([Button(t(N_("🗑 Abandonner cet objectif")), f"obj:{objective.id}:close")])
+    rows.append(
+        [Button(t(N_("🗑 Abandonner cet objectif")), ObjectiveAction(objective.id, "close").pack())]
+    )
     text = (
         t("Où en êtes-vous ?")
         + "\n\n"
@@ -998,11 +1008,11 @@ async def on_card(update: Update, context: RelaisContext) -> None:
 
 
 async def on_close(update: Update, context: RelaisContext) -> None:
-    parsed = await load_owned(update, context)
-    if parsed is None:
+    button = clicked(update, ObjectiveAction)
+    if button is None:
         await stale(update, context)
         return
-    objective_id, action = parsed
+    objective_id, action = button.objective_id, button.action
     t = context.t
     actor = context.actor
     async with context.rt.db.unit_of_work() as session:
@@ -1012,10 +1022,14 @@ async def on_close(update: Update, context: RelaisContext) -> None:
         if objective is None:
             await stale(update, context)
             return
-        if action == ["close"]:
+        if action == "close":
             rows = [
-                [Button(t(N_("Oui, l'abandonner")), f"obj:{objective_id}:closeok")],
-                [Button(t(N_("Non, je le garde")), f"obj:{objective_id}:card")],
+                [
+                    Button(
+                        t(N_("Oui, l'abandonner")), ObjectiveAction(objective_id, "closeok").pack()
+                    )
+                ],
+                [Button(t(N_("Non, je le garde")), ObjectiveAction(objective_id, "card").pack())],
             ]
             await show(
                 update,
@@ -1034,28 +1048,27 @@ async def on_close(update: Update, context: RelaisContext) -> None:
 
 async def on_obj(update: Update, context: RelaisContext) -> None:
     """Every other `obj:` button (and a stale one from a finished follow-up)."""
-    parsed = await load_owned(update, context)
-    action = parsed[1] if parsed is not None else None
-    if action in (["done"], ["doing"]):
-        await on_answer(update, context)
-    elif action == ["stuck"]:  # pragma: no cover - the follow-up conversation takes it
-        await on_stuck(update, context)
-    elif action == ["carry"]:
-        await on_carry(update, context)
-    elif action == ["drop"]:
-        await on_drop(update, context)
-    elif action == ["card"]:
-        await on_card(update, context)
-    elif action in (["close"], ["closeok"]):
-        await on_close(update, context)
-    elif action is not None and len(action) == 2 and action[0] == "n" and parsed is not None:
-        number = objs.parse_reported_number(action[1])
-        if number is None:
+    match clicked_in(update, OBJ):
+        case ObjectiveAction(action="done" | "doing"):
+            await on_answer(update, context)
+        case ObjectiveAction(action="stuck"):  # pragma: no cover - the conversation takes it
+            await on_stuck(update, context)
+        case ObjectiveAction(action="carry"):
+            await on_carry(update, context)
+        case ObjectiveAction(action="drop"):
+            await on_drop(update, context)
+        case ObjectiveAction(action="card"):
+            await on_card(update, context)
+        case ObjectiveAction(action="close" | "closeok"):
+            await on_close(update, context)
+        case ObjectiveNumber(objective_id=objective_id, number=reported):
+            number = objs.parse_reported_number(str(reported))
+            if number is None:
+                await stale(update, context)
+                return
+            await save_number(update, context, objective_id, number)
+        case _:
             await stale(update, context)
-            return
-        await save_number(update, context, parsed[0], number)
-    else:
-        await stale(update, context)
 
 
 async def other_button(update: Update, context: RelaisContext) -> None:
@@ -1159,19 +1172,19 @@ async def list_objectives(update: Update, context: RelaisContext) -> None:
         await show(
             update,
             t("Vous n'avez pas encore d'objectif. On en fixe un ensemble ?"),
-            [[Button(t(checkins.LABEL_NEW), "objset:new")]],
+            [[Button(t(checkins.LABEL_NEW), ObjectiveStep("new").pack())]],
             edit=False,
         )
         return
     rows = [
         [Button(label(t, N_("✏️ Des nouvelles de : {text}"), text=short(view.text, 30)),
-                f"obj:{view.id}:card")]
+                ObjectiveAction(view.id, "card").pack())]
         for view in mine.active
     ]  # fmt: skip
     if len(mine.active) < objs.MAX_ACTIVE:
-        rows.append([Button(t(checkins.LABEL_NEW), "objset:new")])
+        rows.append([Button(t(checkins.LABEL_NEW), ObjectiveStep("new").pack())])
     if mine.checkins_paused:
-        rows.append([Button(t(checkins.LABEL_RESUME), "objset:resume")])
+        rows.append([Button(t(checkins.LABEL_RESUME), ObjectiveStep("resume").pack())])
     await show(update, objectives_text(t, mine), rows, edit=False)
 
 
@@ -1181,50 +1194,57 @@ def conversations() -> list[BaseHandler[Update, RelaisContext, Any]]:
         entry_points=[
             CommandHandler("objectif", start, filters=NEW_MESSAGE),
             MessageHandler(NEW_MESSAGE & menu_button("objectif"), start),
-            CallbackQueryHandler(start, pattern=r"^objset:new$"),
+            CallbackQueryHandler(start, pattern=ObjectiveStep.pattern(step="new")),
             # One conversation for both flows: a text typed later belongs to one question only.
-            CallbackQueryHandler(on_stuck, pattern=r"^obj:\d+:stuck$"),
-            CallbackQueryHandler(ask_number, pattern=r"^obj:\d+:num$"),
+            CallbackQueryHandler(on_stuck, pattern=ObjectiveAction.pattern(action="stuck")),
+            CallbackQueryHandler(ask_number, pattern=ObjectiveAction.pattern(action="num")),
         ],
         states={
-            PICK_CLOSE: [CallbackQueryHandler(close_to_make_room, pattern=r"^objset:close:")],
+            PICK_CLOSE: [
+                CallbackQueryHandler(close_to_make_room, pattern=ObjectiveCloseToMakeRoom.pattern())
+            ],
             WHAT: [
-                CallbackQueryHandler(chose_template, pattern=r"^objset:tpl:"),
-                CallbackQueryHandler(ask_own_words, pattern=r"^objset:other$"),
+                CallbackQueryHandler(chose_template, pattern=ObjectiveTemplate.pattern()),
+                CallbackQueryHandler(ask_own_words, pattern=ObjectiveStep.pattern(step="other")),
                 MessageHandler(TYPED, typed_what),
             ],
             WHAT_TEXT: [MessageHandler(TYPED, typed_what)],
-            HOW: [CallbackQueryHandler(chose_measure, pattern=r"^objset:m:")],
+            HOW: [CallbackQueryHandler(chose_measure, pattern=ObjectiveMeasure.pattern())],
             HOW_MANY: [
-                CallbackQueryHandler(chose_count, pattern=r"^objset:n:"),
+                CallbackQueryHandler(chose_count, pattern=ObjectiveCount.pattern()),
+                CallbackQueryHandler(ask_other_count, pattern=ObjectiveOtherCount.pattern()),
                 MessageHandler(TYPED, typed_count),
             ],
             HOW_MANY_TEXT: [MessageHandler(TYPED, typed_count)],
             WHEN: [
-                CallbackQueryHandler(chose_due, pattern=r"^objset:due:"),
+                CallbackQueryHandler(chose_due, pattern=ObjectiveDue.pattern()),
                 MessageHandler(TYPED, typed_due),
             ],
             CONFIRM: [
-                CallbackQueryHandler(confirm, pattern=r"^objset:ok$"),
-                CallbackQueryHandler(ask_what_to_change, pattern=r"^objset:edit$"),
-                CallbackQueryHandler(change, pattern=r"^objset:edit:"),
+                CallbackQueryHandler(confirm, pattern=ObjectiveStep.pattern(step="ok")),
+                CallbackQueryHandler(
+                    ask_what_to_change, pattern=ObjectiveStep.pattern(step="edit")
+                ),
+                CallbackQueryHandler(change, pattern=ObjectiveChange.pattern()),
             ],
             BLOCKER: [
                 MessageHandler(TYPED, typed_blocker),
-                CallbackQueryHandler(skip_blocker, pattern=r"^obj:\d+:skip$"),
+                CallbackQueryHandler(skip_blocker, pattern=ObjectiveAction.pattern(action="skip")),
             ],
             NUMBER: [
-                CallbackQueryHandler(chose_number, pattern=r"^obj:\d+:n:\d+$"),
+                CallbackQueryHandler(chose_number, pattern=ObjectiveNumber.pattern()),
                 MessageHandler(TYPED, typed_number),
             ],
         },
         fallbacks=[
-            CallbackQueryHandler(cancel, pattern=r"^objset:cancel$"),
+            CallbackQueryHandler(cancel, pattern=ObjectiveStep.pattern(step="cancel")),
             CommandHandler("annuler", cancel, filters=NEW_MESSAGE),
+            # "Resume the check-ins" is no step of this conversation: answered, and it stays.
+            CallbackQueryHandler(resume, pattern=ObjectiveStep.pattern(step="resume")),
             # A button of an earlier step of this conversation: the question stays.
-            CallbackQueryHandler(repeat_step, pattern=r"^objset:(?!resume$)"),
+            CallbackQueryHandler(repeat_step, pattern=OBJSET.pattern),
             # A check-in answered meanwhile: handled, and the current question stays.
-            CallbackQueryHandler(other_button, pattern=r"^obj:"),
+            CallbackQueryHandler(other_button, pattern=OBJ.pattern),
         ],
         name="objective",
         persistent=True,
@@ -1237,9 +1257,9 @@ def handlers() -> list[BaseHandler[Update, RelaisContext, Any]]:
     return [
         CommandHandler("objectifs", list_objectives, filters=NEW_MESSAGE),
         MessageHandler(NEW_MESSAGE & menu_button("objectifs"), list_objectives),
-        CallbackQueryHandler(resume, pattern=r"^objset:resume$"),
-        CallbackQueryHandler(stale_step, pattern=r"^objset:"),
-        CallbackQueryHandler(on_obj, pattern=r"^obj:"),
+        CallbackQueryHandler(resume, pattern=ObjectiveStep.pattern(step="resume")),
+        CallbackQueryHandler(stale_step, pattern=OBJSET.pattern),
+        CallbackQueryHandler(on_obj, pattern=OBJ.pattern),
     ]
 
 

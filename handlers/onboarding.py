@@ -33,6 +33,13 @@ from telegram.ext import (
     filters,
 )
 
+from bot.callbacks import (
+    ONB,
+    Language,
+    OnboardingConsent,
+    OnboardingSector,
+    OnboardingStep,
+)
 from bot.i18n import LANGUAGES, N_, Translator, normalise_language
 from bot.models import Role, Sector
 from bot.runtime import RelaisContext
@@ -49,7 +56,7 @@ from bot.services.members import (
 )
 from bot.services.staff import STAFF_PREFIX, InviteOutcome
 from bot.services.validation import InvalidValue, clean_text
-from handlers.common import answer_callback, callback_args, inline
+from handlers.common import answer_callback, clicked, inline
 from handlers.menu import ANY_MENU_BUTTON, main_menu
 
 log = logging.getLogger(__name__)
@@ -172,7 +179,7 @@ async def ask_first_name(update: Update, context: RelaisContext) -> str:
     telegram_name = draft.get("telegram_first_name") or ""
     # A button label is plain text (not HTML): format it without escaping.
     keep = t.raw(N_("✅ Oui, « {name} »")).format_map({"name": telegram_name})
-    buttons = [[(keep[:64], "onb:keep")]]
+    buttons = [[(keep[:64], OnboardingStep("keep").pack())]]
     await _send(
         update,
         context,
@@ -204,7 +211,9 @@ async def ask_business(update: Update, context: RelaisContext) -> str:
 
 async def ask_sector(update: Update, context: RelaisContext) -> str:
     t = translator(context)
-    labels = [(t(label), f"onb:sector:{sector.value}") for sector, label in SECTOR_LABELS.items()]
+    labels = [
+        (t(label), OnboardingSector(sector.value).pack()) for sector, label in SECTOR_LABELS.items()
+    ]
     rows = [labels[i : i + 2] for i in range(0, len(labels), 2)]
     await _send(
         update, context, t("Dans quel <b>secteur</b> travaillez-vous ?"), reply_markup=inline(rows)
@@ -222,7 +231,11 @@ async def ask_commune(update: Update, context: RelaisContext) -> str:
             "Dans quelle <b>commune</b> se trouve votre commerce ?\n"
             "Appuyez sur le bouton, ou écrivez le nom de votre commune."
         ),
-        reply_markup=inline([[(("📍 " + commune)[:64], "onb:commune")]]) if commune else None,
+        reply_markup=(
+            inline([[(("📍 " + commune)[:64], OnboardingStep("commune").pack())]])
+            if commune
+            else None
+        ),
     )
     return COMMUNE
 
@@ -256,14 +269,17 @@ async def ask_consent(update: Update, context: RelaisContext) -> str:
             organisation=settings.organisation_name,
         ),
         reply_markup=inline(
-            [[(t("✅ J'accepte"), "onb:consent:yes")], [(t("Non merci"), "onb:consent:no")]]
+            [
+                [(t("✅ J'accepte"), OnboardingConsent("yes").pack())],
+                [(t("Non merci"), OnboardingConsent("no").pack())],
+            ]
         ),
     )
     return CONSENT
 
 
 def language_keyboard() -> InlineKeyboardMarkup:
-    return inline([[(LANGUAGE_NAMES[lang], f"lang:{lang}")] for lang in LANGUAGES])
+    return inline([[(LANGUAGE_NAMES[lang], Language(lang).pack())] for lang in LANGUAGES])
 
 
 ASK: dict[str, Callable[[Update, RelaisContext], Awaitable[str]]] = {
@@ -433,8 +449,8 @@ async def _typed(
 
 
 async def chose_sector(update: Update, context: RelaisContext) -> str | int:
-    args = callback_args(update, "onb", 2)
-    sector = members.parse_sector(args[1]) if args and args[0] == "sector" else None
+    button = clicked(update, OnboardingSector)
+    sector = members.parse_sector(button.sector) if button is not None else None
     if sector is None:
         await answer_callback(update, translator(context)("Ce bouton n'est plus valable."))
         return SECTOR
@@ -456,21 +472,21 @@ async def chose_commune(update: Update, context: RelaisContext) -> str | int:
 
 
 async def chose_language(update: Update, context: RelaisContext) -> str | int:
-    args = callback_args(update, "lang", 1)
-    if not args or args[0] not in LANGUAGES:
+    button = clicked(update, Language)
+    if button is None or button.code not in LANGUAGES:
         await answer_callback(update, translator(context)("Ce bouton n'est plus valable."))
         return LANGUAGE
     await answer_callback(update)
     if _draft(context) is None:
         return await _lost(update, context)
     await _drop_buttons(update)
-    _set(context, language=args[0])
+    _set(context, language=button.code)
     return await _next(update, context, CONSENT)
 
 
 async def consent(update: Update, context: RelaisContext) -> str | int:
-    args = callback_args(update, "onb", 2)
-    if not args or args[0] != "consent" or args[1] not in ("yes", "no"):
+    button = clicked(update, OnboardingConsent)
+    if button is None:
         await answer_callback(update, translator(context)("Ce bouton n'est plus valable."))
         return CONSENT
     await answer_callback(update)
@@ -478,7 +494,7 @@ async def consent(update: Update, context: RelaisContext) -> str | int:
     if draft is None:
         return await _lost(update, context)
     t = translator(context)
-    if args[1] == "no":
+    if button.answer == "no":
         await _send(
             update,
             context,
@@ -694,24 +710,24 @@ def conversations() -> list[BaseHandler[Update, RelaisContext, Any]]:
         ],
         states={
             FIRST_NAME: [
-                CallbackQueryHandler(keep_first_name, pattern=r"^onb:keep$"),
+                CallbackQueryHandler(keep_first_name, pattern=OnboardingStep.pattern(step="keep")),
                 MessageHandler(TYPED_ANSWER, typed_first_name),
             ],
             BUSINESS: [MessageHandler(TYPED_ANSWER, typed_business)],
-            SECTOR: [CallbackQueryHandler(chose_sector, pattern=r"^onb:sector:")],
+            SECTOR: [CallbackQueryHandler(chose_sector, pattern=OnboardingSector.pattern())],
             COMMUNE: [
-                CallbackQueryHandler(chose_commune, pattern=r"^onb:commune$"),
+                CallbackQueryHandler(chose_commune, pattern=OnboardingStep.pattern(step="commune")),
                 MessageHandler(TYPED_ANSWER, typed_commune),
             ],
-            LANGUAGE: [CallbackQueryHandler(chose_language, pattern=r"^lang:")],
-            CONSENT: [CallbackQueryHandler(consent, pattern=r"^onb:consent:")],
+            LANGUAGE: [CallbackQueryHandler(chose_language, pattern=Language.pattern())],
+            CONSENT: [CallbackQueryHandler(consent, pattern=OnboardingConsent.pattern())],
         },
         fallbacks=[
             CommandHandler("annuler", cancel, filters=NEW_MESSAGE),
             CommandHandler(
                 "start", repeat_question, filters=NEW_MESSAGE & filters.Regex(_PLAIN_START)
             ),
-            CallbackQueryHandler(repeat_question, pattern=r"^onb:"),
+            CallbackQueryHandler(repeat_question, pattern=ONB.pattern),
             MessageHandler(NEW_MESSAGE & ~filters.COMMAND & ~ANY_MENU_BUTTON, repeat_question),
         ],
         name="onboarding",

@@ -30,6 +30,7 @@ from telegram.ext import (
     ConversationHandler,
 )
 
+from bot.callbacks import PRIV, Forget, KeepMyData
 from bot.i18n import Translator
 from bot.runtime import RelaisApp, RelaisContext
 from bot.services import privacy
@@ -38,8 +39,6 @@ from handlers.onboarding import NEW_MESSAGE, translator
 
 log = logging.getLogger(__name__)
 
-FORGET_CONFIRM = "priv:forget:confirm"
-FORGET_CANCEL = "priv:forget:cancel"
 # user_data key: the id of the message that asked "erase everything?".
 FORGET_PROMPT = "privacy_forget_prompt"
 EXPORT_FILENAME = "relais-mes-donnees.json"
@@ -220,8 +219,8 @@ async def ask_forget(update: Update, context: RelaisContext) -> None:
         ),
         reply_markup=inline(
             [
-                [(t("🗑 Oui, tout effacer"), FORGET_CONFIRM)],
-                [(t("Non, je garde tout"), FORGET_CANCEL)],
+                [(t("🗑 Oui, tout effacer"), Forget("confirm").pack())],
+                [(t("Non, je garde tout"), Forget("cancel").pack())],
             ]
         ),
     )
@@ -335,8 +334,8 @@ def handlers() -> list[BaseHandler[Update, RelaisContext, Any]]:
         CommandHandler("privacy", show_privacy, filters=NEW_MESSAGE),
         CommandHandler("mesdonnees", my_data, filters=NEW_MESSAGE),
         CommandHandler("oublier", ask_forget, filters=NEW_MESSAGE),
-        CallbackQueryHandler(confirm_forget, pattern=rf"^{FORGET_CONFIRM}$"),
-        CallbackQueryHandler(cancel_forget, pattern=rf"^{FORGET_CANCEL}$"),
-        CallbackQueryHandler(keep_me, pattern=rf"^{privacy.KEEP_CALLBACK}$"),
-        CallbackQueryHandler(stale, pattern=r"^priv:"),
+        CallbackQueryHandler(confirm_forget, pattern=Forget.pattern(answer="confirm")),
+        CallbackQueryHandler(cancel_forget, pattern=Forget.pattern(answer="cancel")),
+        CallbackQueryHandler(keep_me, pattern=KeepMyData.pattern()),
+        CallbackQueryHandler(stale, pattern=PRIV.pattern),
     ]

@@ -31,13 +31,14 @@ from telegram.ext import (
     filters,
 )
 
+from bot.callbacks import QA, AnswerQuestion, AnswerStep, Q, QuestionStep
 from bot.delivery.registry import Button
 from bot.i18n import N_, Html, Translator, escape
 from bot.runtime import RelaisContext
 from bot.services import questions
 from bot.services.checkins import LABEL_REPLY_TO, label
 from bot.services.validation import InvalidValue
-from handlers.common import answer_callback, int_arg
+from handlers.common import answer_callback, clicked
 from handlers.menu import ANY_MENU_BUTTON, menu_button
 from handlers.objectives import keyboard, show, user_data
 
@@ -118,8 +119,11 @@ async def check(update: Update, context: RelaisContext, text: str) -> str:
         return ASK
     user_data(context)[QUESTION_DRAFT] = question
     rows = [
-        [Button(t(N_("✅ Envoyer")), "q:send"), Button(t(N_("✏️ Réécrire")), "q:edit")],
-        [Button(t(N_("✖ Annuler")), "q:cancel")],
+        [
+            Button(t(N_("✅ Envoyer")), QuestionStep("send").pack()),
+            Button(t(N_("✏️ Réécrire")), QuestionStep("edit").pack()),
+        ],
+        [Button(t(N_("✖ Annuler")), QuestionStep("cancel").pack())],
     ]
     await show(
         update,
@@ -164,7 +168,14 @@ async def send(update: Update, context: RelaisContext) -> str | int:
         trainer_t = rt.i18n(trainer.language, actor.zone)
         body = question_text(trainer_t, name, business, question.text)
         markup = keyboard(
-            [[Button(label(trainer_t, LABEL_REPLY_TO, name=name), f"qa:{question.id}")]]
+            [
+                [
+                    Button(
+                        label(trainer_t, LABEL_REPLY_TO, name=name),
+                        AnswerQuestion(question.id).pack(),
+                    )
+                ]
+            ]
         )
         try:
             await context.bot.send_message(trainer.chat_id, body, reply_markup=markup)
@@ -195,14 +206,12 @@ async def cancel(update: Update, context: RelaisContext) -> int:
 # --- the trainer answers -----------------------------------------------------------------------
 async def start_answer(update: Update, context: RelaisContext) -> str | int:
     t = context.t
-    query = update.callback_query
-    parts = (query.data or "").split(":") if query is not None else []
-    question_id = int_arg(parts[1]) if len(parts) == 2 else None
+    button = clicked(update, AnswerQuestion)
     actor = context.actor
     view = None
-    if question_id is not None:
+    if button is not None:
         async with context.rt.db.unit_of_work() as session:
-            view = await questions.for_staff(session, question_id, actor.active_cohort_id)
+            view = await questions.for_staff(session, button.question_id, actor.active_cohort_id)
     if view is None:
         await answer_callback(update, t("Cette question n'est pas (ou plus) dans votre groupe."))
         return END
@@ -250,10 +259,10 @@ async def typed_answer(update: Update, context: RelaisContext) -> str | int:
     user_data(context)[ANSWER_DRAFT] = answer
     rows = [
         [
-            Button(t(N_("✅ Envoyer")), f"qa:{question_id}:send"),
-            Button(t(N_("✏️ Réécrire")), f"qa:{question_id}:edit"),
+            Button(t(N_("✅ Envoyer")), AnswerStep(question_id, "send").pack()),
+            Button(t(N_("✏️ Réécrire")), AnswerStep(question_id, "edit").pack()),
         ],
-        [Button(t(N_("✖ Annuler")), f"qa:{question_id}:cancel")],
+        [Button(t(N_("✖ Annuler")), AnswerStep(question_id, "cancel").pack())],
     ]
     await show(
         update, t("Votre réponse :\n« {text} »\n\nJe l'envoie ?", text=answer), rows, edit=False
@@ -273,12 +282,12 @@ async def send_answer(update: Update, context: RelaisContext) -> int:
     data = user_data(context)
     question_id = data.pop(ANSWERING, None)
     text = data.pop(ANSWER_DRAFT, None)
-    query = update.callback_query
-    clicked = (query.data or "").split(":")[1] if query is not None else ""
+    button = clicked(update, AnswerStep)
     if (
         not isinstance(question_id, int)
         or not isinstance(text, str)
-        or clicked != str(question_id)
+        or button is None
+        or button.question_id != question_id
         or actor.member_id is None
     ):
         await answer_callback(update, t("Ce bouton n'est plus valable."))
@@ -340,12 +349,12 @@ def conversations() -> list[BaseHandler[Update, RelaisContext, Any]]:
         states={
             ASK: [MessageHandler(TYPED, typed_question)],
             CHECK: [
-                CallbackQueryHandler(send, pattern=r"^q:send$"),
-                CallbackQueryHandler(rewrite, pattern=r"^q:edit$"),
+                CallbackQueryHandler(send, pattern=QuestionStep.pattern(step="send")),
+                CallbackQueryHandler(rewrite, pattern=QuestionStep.pattern(step="edit")),
             ],
         },
         fallbacks=[
-            CallbackQueryHandler(cancel, pattern=r"^q:cancel$"),
+            CallbackQueryHandler(cancel, pattern=QuestionStep.pattern(step="cancel")),
             CommandHandler("annuler", cancel, filters=NEW_MESSAGE),
         ],
         name="question",
@@ -353,16 +362,16 @@ def conversations() -> list[BaseHandler[Update, RelaisContext, Any]]:
         allow_reentry=True,
     )
     answer: ConversationHandler[RelaisContext] = ConversationHandler(
-        entry_points=[CallbackQueryHandler(start_answer, pattern=r"^qa:\d+$")],
+        entry_points=[CallbackQueryHandler(start_answer, pattern=AnswerQuestion.pattern())],
         states={
             ANSWER: [MessageHandler(TYPED, typed_answer)],
             CHECK_ANSWER: [
-                CallbackQueryHandler(send_answer, pattern=r"^qa:\d+:send$"),
-                CallbackQueryHandler(rewrite_answer, pattern=r"^qa:\d+:edit$"),
+                CallbackQueryHandler(send_answer, pattern=AnswerStep.pattern(step="send")),
+                CallbackQueryHandler(rewrite_answer, pattern=AnswerStep.pattern(step="edit")),
             ],
         },
         fallbacks=[
-            CallbackQueryHandler(cancel_answer, pattern=r"^qa:\d+:cancel$"),
+            CallbackQueryHandler(cancel_answer, pattern=AnswerStep.pattern(step="cancel")),
             CommandHandler("annuler", cancel_answer, filters=NEW_MESSAGE),
         ],
         name="question_answer",
@@ -374,4 +383,7 @@ def conversations() -> list[BaseHandler[Update, RelaisContext, Any]]:
 
 def handlers() -> list[BaseHandler[Update, RelaisContext, Any]]:
     # A `q:` or `qa:` button from a conversation already over, or tampered with.
-    return [CallbackQueryHandler(stale, pattern=r"^qa?:")]
+    return [
+        CallbackQueryHandler(stale, pattern=Q.pattern),
+        CallbackQueryHandler(stale, pattern=QA.pattern),
+    ]

@@ -13,27 +13,27 @@ from typing import Any
 from telegram import Update
 from telegram.ext import BaseHandler, CallbackQueryHandler
 
+from bot.callbacks import Rsvp
 from bot.runtime import RelaisContext
 from bot.services import rsvp
 from bot.services.rsvp import RsvpStatus
-from handlers.common import answer_callback, callback_args, int_arg
+from handlers.common import answer_callback, clicked
 
 
 async def on_rsvp(update: Update, context: RelaisContext) -> None:
     t = context.t
-    args = callback_args(update, "rsvp", 2)
-    session_id = int_arg(args[0]) if args else None
+    button = clicked(update, Rsvp)
     member_id = context.actor.member_id
-    if args is None or session_id is None or args[1] not in ("yes", "no") or member_id is None:
+    if button is None or member_id is None:
         await answer_callback(update, t("Ce bouton n'est plus valable."))
         return
     rt = context.rt
     async with rt.db.unit_of_work() as session:
         outcome = await rsvp.answer(
             session,
-            session_id=session_id,
+            session_id=button.session_id,
             member_id=member_id,
-            yes=args[1] == "yes",
+            yes=button.answer == "yes",
             now=rt.clock.now(),
         )
     if outcome.promoted:
@@ -77,4 +77,4 @@ async def on_rsvp(update: Update, context: RelaisContext) -> None:
 
 
 def handlers() -> list[BaseHandler[Update, RelaisContext, Any]]:
-    return [CallbackQueryHandler(on_rsvp, pattern=r"^rsvp:")]
+    return [CallbackQueryHandler(on_rsvp, pattern=Rsvp.pattern())]

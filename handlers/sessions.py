@@ -22,7 +22,6 @@ data are untrusted: every handler re-reads the session within the actor's active
 from __future__ import annotations
 
 import logging
-import re
 from datetime import date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -38,6 +37,19 @@ from telegram.ext import (
     filters,
 )
 
+from bot.callbacks import (
+    NEWSESS,
+    SESS,
+    CalendarFile,
+    PlanCapacity,
+    PlanDate,
+    PlanPlace,
+    PlanStep,
+    PlanTheme,
+    PlanTime,
+    Presences,
+    SessionCard,
+)
 from bot.content import ContentLibrary
 from bot.content import load as load_content
 from bot.i18n import N_, Translator
@@ -45,7 +57,7 @@ from bot.models import RsvpAnswer, TrainingSession
 from bot.runtime import RelaisContext
 from bot.services import calendar, reminders, rsvp, sessions
 from bot.services.sessions import ParseError, ParseProblem, SessionDraft
-from handlers.common import answer_callback, callback_args, inline, int_arg
+from handlers.common import answer_callback, clicked, inline
 from handlers.menu import ANY_MENU_BUTTON, menu_button
 
 log = logging.getLogger(__name__)
@@ -72,8 +84,6 @@ DATE_BUTTONS = 12
 TIME_CHOICES = (time(18, 0), time(18, 30), time(19, 0), time(19, 30), time(20, 0))
 CAPACITY_CHOICES = (10, 15, 20, 25, 30)
 UPCOMING_SHOWN = 5
-
-_CALLBACK_ID = re.compile(r"^sess:(\d{1,12}):(move|place|summary)$")
 
 
 # --- texts ------------------------------------------------------------------------------------
@@ -166,11 +176,14 @@ def card_buttons(t: Translator, ts: TrainingSession) -> list[list[tuple[str, str
         return []
     return [
         [
-            (t("🕒 Déplacer"), f"sess:{ts.id}:move"),
-            (t("📍 Changer le lieu"), f"sess:{ts.id}:place"),
+            (t("🕒 Déplacer"), SessionCard(ts.id, "move").pack()),
+            (t("📍 Changer le lieu"), SessionCard(ts.id, "place").pack()),
         ],
-        [(t("📋 Présences"), f"pres:{ts.id}"), (t("📆 Agenda (.ics)"), f"ics:{ts.id}")],
-        [(t("❌ Annuler la séance"), f"sess:{ts.id}:cancel")],
+        [
+            (t("📋 Présences"), Presences(ts.id).pack()),
+            (t("📆 Agenda (.ics)"), CalendarFile(ts.id).pack()),
+        ],
+        [(t("❌ Annuler la séance"), SessionCard(ts.id, "cancel").pack())],
     ]
 
 
@@ -300,9 +313,9 @@ async def ask_date(update: Update, context: RelaisContext) -> str:
     assert cohort_id is not None
     today = _today(context, await _zone(context, cohort_id))
     days = [today + timedelta(days=i) for i in range(DATE_BUTTONS)]
-    buttons = [(t.date(day, "EEE d MMM"), f"newsess:d:{day:%Y%m%d}") for day in days]
+    buttons = [(t.date(day, "EEE d MMM"), PlanDate(day).pack()) for day in days]
     rows = [buttons[i : i + 3] for i in range(0, len(buttons), 3)]
-    rows.append([(t("✖️ Annuler"), "newsess:x")])
+    rows.append([(t("✖️ Annuler"), PlanStep("x").pack())])
     await _send(
         update,
         context,
@@ -313,13 +326,11 @@ async def ask_date(update: Update, context: RelaisContext) -> str:
 
 
 async def chose_date(update: Update, context: RelaisContext) -> str:
-    args = callback_args(update, "newsess", 2)
+    button = clicked(update, PlanDate)
     await answer_callback(update)
-    value = args[1] if args and args[0] == "d" else ""
-    try:
-        day = datetime.strptime(value, "%Y%m%d").date()
-    except ValueError:
+    if button is None:
         return await ask_date(update, context)
+    day = button.day
     await _drop_buttons(update)
     return await _take_date(update, context, day)
 
@@ -366,9 +377,9 @@ async def ask_time(update: Update, context: RelaisContext) -> str:
         zone = await sessions.cohort_zone(session, cohort_id, context.rt.settings.timezone)
         usual = await sessions.usual_time(session, cohort_id, zone)
     choices = list(dict.fromkeys([*([usual] if usual else []), *TIME_CHOICES]))
-    buttons = [(t.time(at), f"newsess:t:{at:%H%M}") for at in choices]
+    buttons = [(t.time(at), PlanTime(at).pack()) for at in choices]
     rows = [buttons[i : i + 3] for i in range(0, len(buttons), 3)]
-    rows.append([(t("✖️ Annuler"), "newsess:x")])
+    rows.append([(t("✖️ Annuler"), PlanStep("x").pack())])
     day = date.fromisoformat(_draft(context)["date"])
     await _send(
         update,
@@ -383,11 +394,10 @@ async def ask_time(update: Update, context: RelaisContext) -> str:
 
 
 async def chose_time(update: Update, context: RelaisContext) -> str:
-    args = callback_args(update, "newsess", 2)
+    button = clicked(update, PlanTime)
     await answer_callback(update)
-    value = args[1] if args and args[0] == "t" else ""
-    at = sessions.parse_time(f"{value[:2]}:{value[2:]}") if len(value) == 4 else None
-    if not isinstance(at, time):
+    at = button.at if button is not None else None
+    if at is None:
         return await ask_time(update, context)
     await _drop_buttons(update)
     return await _take_time(update, context, at)
@@ -437,8 +447,8 @@ async def ask_place(update: Update, context: RelaisContext) -> str:
     async with context.rt.db.unit_of_work() as session:
         places = await sessions.recent_places(session, cohort_id)
     _draft(context)["places"] = places
-    rows = [[(place[:60], f"newsess:p:{index}")] for index, place in enumerate(places)]
-    rows.append([(t("✖️ Annuler"), "newsess:x")])
+    rows = [[(place[:60], PlanPlace(index).pack())] for index, place in enumerate(places)]
+    rows.append([(t("✖️ Annuler"), PlanStep("x").pack())])
     question = (
         t("📍 Où ? Choisissez un lieu déjà utilisé, ou écrivez le lieu.")
         if places
@@ -449,10 +459,10 @@ async def ask_place(update: Update, context: RelaisContext) -> str:
 
 
 async def chose_place(update: Update, context: RelaisContext) -> str:
-    args = callback_args(update, "newsess", 2)
+    button = clicked(update, PlanPlace)
     await answer_callback(update)
     places = _draft(context).get("places") or []
-    index = int_arg(args[1]) if args and args[0] == "p" else None
+    index = button.index if button is not None else None
     if index is None or index >= len(places):
         return await ask_place(update, context)
     await _drop_buttons(update)
@@ -487,9 +497,9 @@ async def ask_theme(update: Update, context: RelaisContext) -> str:
         for item in library.sessions:
             mark = "⭐ " if item.number == suggested else ""
             rows.append(
-                [(f"{mark}{item.number}. {item.title(t.lang)}"[:60], f"newsess:th:{item.number}")]
+                [(f"{mark}{item.number}. {item.title(t.lang)}"[:60], PlanTheme(item.number).pack())]
             )
-    rows.append([(t("✖️ Annuler"), "newsess:x")])
+    rows.append([(t("✖️ Annuler"), PlanStep("x").pack())])
     await _send(
         update,
         context,
@@ -500,10 +510,10 @@ async def ask_theme(update: Update, context: RelaisContext) -> str:
 
 
 async def chose_theme(update: Update, context: RelaisContext) -> str:
-    args = callback_args(update, "newsess", 2)
+    button = clicked(update, PlanTheme)
     await answer_callback(update)
     library = _library(context)
-    number = int_arg(args[1]) if args and args[0] == "th" else None
+    number = button.number if button is not None else None
     item = library.session(number) if library is not None and number is not None else None
     if item is None:
         return await ask_theme(update, context)
@@ -530,8 +540,12 @@ async def typed_theme(update: Update, context: RelaisContext) -> str:
 
 async def ask_capacity(update: Update, context: RelaisContext) -> str:
     t = context.t
-    buttons = [(str(n), f"newsess:c:{n}") for n in CAPACITY_CHOICES]
-    rows = [[(t("♾ Pas de limite"), "newsess:c:0")], buttons, [(t("✖️ Annuler"), "newsess:x")]]
+    buttons = [(str(n), PlanCapacity(n).pack()) for n in CAPACITY_CHOICES]
+    rows = [
+        [(t("♾ Pas de limite"), PlanCapacity(0).pack())],
+        buttons,
+        [(t("✖️ Annuler"), PlanStep("x").pack())],
+    ]
     await _send(
         update,
         context,
@@ -545,11 +559,11 @@ async def ask_capacity(update: Update, context: RelaisContext) -> str:
 
 
 async def chose_capacity(update: Update, context: RelaisContext) -> str:
-    args = callback_args(update, "newsess", 2)
+    button = clicked(update, PlanCapacity)
     await answer_callback(update)
     value = (
-        sessions.parse_capacity(args[1])
-        if args and args[0] == "c"
+        sessions.parse_capacity(str(button.seats))
+        if button is not None
         else ParseError(ParseProblem.BAD_CAPACITY)
     )
     if isinstance(value, ParseError):
@@ -602,7 +616,9 @@ async def ask_confirm(update: Update, context: RelaisContext) -> str:
         update,
         context,
         "\n".join(lines),
-        reply_markup=inline([[(t("✅ Planifier"), "newsess:ok"), (t("✖️ Annuler"), "newsess:x")]]),
+        reply_markup=inline(
+            [[(t("✅ Planifier"), PlanStep("ok").pack()), (t("✖️ Annuler"), PlanStep("x").pack())]]
+        ),
     )
     return CONFIRM
 
@@ -681,17 +697,18 @@ async def repeat_question(update: Update, context: RelaisContext) -> str | None:
 async def _session_from_callback(
     update: Update, context: RelaisContext
 ) -> tuple[TrainingSession, str] | None:
-    args = callback_args(update, "sess", 2)
-    session_id = int_arg(args[0]) if args else None
-    if args is None or session_id is None:
+    button = clicked(update, SessionCard)
+    if button is None:
         await stale_button(update, context)
         return None
     async with context.rt.db.unit_of_work() as session:
-        ts = await sessions.get_in_cohort(session, session_id, context.actor.active_cohort_id)
+        ts = await sessions.get_in_cohort(
+            session, button.session_id, context.actor.active_cohort_id
+        )
     if ts is None:
         await stale_button(update, context)
         return None
-    return ts, args[1]
+    return ts, button.action
 
 
 async def start_edit(update: Update, context: RelaisContext) -> str | int:
@@ -844,8 +861,8 @@ async def on_card_button(update: Update, context: RelaisContext) -> None:
             reply_markup=inline(
                 [
                     [
-                        (t("Oui, annuler"), f"sess:{ts.id}:cancelok"),
-                        (t("Non, garder"), f"sess:{ts.id}:card"),
+                        (t("Oui, annuler"), SessionCard(ts.id, "cancelok").pack()),
+                        (t("Non, garder"), SessionCard(ts.id, "card").pack()),
                     ]
                 ]
             ),
@@ -920,7 +937,7 @@ async def list_sessions(update: Update, context: RelaisContext) -> None:
             [(b.label, b.callback_data or "") for b in row]
             for row in reminders.rsvp_buttons(t, ts.id)
         ]
-        rows.append([(t("📆 Ajouter à mon agenda"), f"ics:{ts.id}")])
+        rows.append([(t("📆 Ajouter à mon agenda"), CalendarFile(ts.id).pack())])
         await message.reply_text(text, reply_markup=inline(rows))
     if total > len(upcoming):
         await message.reply_text(
@@ -933,15 +950,14 @@ async def list_sessions(update: Update, context: RelaisContext) -> None:
 
 
 async def send_ics(update: Update, context: RelaisContext) -> None:
-    args = callback_args(update, "ics", 1)
-    session_id = int_arg(args[0]) if args else None
+    button = clicked(update, CalendarFile)
     t = context.t
     actor = context.actor
     rt = context.rt
     ts = None
-    if session_id is not None:
+    if button is not None:
         async with rt.db.unit_of_work() as session:
-            ts = await sessions.get_in_cohort(session, session_id, actor.active_cohort_id)
+            ts = await sessions.get_in_cohort(session, button.session_id, actor.active_cohort_id)
     if ts is None:
         await stale_button(update, context)
         return
@@ -972,31 +988,31 @@ def conversations() -> list[BaseHandler[Update, RelaisContext, Any]]:
         ],
         states={
             DATE: [
-                CallbackQueryHandler(chose_date, pattern=r"^newsess:d:"),
+                CallbackQueryHandler(chose_date, pattern=PlanDate.pattern()),
                 MessageHandler(TYPED, typed_date),
             ],
             TIME: [
-                CallbackQueryHandler(chose_time, pattern=r"^newsess:t:"),
+                CallbackQueryHandler(chose_time, pattern=PlanTime.pattern()),
                 MessageHandler(TYPED, typed_time),
             ],
             PLACE: [
-                CallbackQueryHandler(chose_place, pattern=r"^newsess:p:"),
+                CallbackQueryHandler(chose_place, pattern=PlanPlace.pattern()),
                 MessageHandler(TYPED, typed_place),
             ],
             THEME: [
-                CallbackQueryHandler(chose_theme, pattern=r"^newsess:th:"),
+                CallbackQueryHandler(chose_theme, pattern=PlanTheme.pattern()),
                 MessageHandler(TYPED, typed_theme),
             ],
             CAPACITY: [
-                CallbackQueryHandler(chose_capacity, pattern=r"^newsess:c:"),
+                CallbackQueryHandler(chose_capacity, pattern=PlanCapacity.pattern()),
                 MessageHandler(TYPED, typed_capacity),
             ],
-            CONFIRM: [CallbackQueryHandler(confirm, pattern=r"^newsess:ok$")],
+            CONFIRM: [CallbackQueryHandler(confirm, pattern=PlanStep.pattern(step="ok"))],
         },
         fallbacks=[
             CommandHandler("annuler", cancel_planning, filters=NEW_MESSAGE),
-            CallbackQueryHandler(cancel_planning, pattern=r"^newsess:x$"),
-            CallbackQueryHandler(repeat_question, pattern=r"^newsess:"),
+            CallbackQueryHandler(cancel_planning, pattern=PlanStep.pattern(step="x")),
+            CallbackQueryHandler(repeat_question, pattern=NEWSESS.pattern),
             MessageHandler(NEW_MESSAGE & ~filters.COMMAND & ~ANY_MENU_BUTTON, repeat_question),
         ],
         name="new_session",
@@ -1004,7 +1020,11 @@ def conversations() -> list[BaseHandler[Update, RelaisContext, Any]]:
         allow_reentry=True,
     )
     editing: ConversationHandler[RelaisContext] = ConversationHandler(
-        entry_points=[CallbackQueryHandler(start_edit, pattern=_CALLBACK_ID)],
+        entry_points=[
+            CallbackQueryHandler(start_edit, pattern=SessionCard.pattern(action="move")),
+            CallbackQueryHandler(start_edit, pattern=SessionCard.pattern(action="place")),
+            CallbackQueryHandler(start_edit, pattern=SessionCard.pattern(action="summary")),
+        ],
         states={EDIT: [MessageHandler(TYPED, typed_edit)]},
         fallbacks=[CommandHandler("annuler", cancel_edit, filters=NEW_MESSAGE)],
         name="edit_session",
@@ -1019,7 +1039,7 @@ def handlers() -> list[BaseHandler[Update, RelaisContext, Any]]:
         CommandHandler("seances", list_sessions, filters=NEW_MESSAGE),
         MessageHandler(NEW_MESSAGE & menu_button("seances"), list_sessions),
         # Stale planning buttons (the conversation is over): say so instead of a spinner.
-        CallbackQueryHandler(stale_button, pattern=r"^newsess:"),
-        CallbackQueryHandler(on_card_button, pattern=r"^sess:"),
-        CallbackQueryHandler(send_ics, pattern=r"^ics:"),
+        CallbackQueryHandler(stale_button, pattern=NEWSESS.pattern),
+        CallbackQueryHandler(on_card_button, pattern=SESS.pattern),
+        CallbackQueryHandler(send_ics, pattern=CalendarFile.pattern()),
     ]

@@ -20,6 +20,7 @@ from telegram import Update
 from telegram.error import BadRequest
 from telegram.ext import BaseHandler, CallbackQueryHandler, CommandHandler, MessageHandler, filters
 
+from bot.callbacks import SET, Pause, TipDay, TipTime
 from bot.config import WEEKDAYS
 from bot.delivery.registry import Button
 from bot.i18n import Translator
@@ -27,7 +28,7 @@ from bot.runtime import RelaisContext
 from bot.services import settings_prefs
 from bot.services.settings_prefs import PrefChange, TipPrefs
 from bot.services.tips import days_text
-from handlers.common import answer_callback
+from handlers.common import answer_callback, clicked_in
 from handlers.menu import menu_button
 from handlers.tips import markup
 
@@ -57,10 +58,6 @@ def settings_text(t: Translator, prefs: TipPrefs) -> str:
     return "\n".join(lines)
 
 
-def _time_code(at: time) -> str:
-    return f"{at.hour:02d}{at.minute:02d}"
-
-
 def settings_buttons(
     t: Translator, prefs: TipPrefs, offered: tuple[time, ...]
 ) -> list[list[Button]]:
@@ -68,21 +65,21 @@ def settings_buttons(
     days = [
         Button(
             ("✅ " if day in prefs.days else "") + str(names[index]),
-            callback_data=f"set:day:{day}",
+            callback_data=TipDay(day).pack(),
         )
         for index, day in enumerate(WEEKDAYS)
     ]
     times = [
         Button(
             ("✅ " if at == prefs.at else "") + t.time(at),
-            callback_data=f"set:time:{_time_code(at)}",
+            callback_data=TipTime(at).pack(),
         )
         for at in offered
     ]
     pause = (
-        Button(t("▶️ Reprendre"), callback_data="set:resume")
+        Button(t("▶️ Reprendre"), callback_data=Pause("resume").pack())
         if prefs.paused
-        else Button(t("⏸ Mettre en pause"), callback_data="set:pause")
+        else Button(t("⏸ Mettre en pause"), callback_data=Pause("pause").pack())
     )
     return [days[:4], days[4:], times[:3], times[3:], [pause]]
 
@@ -104,34 +101,26 @@ async def show_settings(update: Update, context: RelaisContext) -> None:
     )
 
 
-def _parse_time(code: str) -> time | None:
-    if len(code) != 4 or not code.isdigit():
-        return None
-    hour, minute = int(code[:2]), int(code[2:])
-    if hour > 23 or minute > 59:
-        return None
-    return time(hour, minute)
-
-
 async def on_button(update: Update, context: RelaisContext) -> None:
     t = context.t
     query = update.callback_query
     assert query is not None
     member_id = context.actor.member_id
-    parts = (query.data or "").split(":")
-    action = parts[1] if len(parts) > 1 else ""
+    button = clicked_in(update, SET)
     if member_id is None:
         await answer_callback(update, t("Ce bouton n'est plus valable."))
         return
     async with context.rt.db.unit_of_work() as session:
-        if action == "day" and len(parts) == 3:
-            change, prefs = await settings_prefs.toggle_day(session, member_id, parts[2])
-        elif action == "time" and len(parts) == 3 and (at := _parse_time(parts[2])) is not None:
+        if isinstance(button, TipDay):
+            change, prefs = await settings_prefs.toggle_day(session, member_id, button.day)
+        elif isinstance(button, TipTime):
             change, prefs = await settings_prefs.set_time(
-                session, member_id, at, context.rt.settings.quiet_window
+                session, member_id, button.at, context.rt.settings.quiet_window
             )
-        elif action in ("pause", "resume") and len(parts) == 2:
-            change, prefs = await settings_prefs.set_paused(session, member_id, action == "pause")
+        elif isinstance(button, Pause):
+            change, prefs = await settings_prefs.set_paused(
+                session, member_id, button.action == "pause"
+            )
         else:
             change, prefs = PrefChange.NOT_OFFERED, None
     if change is PrefChange.NOT_OFFERED or prefs is None:
@@ -144,9 +133,9 @@ async def on_button(update: Update, context: RelaisContext) -> None:
             alert=True,
         )
         return
-    if action == "pause":
+    if isinstance(button, Pause) and button.action == "pause":
         await answer_callback(update, t("⏸ C'est en pause. Revenez ici pour reprendre."))
-    elif action == "resume":
+    elif isinstance(button, Pause):
         await answer_callback(update, t("▶️ C'est reparti !"))
     else:
         await answer_callback(update, t("C'est noté ✅"))
@@ -166,5 +155,5 @@ def handlers() -> list[BaseHandler[Update, RelaisContext, Any]]:
     return [
         CommandHandler("reglages", show_settings, filters=NEW_MESSAGE),
         MessageHandler(NEW_MESSAGE & menu_button("reglages"), show_settings),
-        CallbackQueryHandler(on_button, pattern=r"^set:"),
+        CallbackQueryHandler(on_button, pattern=SET.pattern),
     ]

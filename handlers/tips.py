@@ -16,13 +16,14 @@ from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
 from telegram.error import BadRequest
 from telegram.ext import BaseHandler, CallbackQueryHandler, CommandHandler, MessageHandler, filters
 
+from bot.callbacks import TipVote
 from bot.content import ContentLibrary
 from bot.delivery.registry import Button
 from bot.i18n import Translator, escape
 from bot.runtime import RelaisContext
 from bot.services import tips
 from bot.services.tips import FeedbackSummary
-from handlers.common import answer_callback
+from handlers.common import answer_callback, clicked
 from handlers.menu import menu_button
 
 log = logging.getLogger(__name__)
@@ -82,13 +83,13 @@ async def on_vote(update: Update, context: RelaisContext) -> None:
     t = context.t
     query = update.callback_query
     assert query is not None
-    parts = (query.data or "").split(":")
-    vote = tips.parse_vote(parts[2]) if len(parts) == 3 else None
+    button = clicked(update, TipVote)
+    vote = tips.parse_vote(button.vote) if button is not None else None
     member_id = context.actor.member_id
-    if vote is None or member_id is None or not tips.is_tip_id(parts[1]):
+    if button is None or vote is None or member_id is None:
         await answer_callback(update, t("Ce bouton n'est plus valable."))
         return
-    tip_id = parts[1]
+    tip_id = button.tip_id
     async with context.rt.db.unit_of_work() as session:
         stored = await tips.record_feedback(
             session, member_id, tip_id, vote, context.rt.clock.now()
@@ -144,5 +145,5 @@ def handlers() -> list[BaseHandler[Update, RelaisContext, Any]]:
     return [
         CommandHandler("astuce", tip_now, filters=NEW_MESSAGE),
         MessageHandler(NEW_MESSAGE & menu_button("astuce"), tip_now),
-        CallbackQueryHandler(on_vote, pattern=r"^tip:"),
+        CallbackQueryHandler(on_vote, pattern=TipVote.pattern()),
     ]

@@ -42,6 +42,7 @@ from sqlalchemy import Select, and_, case, delete, exists, func, or_, select, up
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql.elements import ColumnElement
 
+from bot.callbacks import Library
 from bot.content import ContentLibrary, Tip
 from bot.delivery.outbox import enqueue
 from bot.delivery.quiet import QuietWindow, in_window
@@ -681,7 +682,7 @@ def progress_text(
 
 
 def report_buttons(t: Translator) -> list[list[Button]]:
-    return [[Button(t("📚 Envoyer une astuce de la bibliothèque"), callback_data="bc:lib")]]
+    return [[Button(t("📚 Envoyer une astuce de la bibliothèque"), callback_data=Library().pack())]]
 
 
 # -- planners, renderers, after-send ------------------------------------------------------

@@ -41,6 +41,12 @@ from sqlalchemy import and_, exists, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql.elements import ColumnElement
 
+from bot.callbacks import (
+    AnswerQuestion,
+    GroupOpen,
+    ObjectiveAction,
+    ObjectiveStep,
+)
 from bot.config import WEEKDAYS, Settings
 from bot.delivery.quiet import first_instant_at
 from bot.delivery.registry import (
@@ -451,20 +457,23 @@ def answer_buttons(t: Translator, objective_id: int, measure_kind: str) -> list[
     """done / doing / stuck (+ "add a number" for a weekly number), as callback buttons."""
     rows = [
         [
-            Button(t(LABEL_DONE), f"obj:{objective_id}:done"),
-            Button(t(LABEL_DOING), f"obj:{objective_id}:doing"),
+            Button(t(LABEL_DONE), ObjectiveAction(objective_id, "done").pack()),
+            Button(t(LABEL_DOING), ObjectiveAction(objective_id, "doing").pack()),
         ],
-        [Button(t(LABEL_STUCK), f"obj:{objective_id}:stuck")],
+        [Button(t(LABEL_STUCK), ObjectiveAction(objective_id, "stuck").pack())],
     ]
     if measure_kind == MeasureKind.COUNT.value:
-        rows[1].append(Button(t(LABEL_NUMBER), f"obj:{objective_id}:num"))
+        rows[1].append(Button(t(LABEL_NUMBER), ObjectiveAction(objective_id, "num").pack()))
     return rows
 
 
 def carry_buttons(t: Translator, objective_id: int) -> list[list[Button]]:
     return [
-        [Button(t(LABEL_CARRY), f"obj:{objective_id}:carry")],
-        [Button(t(LABEL_NEW), "objset:new"), Button(t(LABEL_DROP), f"obj:{objective_id}:drop")],
+        [Button(t(LABEL_CARRY), ObjectiveAction(objective_id, "carry").pack())],
+        [
+            Button(t(LABEL_NEW), ObjectiveStep("new").pack()),
+            Button(t(LABEL_DROP), ObjectiveAction(objective_id, "drop").pack()),
+        ],
     ]
 
 
@@ -518,7 +527,7 @@ async def render_checkin(ctx: RenderContext) -> Rendered | Skip:
                 ),
             )
         )
-        return Rendered(text, [[Button(t(LABEL_RESUME), "objset:resume")]])
+        return Rendered(text, [[Button(t(LABEL_RESUME), ObjectiveStep("resume").pack())]])
 
     objective_id = payload.get("objective_id")
     objective = (
@@ -811,10 +820,15 @@ def digest_text(t: Translator, ts: TrainingSession, data: objs.DigestData) -> st
 
 def digest_buttons(t: Translator, data: objs.DigestData) -> list[list[Button]]:
     rows = [
-        [Button(label(t, LABEL_REPLY_TO, name=question.first_name), f"qa:{question.id}")]
+        [
+            Button(
+                label(t, LABEL_REPLY_TO, name=question.first_name),
+                AnswerQuestion(question.id).pack(),
+            )
+        ]
         for question in data.questions[:DIGEST_QUESTION_BUTTONS]
     ]
-    rows.append([Button(t(LABEL_GROUP), "grp:open")])
+    rows.append([Button(t(LABEL_GROUP), GroupOpen().pack())])
     return rows
 
 

@@ -70,6 +70,7 @@ from sqlalchemy import cast as sql_cast
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot.callbacks import KeepMyData
 from bot.delivery.outbox import enqueue, skip_pending
 from bot.delivery.registry import (
     Button,
@@ -129,7 +130,6 @@ RETENTION_WARNING = "retention_warning"
 WARNING_NOTICE = timedelta(days=7)
 RETENTION_LEASE = "retention"
 RETENTION_PASS_EVERY = timedelta(days=1)
-KEEP_CALLBACK = "priv:keep"
 
 FORGET_SELF = "self"
 FORGET_RETENTION = "retention"
@@ -889,7 +889,7 @@ async def render_notice(ctx: RenderContext) -> Rendered | Skip:
             name=ctx.member.first_name,
             date=t.date(when),
         ),
-        buttons=[[Button(t("✋ Je veux continuer"), KEEP_CALLBACK)]],
+        buttons=[[Button(t("✋ Je veux continuer"), KeepMyData().pack())]],
     )
 
 

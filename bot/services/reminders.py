@@ -30,6 +30,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import Select, exists, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot import callbacks
 from bot.content import ContentLibrary
 from bot.content import load as load_content
 from bot.delivery.registry import (
@@ -123,8 +124,8 @@ def rsvp_line(t: Translator, state: rsvp_service.RsvpState) -> str:
 def rsvp_buttons(t: Translator, session_id: int) -> list[list[Button]]:
     return [
         [
-            Button(t("✅ Je serai là"), callback_data=f"rsvp:{session_id}:yes"),
-            Button(t("❌ Je ne peux pas venir"), callback_data=f"rsvp:{session_id}:no"),
+            Button(t("✅ Je serai là"), callbacks.Rsvp(session_id, "yes").pack()),
+            Button(t("❌ Je ne peux pas venir"), callbacks.Rsvp(session_id, "no").pack()),
         ]
     ]
 
@@ -457,7 +458,9 @@ async def render_followup(ctx: RenderContext) -> Rendered | Skip:
         )
         return Rendered(
             text=text,
-            buttons=[[Button(t("✍️ Écrire le résumé"), callback_data=f"sess:{ts.id}:summary")]],
+            buttons=[
+                [Button(t("✍️ Écrire le résumé"), callbacks.SessionCard(ts.id, "summary").pack())]
+            ],
         )
     present = (
         await ctx.session.scalar(

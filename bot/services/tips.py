@@ -48,6 +48,7 @@ from sqlalchemy import and_, case, exists, func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot.callbacks import TipVote
 from bot.config import WEEKDAYS
 from bot.content import ContentError, ContentLibrary, Tip
 from bot.delivery.quiet import first_instant_at
@@ -421,8 +422,8 @@ def tip_buttons(t: Translator, tip: Tip, chosen: Vote | None = None) -> list[lis
         down = "✅ " + down
     rows = [
         [
-            Button(up, callback_data=f"tip:{tip.id}:{Vote.UP.value}"),
-            Button(down, callback_data=f"tip:{tip.id}:{Vote.DOWN.value}"),
+            Button(up, callback_data=TipVote(tip.id, "up").pack()),
+            Button(down, callback_data=TipVote(tip.id, "down").pack()),
         ]
     ]
     link = tip.link_for(t.lang)

@@ -24,6 +24,7 @@ from typing import Any
 import pytest
 from telegram.ext import BaseHandler, CallbackQueryHandler, CommandHandler, ConversationHandler
 
+from bot.callbacks import AREAS
 from bot.models import (
     Broadcast,
     Objective,
@@ -35,7 +36,7 @@ from bot.models import (
     TrainingSession,
 )
 from bot.sandbox.simulator import SimUser
-from bot.services.access import CALLBACK_ACCESS, COMMAND_ACCESS, Access
+from bot.services.access import COMMAND_ACCESS, Access
 from handlers.access import refusal
 from handlers.menu import MERCHANT_MENU, STAFF_MENU
 from tests.e2e.harness import Harness
@@ -43,6 +44,9 @@ from tests.e2e.session_helpers import forge_click
 from tests.privacy_scan import snapshot_all
 
 # --- the registered handlers against the table ---------------------------------------------
+
+# The callback areas and their access, from the codec (bot/callbacks.py).
+AREA_ACCESS = {name: area.access for name, area in AREAS.items()}
 
 
 def walk(handlers: list[BaseHandler[Any, Any, Any]]) -> Iterator[BaseHandler[Any, Any, Any]]:
@@ -65,7 +69,7 @@ def areas_of(pattern: str) -> set[str]:
     """
     assert pattern.startswith("^"), f"callback pattern {pattern!r} is not anchored"
     head = re.compile(pattern[1:].split(":", 1)[0].removesuffix("$"))
-    return {area for area in CALLBACK_ACCESS if head.fullmatch(area)}
+    return {area for area in AREA_ACCESS if head.fullmatch(area)}
 
 
 def registered(relais: Harness) -> tuple[set[str], set[str], int]:
@@ -93,7 +97,7 @@ def registered(relais: Harness) -> tuple[set[str], set[str], int]:
 async def test_every_registered_handler_is_governed_by_the_table(relais: Harness) -> None:
     commands, areas, catch_all = registered(relais)
     assert commands - set(COMMAND_ACCESS) == set(), "commands missing from COMMAND_ACCESS"
-    assert areas - set(CALLBACK_ACCESS) == set(), "callback areas missing from CALLBACK_ACCESS"
+    assert areas - set(AREA_ACCESS) == set(), "callback areas missing from the codec"
     # The one catch-all is the fallback that answers stale buttons ("no longer valid").
     assert catch_all == 1
     menu_commands = {command for _, command in (*MERCHANT_MENU, *STAFF_MENU)}
@@ -345,7 +349,7 @@ def forged_data(w: World) -> list[list[str]]:
     for item in aimed:
         by_area.setdefault(item.split(":", 1)[0], []).append(item)
     batches = list(by_area.values())
-    for area in sorted(CALLBACK_ACCESS):
+    for area in sorted(AREA_ACCESS):
         batches.append(
             [
                 f"{area}:",
@@ -374,7 +378,7 @@ async def test_callback_areas_are_refused_where_the_table_says(relais: Harness) 
     for persona in w.personas:
         message = persona.user.last
         assert message is not None
-        for area, access in sorted(CALLBACK_ACCESS.items()):
+        for area, access in sorted(AREA_ACCESS.items()):
             expect_refusal = access not in persona.allowed
             if expect_refusal:
                 await flush(relais)
