@@ -38,7 +38,9 @@ from bot.callbacks import (
     NewCohort,
     StaffInvite,
 )
+from bot.delivery.registry import Button
 from bot.i18n import Translator
+from bot.keyboards import keyboard
 from bot.models import Cohort, Role
 from bot.qr import qr_png
 from bot.runtime import RelaisContext
@@ -48,7 +50,7 @@ from bot.services.cohorts import COMMUNE_MAX, JOIN_PREFIX, NAME_MAX
 from bot.services.staff import STAFF_PREFIX, parse_staff_role
 from bot.services.validation import InvalidValue, clean_text
 from handlers.access import refusal
-from handlers.common import answer_callback, clicked, clicked_in, inline
+from handlers.common import answer_callback, clicked, clicked_in
 from handlers.flyer import flyer_button
 from handlers.help import refresh_staff_commands
 from handlers.menu import ANY_MENU_BUTTON, main_menu, menu_button
@@ -102,12 +104,12 @@ async def send_invite(
         caption += "\n\n" + t("Un autre groupe ? /cohorte")
     buttons = [
         [flyer_button(t, cohort.id)],
-        [(t("🎓 Inviter un formateur"), StaffInvite(cohort.id, "trainer").pack())],
-        [(t("🏛️ Inviter à la coordination"), StaffInvite(cohort.id, "coordinator").pack())],
-        [(t("➕ Créer un autre groupe"), NewCohort().pack())],
+        [Button(t("🎓 Inviter un formateur"), StaffInvite(cohort.id, "trainer").pack())],
+        [Button(t("🏛️ Inviter à la coordination"), StaffInvite(cohort.id, "coordinator").pack())],
+        [Button(t("➕ Créer un autre groupe"), NewCohort().pack())],
     ]
     await context.bot.send_photo(
-        _chat_id(update), photo=qr_png(url), caption=caption, reply_markup=inline(buttons)
+        _chat_id(update), photo=qr_png(url), caption=caption, reply_markup=keyboard(buttons)
     )
 
 
@@ -134,14 +136,15 @@ async def invite(update: Update, context: RelaisContext) -> None:
                     "Il n'y a pas encore de groupe. On en crée un ? "
                     "Il suffit d'un nom et d'une commune."
                 ),
-                reply_markup=inline([[(t("➕ Créer un groupe"), NewCohort().pack())]]),
+                reply_markup=keyboard([[Button(t("➕ Créer un groupe"), NewCohort().pack())]]),
             )
             return
         rows = [
-            [(choice.name[:60], CohortPickToInvite(choice.id).pack())] for choice in choices[:20]
+            [Button(choice.name[:60], CohortPickToInvite(choice.id).pack())]
+            for choice in choices[:20]
         ]
-        rows.append([(t("➕ Créer un groupe"), NewCohort().pack())])
-        await _send(update, context, t("Pour quel groupe ?"), reply_markup=inline(rows))
+        rows.append([Button(t("➕ Créer un groupe"), NewCohort().pack())])
+        await _send(update, context, t("Pour quel groupe ?"), reply_markup=keyboard(rows))
         return
     if not allowed:
         await _send(update, context, refusal(t, Access.COORDINATOR, actor.onboarded))
@@ -351,14 +354,16 @@ async def choose_cohort(update: Update, context: RelaisContext) -> None:
         return
     rows = [
         [
-            (
+            Button(
                 ("✓ " if cohort_id == actor.active_cohort_id else "") + name[:60],
                 CohortPick(cohort_id).pack(),
             )
         ]
         for cohort_id, name in options[:30]
     ]
-    await _send(update, context, t("Sur quel groupe voulez-vous agir ?"), reply_markup=inline(rows))
+    await _send(
+        update, context, t("Sur quel groupe voulez-vous agir ?"), reply_markup=keyboard(rows)
+    )
 
 
 async def pick_cohort(update: Update, context: RelaisContext) -> None:

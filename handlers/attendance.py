@@ -22,7 +22,7 @@ import re
 from html import escape
 from typing import Any
 
-from telegram import InlineKeyboardButton, InlineKeyboardMarkup, InputFile, Update
+from telegram import InlineKeyboardMarkup, InputFile, Update
 from telegram.error import BadRequest
 from telegram.ext import (
     BaseHandler,
@@ -35,7 +35,9 @@ from telegram.ext import (
 from telegram.helpers import create_deep_linked_url
 
 from bot.callbacks import ROLL, Presences, RollAdd, RollPage, RollToggle
+from bot.delivery.registry import Button
 from bot.i18n import N_, Translator
+from bot.keyboards import keyboard
 from bot.models import AttendanceMethod, RsvpAnswer, TrainingSession
 from bot.qr import qr_png
 from bot.runtime import RelaisContext
@@ -43,7 +45,7 @@ from bot.services import attendance, reminders, sessions
 from bot.services.attendance import CheckinStatus, PresenceReport, RollEntry
 from bot.services.cohorts import JOIN_PREFIX
 from bot.services.validation import InvalidValue
-from handlers.common import answer_callback, clicked, clicked_in, inline, typed_number
+from handlers.common import answer_callback, clicked, clicked_in, typed_number
 from handlers.menu import ANY_MENU_BUTTON, menu_button
 
 log = logging.getLogger(__name__)
@@ -164,9 +166,7 @@ async def check_in(update: Update, context: RelaisContext) -> None:
         bot_username = context.bot.username
         if outcome.join_code and bot_username:
             url = create_deep_linked_url(bot_username, f"{JOIN_PREFIX}{outcome.join_code}")
-            markup = InlineKeyboardMarkup(
-                [[InlineKeyboardButton(t("👋 Rejoindre le groupe"), url=url)]]
-            )
+            markup = keyboard([[Button(t("👋 Rejoindre le groupe"), url=url)]])
             await message.reply_text(text, reply_markup=markup)
             return
     await message.reply_text(text)
@@ -230,24 +230,24 @@ def roll_text(t: Translator, ts: TrainingSession, entries: list[RollEntry], page
 
 def roll_markup(
     t: Translator, ts: TrainingSession, entries: list[RollEntry], page: int
-) -> InlineKeyboardMarkup:
+) -> InlineKeyboardMarkup | None:
     pages = max(1, -(-len(entries) // ROLL_PAGE))
     page = min(max(page, 0), pages - 1)
-    rows: list[list[tuple[str, str]]] = []
+    rows: list[list[Button]] = []
     for entry in entries[page * ROLL_PAGE : (page + 1) * ROLL_PAGE]:
         name = entry.name if len(entry.name) <= NAME_SHOWN else entry.name[: NAME_SHOWN - 1] + "…"
         mark = "✅" if entry.present else "⬜"
         said = " 👍" if entry.answer is RsvpAnswer.YES else ""
-        rows.append([(f"{mark} {name}{said}", RollToggle(ts.id, entry.member_id).pack())])
-    nav: list[tuple[str, str]] = []
+        rows.append([Button(f"{mark} {name}{said}", RollToggle(ts.id, entry.member_id).pack())])
+    nav: list[Button] = []
     if page > 0:
-        nav.append(("◀️", RollPage(ts.id, page - 1).pack()))
+        nav.append(Button("◀️", RollPage(ts.id, page - 1).pack()))
     if page < pages - 1:
-        nav.append(("▶️", RollPage(ts.id, page + 1).pack()))
+        nav.append(Button("▶️", RollPage(ts.id, page + 1).pack()))
     if nav:
         rows.append(nav)
-    rows.append([(t("➕ Ajouter un nom"), RollAdd(ts.id).pack())])
-    return inline(rows)
+    rows.append([Button(t("➕ Ajouter un nom"), RollAdd(ts.id).pack())])
+    return keyboard(rows)
 
 
 def _page_of(entries: list[RollEntry], member_id: int) -> int:

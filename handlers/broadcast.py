@@ -61,6 +61,7 @@ from bot.callbacks import (
 from bot.delivery.quiet import quiet_until
 from bot.delivery.registry import Button, Rendered
 from bot.i18n import Translator
+from bot.keyboards import keyboard
 from bot.models import Broadcast
 from bot.runtime import RelaisContext
 from bot.services import broadcasts, tips
@@ -79,7 +80,7 @@ from bot.services.members import parse_sector
 from handlers.common import answer_callback, clicked, clicked_in
 from handlers.menu import ANY_MENU_BUTTON, menu_button
 from handlers.onboarding import SECTOR_LABELS
-from handlers.tips import library, markup, stats_block
+from handlers.tips import library, stats_block
 
 log = logging.getLogger(__name__)
 
@@ -139,7 +140,7 @@ def _chat_id(update: Update) -> int:
 async def _say(
     update: Update, context: RelaisContext, text: str, rows: Sequence[Sequence[Button]] = ()
 ) -> Message:
-    return await context.bot.send_message(_chat_id(update), text, reply_markup=markup(rows))
+    return await context.bot.send_message(_chat_id(update), text, reply_markup=keyboard(rows))
 
 
 async def _show(
@@ -149,7 +150,7 @@ async def _show(
     query = update.callback_query
     if query is not None and query.message is not None:
         try:
-            await query.edit_message_text(text, reply_markup=markup(rows))
+            await query.edit_message_text(text, reply_markup=keyboard(rows))
             return
         except BadRequest as exc:  # unchanged, too old, or a photo
             if "not modified" in str(exc).lower():
@@ -224,7 +225,7 @@ async def start(update: Update, context: RelaisContext) -> str | int:
             "Je vous montre l'aperçu avant tout envoi.\n"
             "/annuler pour arrêter."
         ),
-        reply_markup=markup(
+        reply_markup=keyboard(
             [[Button(t("📚 Ou choisir une astuce de la bibliothèque"), Library().pack())]]
         ),
     )

@@ -1,23 +1,14 @@
-"""Small helpers shared by handlers: keyboards from plain data, the pressed button's data."""
+"""Small helpers shared by handlers: answering a button, reading the pressed button's data."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from typing import TypeVar
 
-from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Message, Update
+from telegram import Message, Update
 
 from bot.callbacks import MAX_ID, Area, Callback, Number
 
-Buttons = Sequence[Sequence[tuple[str, str]]]
 C = TypeVar("C", bound=Callback)
-
-
-def inline(rows: Buttons) -> InlineKeyboardMarkup:
-    """An inline keyboard from rows of (label, callback_data)."""
-    return InlineKeyboardMarkup(
-        [[InlineKeyboardButton(label, callback_data=data) for label, data in row] for row in rows]
-    )
 
 
 async def reply(update: Update, text: str, **kwargs: object) -> Message | None:

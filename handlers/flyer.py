@@ -16,6 +16,7 @@ from telegram.constants import ChatAction
 from telegram.ext import BaseHandler, CallbackQueryHandler
 
 from bot.callbacks import Flyer
+from bot.delivery.registry import Button
 from bot.i18n import Translator
 from bot.runtime import RelaisContext
 from bot.services import cohorts, staff
@@ -27,9 +28,9 @@ from handlers.common import answer_callback, clicked
 log = logging.getLogger(__name__)
 
 
-def flyer_button(t: Translator, cohort_id: int) -> tuple[str, str]:
-    """The (label, callback data) of the flyer button, for /inviter's keyboard."""
-    return t("🖨️ Affiche à imprimer (PDF)"), Flyer(cohort_id).pack()
+def flyer_button(t: Translator, cohort_id: int) -> Button:
+    """The flyer button, for /inviter's keyboard."""
+    return Button(t("🖨️ Affiche à imprimer (PDF)"), Flyer(cohort_id).pack())
 
 
 async def send_flyer(update: Update, context: RelaisContext) -> None:

@@ -27,7 +27,7 @@ from datetime import date
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
+from telegram import Update
 from telegram.error import BadRequest
 from telegram.ext import (
     BaseHandler,
@@ -38,6 +38,8 @@ from telegram.ext import (
     filters,
 )
 
+from bot import buttons
+from bot.buttons import label
 from bot.callbacks import (
     OBJ,
     OBJSET,
@@ -55,11 +57,11 @@ from bot.callbacks import (
 from bot.content import ContentLibrary
 from bot.delivery.registry import Button
 from bot.i18n import N_, Html, Translator
+from bot.keyboards import keyboard
 from bot.models import CheckinAnswer, MeasureKind, ObjectiveStatus
 from bot.runtime import RelaisContext
 from bot.services import checkins, members, tips
 from bot.services import objectives as objs
-from bot.services.checkins import label
 from bot.services.validation import InvalidValue
 from handlers.common import answer_callback, clicked, clicked_in
 from handlers.menu import ANY_MENU_BUTTON, menu_button
@@ -109,21 +111,6 @@ LABEL_CANCEL = N_("✖ Annuler")
 
 
 # --- helpers -------------------------------------------------------------------------------
-def keyboard(rows: Sequence[Sequence[Button]]) -> InlineKeyboardMarkup:
-    """Inline buttons from the services' plain Button rows."""
-    return InlineKeyboardMarkup(
-        [
-            [
-                InlineKeyboardButton(button.label, callback_data=button.callback_data)
-                if button.url is None
-                else InlineKeyboardButton(button.label, url=button.url)
-                for button in row
-            ]
-            for row in rows
-        ]
-    )
-
-
 async def show(
     update: Update, text: str, rows: Sequence[Sequence[Button]] = (), *, edit: bool = True
 ) -> None:
@@ -132,7 +119,7 @@ async def show(
     With `edit=True` this also answers the callback query; with `edit=False` the caller has
     answered it (a query is answered once).
     """
-    markup = keyboard(rows) if rows else None
+    markup = keyboard(rows)
     query = update.callback_query
     if query is not None and edit:
         await query.answer()
@@ -693,7 +680,7 @@ async def on_answer(update: Update, context: RelaisContext) -> None:
                 text=outcome.text,
                 date=t.date(carry_date),
             ),
-            checkins.carry_buttons(t, outcome.objective_id),
+            buttons.carry_over(t, outcome.objective_id),
             edit=False,
         )
         return
@@ -705,9 +692,7 @@ async def on_answer(update: Update, context: RelaisContext) -> None:
     rows: list[list[Button]] = []
     if outcome.measure_kind is MeasureKind.COUNT:
         text += "\n" + t("Vous pouvez aussi noter combien de fois vous l'avez fait cette semaine.")
-        rows.append(
-            [Button(t(checkins.LABEL_NUMBER), ObjectiveAction(outcome.objective_id, "num").pack())]
-        )
+        rows.append([buttons.add_number(t, outcome.objective_id)])
     await show(update, text, rows, edit=False)
 
 
@@ -830,7 +815,7 @@ async def send_help(update: Update, context: RelaisContext, intro: str) -> None:
             t("L'échéance est passée : on reconduit « {text} » jusqu'au {date} ?",
               text=objective.text, date=t.date(carry_date))
         )  # fmt: skip
-        rows = checkins.carry_buttons(t, objective.id)
+        rows = buttons.carry_over(t, objective.id)
     await show(update, "\n\n".join(parts), rows, edit=False)
 
 
@@ -993,7 +978,7 @@ async def on_card(update: Update, context: RelaisContext) -> None:
         await stale(update, context)
         return
     await answer_callback(update)
-    rows = checkins.answer_buttons(t, objective.id, objective.measure_kind)
+    rows = buttons.checkin_answers(t, objective.id, objective.measure_kind)
     rows.append(
         [Button(t(N_("🗑 Abandonner cet objectif")), ObjectiveAction(objective.id, "close").pack())]
     )
@@ -1172,7 +1157,7 @@ async def list_objectives(update: Update, context: RelaisContext) -> None:
         await show(
             update,
             t("Vous n'avez pas encore d'objectif. On en fixe un ensemble ?"),
-            [[Button(t(checkins.LABEL_NEW), ObjectiveStep("new").pack())]],
+            [[buttons.new_objective(t)]],
             edit=False,
         )
         return
@@ -1182,9 +1167,9 @@ async def list_objectives(update: Update, context: RelaisContext) -> None:
         for view in mine.active
     ]  # fmt: skip
     if len(mine.active) < objs.MAX_ACTIVE:
-        rows.append([Button(t(checkins.LABEL_NEW), ObjectiveStep("new").pack())])
+        rows.append([buttons.new_objective(t)])
     if mine.checkins_paused:
-        rows.append([Button(t(checkins.LABEL_RESUME), ObjectiveStep("resume").pack())])
+        rows.append([buttons.resume_checkins(t)])
     await show(update, objectives_text(t, mine), rows, edit=False)
 
 
@@ -1263,4 +1248,4 @@ def handlers() -> list[BaseHandler[Update, RelaisContext, Any]]:
     ]
 
 
-__all__ = ["conversations", "handlers", "keyboard", "show"]
+__all__ = ["conversations", "handlers", "show"]

@@ -40,7 +40,9 @@ from bot.callbacks import (
     OnboardingSector,
     OnboardingStep,
 )
+from bot.delivery.registry import Button
 from bot.i18n import LANGUAGES, N_, Translator, normalise_language
+from bot.keyboards import keyboard
 from bot.models import Role, Sector
 from bot.runtime import RelaisContext
 from bot.services import cohorts, members, staff
@@ -56,7 +58,7 @@ from bot.services.members import (
 )
 from bot.services.staff import STAFF_PREFIX, InviteOutcome
 from bot.services.validation import InvalidValue, clean_text
-from handlers.common import answer_callback, clicked, inline
+from handlers.common import answer_callback, clicked
 from handlers.menu import ANY_MENU_BUTTON, main_menu
 
 log = logging.getLogger(__name__)
@@ -179,7 +181,7 @@ async def ask_first_name(update: Update, context: RelaisContext) -> str:
     telegram_name = draft.get("telegram_first_name") or ""
     # A button label is plain text (not HTML): format it without escaping.
     keep = t.raw(N_("✅ Oui, « {name} »")).format_map({"name": telegram_name})
-    buttons = [[(keep[:64], OnboardingStep("keep").pack())]]
+    buttons = [[Button(keep[:64], OnboardingStep("keep").pack())]]
     await _send(
         update,
         context,
@@ -191,7 +193,7 @@ async def ask_first_name(update: Update, context: RelaisContext) -> str:
             cohort=draft.get("cohort_name", ""),
             name=telegram_name,
         ),
-        reply_markup=inline(buttons) if telegram_name else None,
+        reply_markup=keyboard(buttons) if telegram_name else None,
     )
     return FIRST_NAME
 
@@ -212,11 +214,15 @@ async def ask_business(update: Update, context: RelaisContext) -> str:
 async def ask_sector(update: Update, context: RelaisContext) -> str:
     t = translator(context)
     labels = [
-        (t(label), OnboardingSector(sector.value).pack()) for sector, label in SECTOR_LABELS.items()
+        Button(t(label), OnboardingSector(sector.value).pack())
+        for sector, label in SECTOR_LABELS.items()
     ]
     rows = [labels[i : i + 2] for i in range(0, len(labels), 2)]
     await _send(
-        update, context, t("Dans quel <b>secteur</b> travaillez-vous ?"), reply_markup=inline(rows)
+        update,
+        context,
+        t("Dans quel <b>secteur</b> travaillez-vous ?"),
+        reply_markup=keyboard(rows),
     )
     return SECTOR
 
@@ -232,7 +238,7 @@ async def ask_commune(update: Update, context: RelaisContext) -> str:
             "Appuyez sur le bouton, ou écrivez le nom de votre commune."
         ),
         reply_markup=(
-            inline([[(("📍 " + commune)[:64], OnboardingStep("commune").pack())]])
+            keyboard([[Button(("📍 " + commune)[:64], OnboardingStep("commune").pack())]])
             if commune
             else None
         ),
@@ -268,18 +274,18 @@ async def ask_consent(update: Update, context: RelaisContext) -> str:
             "Êtes-vous d'accord ?",
             organisation=settings.organisation_name,
         ),
-        reply_markup=inline(
+        reply_markup=keyboard(
             [
-                [(t("✅ J'accepte"), OnboardingConsent("yes").pack())],
-                [(t("Non merci"), OnboardingConsent("no").pack())],
+                [Button(t("✅ J'accepte"), OnboardingConsent("yes").pack())],
+                [Button(t("Non merci"), OnboardingConsent("no").pack())],
             ]
         ),
     )
     return CONSENT
 
 
-def language_keyboard() -> InlineKeyboardMarkup:
-    return inline([[(LANGUAGE_NAMES[lang], Language(lang).pack())] for lang in LANGUAGES])
+def language_keyboard() -> InlineKeyboardMarkup | None:
+    return keyboard([[Button(LANGUAGE_NAMES[lang], Language(lang).pack())] for lang in LANGUAGES])
 
 
 ASK: dict[str, Callable[[Update, RelaisContext], Awaitable[str]]] = {

@@ -31,10 +31,12 @@ from telegram.ext import (
 )
 
 from bot.callbacks import PRIV, Forget, KeepMyData
+from bot.delivery.registry import Button
 from bot.i18n import Translator
+from bot.keyboards import keyboard
 from bot.runtime import RelaisApp, RelaisContext
 from bot.services import privacy
-from handlers.common import answer_callback, inline
+from handlers.common import answer_callback
 from handlers.onboarding import NEW_MESSAGE, translator
 
 log = logging.getLogger(__name__)
@@ -217,10 +219,10 @@ async def ask_forget(update: Update, context: RelaisContext) -> None:
             "sans votre nom.\n\n"
             "Cela ne peut pas être annulé. Vous pouvez d'abord demander une copie : /mesdonnees"
         ),
-        reply_markup=inline(
+        reply_markup=keyboard(
             [
-                [(t("🗑 Oui, tout effacer"), Forget("confirm").pack())],
-                [(t("Non, je garde tout"), Forget("cancel").pack())],
+                [Button(t("🗑 Oui, tout effacer"), Forget("confirm").pack())],
+                [Button(t("Non, je garde tout"), Forget("cancel").pack())],
             ]
         ),
     )

@@ -31,16 +31,17 @@ from telegram.ext import (
     filters,
 )
 
+from bot import buttons
 from bot.callbacks import QA, AnswerQuestion, AnswerStep, Q, QuestionStep
 from bot.delivery.registry import Button
 from bot.i18n import N_, Html, Translator, escape
+from bot.keyboards import keyboard
 from bot.runtime import RelaisContext
 from bot.services import questions
-from bot.services.checkins import LABEL_REPLY_TO, label
 from bot.services.validation import InvalidValue
 from handlers.common import answer_callback, clicked
 from handlers.menu import ANY_MENU_BUTTON, menu_button
-from handlers.objectives import keyboard, show, user_data
+from handlers.objectives import show, user_data
 
 log = logging.getLogger(__name__)
 
@@ -167,16 +168,7 @@ async def send(update: Update, context: RelaisContext) -> str | int:
     for trainer in trainers:
         trainer_t = rt.i18n(trainer.language, actor.zone)
         body = question_text(trainer_t, name, business, question.text)
-        markup = keyboard(
-            [
-                [
-                    Button(
-                        label(trainer_t, LABEL_REPLY_TO, name=name),
-                        AnswerQuestion(question.id).pack(),
-                    )
-                ]
-            ]
-        )
+        markup = keyboard([[buttons.reply_to(trainer_t, question.id, name)]])
         try:
             await context.bot.send_message(trainer.chat_id, body, reply_markup=markup)
             delivered += 1

@@ -37,6 +37,7 @@ from telegram.ext import (
     filters,
 )
 
+from bot import buttons
 from bot.callbacks import (
     NEWSESS,
     SESS,
@@ -52,12 +53,14 @@ from bot.callbacks import (
 )
 from bot.content import ContentLibrary
 from bot.content import load as load_content
+from bot.delivery.registry import Button
 from bot.i18n import N_, Translator
+from bot.keyboards import keyboard
 from bot.models import RsvpAnswer, TrainingSession
 from bot.runtime import RelaisContext
 from bot.services import calendar, reminders, rsvp, sessions
 from bot.services.sessions import ParseError, ParseProblem, SessionDraft
-from handlers.common import answer_callback, clicked, inline
+from handlers.common import answer_callback, clicked
 from handlers.menu import ANY_MENU_BUTTON, menu_button
 
 log = logging.getLogger(__name__)
@@ -171,19 +174,19 @@ def card_text(t: Translator, ts: TrainingSession, counts: dict[str, int]) -> str
     return "\n".join(lines)
 
 
-def card_buttons(t: Translator, ts: TrainingSession) -> list[list[tuple[str, str]]]:
+def card_buttons(t: Translator, ts: TrainingSession) -> list[list[Button]]:
     if ts.cancelled_at is not None:
         return []
     return [
         [
-            (t("🕒 Déplacer"), SessionCard(ts.id, "move").pack()),
-            (t("📍 Changer le lieu"), SessionCard(ts.id, "place").pack()),
+            Button(t("🕒 Déplacer"), SessionCard(ts.id, "move").pack()),
+            Button(t("📍 Changer le lieu"), SessionCard(ts.id, "place").pack()),
         ],
         [
-            (t("📋 Présences"), Presences(ts.id).pack()),
-            (t("📆 Agenda (.ics)"), CalendarFile(ts.id).pack()),
+            Button(t("📋 Présences"), Presences(ts.id).pack()),
+            Button(t("📆 Agenda (.ics)"), CalendarFile(ts.id).pack()),
         ],
-        [(t("❌ Annuler la séance"), SessionCard(ts.id, "cancel").pack())],
+        [Button(t("❌ Annuler la séance"), SessionCard(ts.id, "cancel").pack())],
     ]
 
 
@@ -253,7 +256,9 @@ async def send_card(
     update: Update, context: RelaisContext, ts: TrainingSession, counts: dict[str, int]
 ) -> None:
     t = context.t
-    await _send(update, context, card_text(t, ts, counts), reply_markup=inline(card_buttons(t, ts)))
+    await _send(
+        update, context, card_text(t, ts, counts), reply_markup=keyboard(card_buttons(t, ts))
+    )
 
 
 # --- /nouvelle_seance -------------------------------------------------------------------------
@@ -313,14 +318,14 @@ async def ask_date(update: Update, context: RelaisContext) -> str:
     assert cohort_id is not None
     today = _today(context, await _zone(context, cohort_id))
     days = [today + timedelta(days=i) for i in range(DATE_BUTTONS)]
-    buttons = [(t.date(day, "EEE d MMM"), PlanDate(day).pack()) for day in days]
-    rows = [buttons[i : i + 3] for i in range(0, len(buttons), 3)]
-    rows.append([(t("✖️ Annuler"), PlanStep("x").pack())])
+    items = [Button(t.date(day, "EEE d MMM"), PlanDate(day).pack()) for day in days]
+    rows = [items[i : i + 3] for i in range(0, len(items), 3)]
+    rows.append([Button(t("✖️ Annuler"), PlanStep("x").pack())])
     await _send(
         update,
         context,
         t("📅 Quel jour ? Choisissez, ou écrivez la date (par exemple 02/12/2026)."),
-        reply_markup=inline(rows),
+        reply_markup=keyboard(rows),
     )
     return DATE
 
@@ -377,9 +382,9 @@ async def ask_time(update: Update, context: RelaisContext) -> str:
         zone = await sessions.cohort_zone(session, cohort_id, context.rt.settings.timezone)
         usual = await sessions.usual_time(session, cohort_id, zone)
     choices = list(dict.fromkeys([*([usual] if usual else []), *TIME_CHOICES]))
-    buttons = [(t.time(at), PlanTime(at).pack()) for at in choices]
-    rows = [buttons[i : i + 3] for i in range(0, len(buttons), 3)]
-    rows.append([(t("✖️ Annuler"), PlanStep("x").pack())])
+    items = [Button(t.time(at), PlanTime(at).pack()) for at in choices]
+    rows = [items[i : i + 3] for i in range(0, len(items), 3)]
+    rows.append([Button(t("✖️ Annuler"), PlanStep("x").pack())])
     day = date.fromisoformat(_draft(context)["date"])
     await _send(
         update,
@@ -388,7 +393,7 @@ async def ask_time(update: Update, context: RelaisContext) -> str:
             "🕒 À quelle heure, le {day} ? Choisissez, ou écrivez l'heure (par exemple 19:00).",
             day=t.date(day),
         ),
-        reply_markup=inline(rows),
+        reply_markup=keyboard(rows),
     )
     return TIME
 
@@ -447,14 +452,14 @@ async def ask_place(update: Update, context: RelaisContext) -> str:
     async with context.rt.db.unit_of_work() as session:
         places = await sessions.recent_places(session, cohort_id)
     _draft(context)["places"] = places
-    rows = [[(place[:60], PlanPlace(index).pack())] for index, place in enumerate(places)]
-    rows.append([(t("✖️ Annuler"), PlanStep("x").pack())])
+    rows = [[Button(place[:60], PlanPlace(index).pack())] for index, place in enumerate(places)]
+    rows.append([Button(t("✖️ Annuler"), PlanStep("x").pack())])
     question = (
         t("📍 Où ? Choisissez un lieu déjà utilisé, ou écrivez le lieu.")
         if places
         else t("📍 Où ? Écrivez le lieu (par exemple : Salle du Conseil, rue de l'Église 1).")
     )
-    await _send(update, context, question, reply_markup=inline(rows))
+    await _send(update, context, question, reply_markup=keyboard(rows))
     return PLACE
 
 
@@ -487,7 +492,7 @@ async def ask_theme(update: Update, context: RelaisContext) -> str:
     cohort_id = context.actor.active_cohort_id
     assert cohort_id is not None
     library = _library(context)
-    rows: list[list[tuple[str, str]]] = []
+    rows: list[list[Button]] = []
     if library is not None and library.sessions:
         async with context.rt.db.unit_of_work() as session:
             used = await sessions.used_theme_codes(session, cohort_id)
@@ -497,14 +502,19 @@ async def ask_theme(update: Update, context: RelaisContext) -> str:
         for item in library.sessions:
             mark = "⭐ " if item.number == suggested else ""
             rows.append(
-                [(f"{mark}{item.number}. {item.title(t.lang)}"[:60], PlanTheme(item.number).pack())]
+                [
+                    Button(
+                        f"{mark}{item.number}. {item.title(t.lang)}"[:60],
+                        PlanTheme(item.number).pack(),
+                    )
+                ]
             )
-    rows.append([(t("✖️ Annuler"), PlanStep("x").pack())])
+    rows.append([Button(t("✖️ Annuler"), PlanStep("x").pack())])
     await _send(
         update,
         context,
         t("🎯 Quel thème ? Choisissez dans le programme (⭐ : le suivant), ou écrivez-le."),
-        reply_markup=inline(rows),
+        reply_markup=keyboard(rows),
     )
     return THEME
 
@@ -540,11 +550,11 @@ async def typed_theme(update: Update, context: RelaisContext) -> str:
 
 async def ask_capacity(update: Update, context: RelaisContext) -> str:
     t = context.t
-    buttons = [(str(n), PlanCapacity(n).pack()) for n in CAPACITY_CHOICES]
+    seats = [Button(str(n), PlanCapacity(n).pack()) for n in CAPACITY_CHOICES]
     rows = [
-        [(t("♾ Pas de limite"), PlanCapacity(0).pack())],
-        buttons,
-        [(t("✖️ Annuler"), PlanStep("x").pack())],
+        [Button(t("♾ Pas de limite"), PlanCapacity(0).pack())],
+        seats,
+        [Button(t("✖️ Annuler"), PlanStep("x").pack())],
     ]
     await _send(
         update,
@@ -553,7 +563,7 @@ async def ask_capacity(update: Update, context: RelaisContext) -> str:
             "👥 Combien de places ? Au-delà, les suivants vont sur une liste d'attente. "
             "Choisissez, ou écrivez un nombre."
         ),
-        reply_markup=inline(rows),
+        reply_markup=keyboard(rows),
     )
     return CAPACITY
 
@@ -616,8 +626,13 @@ async def ask_confirm(update: Update, context: RelaisContext) -> str:
         update,
         context,
         "\n".join(lines),
-        reply_markup=inline(
-            [[(t("✅ Planifier"), PlanStep("ok").pack()), (t("✖️ Annuler"), PlanStep("x").pack())]]
+        reply_markup=keyboard(
+            [
+                [
+                    Button(t("✅ Planifier"), PlanStep("ok").pack()),
+                    Button(t("✖️ Annuler"), PlanStep("x").pack()),
+                ]
+            ]
         ),
     )
     return CONFIRM
@@ -858,11 +873,11 @@ async def on_card_button(update: Update, context: RelaisContext) -> None:
         )
         await query.edit_message_text(
             question + "\n" + told,
-            reply_markup=inline(
+            reply_markup=keyboard(
                 [
                     [
-                        (t("Oui, annuler"), SessionCard(ts.id, "cancelok").pack()),
-                        (t("Non, garder"), SessionCard(ts.id, "card").pack()),
+                        Button(t("Oui, annuler"), SessionCard(ts.id, "cancelok").pack()),
+                        Button(t("Non, garder"), SessionCard(ts.id, "card").pack()),
                     ]
                 ]
             ),
@@ -886,7 +901,7 @@ async def on_card_button(update: Update, context: RelaisContext) -> None:
         async with rt.db.unit_of_work() as session:
             counts = await sessions.rsvp_counts(session, ts.id)
         await query.edit_message_text(
-            card_text(t, ts, counts), reply_markup=inline(card_buttons(t, ts))
+            card_text(t, ts, counts), reply_markup=keyboard(card_buttons(t, ts))
         )
         return
     await stale_button(update, context)
@@ -933,12 +948,9 @@ async def list_sessions(update: Update, context: RelaisContext) -> None:
                 reminders.rsvp_line(t, state),
             )
         )
-        rows = [
-            [(b.label, b.callback_data or "") for b in row]
-            for row in reminders.rsvp_buttons(t, ts.id)
-        ]
-        rows.append([(t("📆 Ajouter à mon agenda"), CalendarFile(ts.id).pack())])
-        await message.reply_text(text, reply_markup=inline(rows))
+        rows = buttons.rsvp(t, ts.id)
+        rows.append([Button(t("📆 Ajouter à mon agenda"), CalendarFile(ts.id).pack())])
+        await message.reply_text(text, reply_markup=keyboard(rows))
     if total > len(upcoming):
         await message.reply_text(
             t.plural(

@@ -24,13 +24,13 @@ from bot.callbacks import SET, Pause, TipDay, TipTime
 from bot.config import WEEKDAYS
 from bot.delivery.registry import Button
 from bot.i18n import Translator
+from bot.keyboards import keyboard
 from bot.runtime import RelaisContext
 from bot.services import settings_prefs
 from bot.services.settings_prefs import PrefChange, TipPrefs
 from bot.services.tips import days_text
 from handlers.common import answer_callback, clicked_in
 from handlers.menu import menu_button
-from handlers.tips import markup
 
 log = logging.getLogger(__name__)
 
@@ -97,7 +97,8 @@ async def show_settings(update: Update, context: RelaisContext) -> None:
         prefs = await settings_prefs.get_prefs(session, member_id)
     t = context.t
     await message.reply_text(
-        settings_text(t, prefs), reply_markup=markup(settings_buttons(t, prefs, _offered(context)))
+        settings_text(t, prefs),
+        reply_markup=keyboard(settings_buttons(t, prefs, _offered(context))),
     )
 
 
@@ -144,7 +145,7 @@ async def on_button(update: Update, context: RelaisContext) -> None:
     try:
         await query.edit_message_text(
             settings_text(t, prefs),
-            reply_markup=markup(settings_buttons(t, prefs, _offered(context))),
+            reply_markup=keyboard(settings_buttons(t, prefs, _offered(context))),
         )
     except BadRequest as exc:  # too old to edit: show the settings again
         log.debug("could not redraw the settings: %s", exc)

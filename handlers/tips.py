@@ -9,17 +9,17 @@ did receive that tip. The message then shows the choice (a second tap changes it
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
 from typing import Any
 
-from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
+from telegram import Update
 from telegram.error import BadRequest
 from telegram.ext import BaseHandler, CallbackQueryHandler, CommandHandler, MessageHandler, filters
 
+from bot import buttons
 from bot.callbacks import TipVote
 from bot.content import ContentLibrary
-from bot.delivery.registry import Button
 from bot.i18n import Translator, escape
+from bot.keyboards import keyboard
 from bot.runtime import RelaisContext
 from bot.services import tips
 from bot.services.tips import FeedbackSummary
@@ -29,23 +29,6 @@ from handlers.menu import menu_button
 log = logging.getLogger(__name__)
 
 NEW_MESSAGE = filters.UpdateType.MESSAGE
-
-
-def markup(rows: Sequence[Sequence[Button]]) -> InlineKeyboardMarkup | None:
-    """Telegram's inline keyboard for the delivery engine's plain `Button` rows."""
-    if not rows:
-        return None
-    return InlineKeyboardMarkup(
-        [
-            [
-                InlineKeyboardButton(button.label, callback_data=button.callback_data)
-                if button.url is None
-                else InlineKeyboardButton(button.label, url=button.url)
-                for button in row
-            ]
-            for row in rows
-        ]
-    )
 
 
 def library(context: RelaisContext) -> ContentLibrary:
@@ -75,7 +58,7 @@ async def tip_now(update: Update, context: RelaisContext) -> None:
         )
         return
     rendered = tips.tip_message(t, lib, found.tip, found.member, first=found.first)
-    await message.reply_text(rendered.text, reply_markup=markup(rendered.buttons))
+    await message.reply_text(rendered.text, reply_markup=keyboard(rendered.buttons))
 
 
 async def on_vote(update: Update, context: RelaisContext) -> None:
@@ -102,7 +85,7 @@ async def on_vote(update: Update, context: RelaisContext) -> None:
     else:
         await answer_callback(update, t("Merci, c'est noté : je vous proposerai autre chose."))
     tip = library(context).tip(tip_id)
-    shown = markup(tips.tip_buttons(t, tip, chosen=vote)) if tip is not None else None
+    shown = keyboard(buttons.tip_votes(t, tip, chosen=button.vote)) if tip is not None else None
     # The same vote twice: nothing to redraw (Telegram refuses an edit that changes nothing).
     if shown is not None and getattr(query.message, "reply_markup", None) != shown:
         try:

@@ -79,7 +79,7 @@ import httpx
 from sqlalchemy import CursorResult, and_, delete, exists, func, literal, or_, select, update
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.ext.asyncio import AsyncSession
-from telegram import Bot, InlineKeyboardButton, InlineKeyboardMarkup, Message
+from telegram import Bot, Message
 from telegram.constants import ParseMode
 from telegram.error import (
     BadRequest,
@@ -99,6 +99,7 @@ from bot.delivery.limits import Limits, RateLimiter, TimeSource, retry_delay
 from bot.delivery.outbox import skip_pending
 from bot.delivery.quiet import quiet_until
 from bot.delivery.registry import DeliveryRegistry, RenderContext, Rendered, Skip
+from bot.keyboards import keyboard
 from bot.models import Cohort, Delivery, DeliveryStatus, Lease, Member
 from bot.ratelimit import OUTBOX
 from bot.runtime import Runtime
@@ -638,22 +639,10 @@ class Dispatcher:
 
     async def _send(self, item: _Claimed) -> Message:
         rendered = item.rendered
-        markup = (
-            InlineKeyboardMarkup(
-                [
-                    [
-                        InlineKeyboardButton(
-                            button.label, callback_data=button.callback_data, url=button.url
-                        )
-                        for button in row
-                    ]
-                    for row in rendered.buttons
-                ]
-            )
-            if rendered.buttons
-            else None
-        )
-        options: dict[str, Any] = {"parse_mode": ParseMode.HTML, "reply_markup": markup}
+        options: dict[str, Any] = {
+            "parse_mode": ParseMode.HTML,
+            "reply_markup": keyboard(rendered.buttons),
+        }
         if isinstance(self.bot, ExtBot):
             # The dispatcher paces itself and handles 429s: the Application's rate limiter
             # (bot/ratelimit.py) lets these calls through. A plain Bot takes no such argument.

@@ -42,12 +42,11 @@ from sqlalchemy import Select, and_, case, delete, exists, func, or_, select, up
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql.elements import ColumnElement
 
-from bot.callbacks import Library
+from bot import buttons
 from bot.content import ContentLibrary, Tip
 from bot.delivery.outbox import enqueue
 from bot.delivery.quiet import QuietWindow, in_window
 from bot.delivery.registry import (
-    Button,
     DeliveryRegistry,
     Planned,
     PlanWindow,
@@ -681,10 +680,6 @@ def progress_text(
     return text
 
 
-def report_buttons(t: Translator) -> list[list[Button]]:
-    return [[Button(t("📚 Envoyer une astuce de la bibliothèque"), callback_data=Library().pack())]]
-
-
 # -- planners, renderers, after-send ------------------------------------------------------
 
 
@@ -789,7 +784,7 @@ async def render_report(ctx: RenderContext, library: ContentLibrary) -> Rendered
         return Skip("broadcast deleted")
     counts = await progress(ctx.session, broadcast)
     return Rendered(
-        text=report_text(ctx.t, broadcast, counts, library), buttons=report_buttons(ctx.t)
+        text=report_text(ctx.t, broadcast, counts, library), buttons=buttons.tips_library(ctx.t)
     )
 
 

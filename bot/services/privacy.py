@@ -70,10 +70,9 @@ from sqlalchemy import cast as sql_cast
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.callbacks import KeepMyData
+from bot import buttons
 from bot.delivery.outbox import enqueue, skip_pending
 from bot.delivery.registry import (
-    Button,
     DeliveryRegistry,
     Planned,
     PlanWindow,
@@ -889,7 +888,7 @@ async def render_notice(ctx: RenderContext) -> Rendered | Skip:
             name=ctx.member.first_name,
             date=t.date(when),
         ),
-        buttons=[[Button(t("✋ Je veux continuer"), KeepMyData().pack())]],
+        buttons=buttons.keep_my_data(t),
     )
 
 

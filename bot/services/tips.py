@@ -48,12 +48,11 @@ from sqlalchemy import and_, case, exists, func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.callbacks import TipVote
+from bot import buttons
 from bot.config import WEEKDAYS
 from bot.content import ContentError, ContentLibrary, Tip
 from bot.delivery.quiet import first_instant_at
 from bot.delivery.registry import (
-    Button,
     DeliveryRegistry,
     Planned,
     PlanWindow,
@@ -413,25 +412,6 @@ def tip_text(
     return "\n\n".join(parts)
 
 
-def tip_buttons(t: Translator, tip: Tip, chosen: Vote | None = None) -> list[list[Button]]:
-    """👍 / 👎 (`tip:<id>:up|down`, at most 57 bytes: ids are at most 48), and the tip's link."""
-    up, down = t("👍 Utile"), t("👎 Pas pour moi")
-    if chosen is Vote.UP:
-        up = "✅ " + up
-    elif chosen is Vote.DOWN:
-        down = "✅ " + down
-    rows = [
-        [
-            Button(up, callback_data=TipVote(tip.id, "up").pack()),
-            Button(down, callback_data=TipVote(tip.id, "down").pack()),
-        ]
-    ]
-    link = tip.link_for(t.lang)
-    if link:
-        rows.append([Button(t("🔗 En savoir plus"), url=link)])
-    return rows
-
-
 def tip_message(
     t: Translator, library: ContentLibrary, tip: Tip, member: Member, *, first: bool
 ) -> Rendered:
@@ -445,7 +425,7 @@ def tip_message(
         business_name=member.business_name,
         welcome=welcome if welcome and welcome[0] else None,
     )
-    return Rendered(text=text, buttons=tip_buttons(t, tip))
+    return Rendered(text=text, buttons=buttons.tip_votes(t, tip))
 
 
 # -- the planner ---------------------------------------------------------------------------
