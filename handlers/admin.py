@@ -50,7 +50,7 @@ from bot.services.cohorts import COMMUNE_MAX, JOIN_PREFIX, NAME_MAX
 from bot.services.staff import STAFF_PREFIX, parse_staff_role
 from bot.services.validation import InvalidValue, clean_text
 from handlers.access import refusal
-from handlers.common import answer_callback, clicked, clicked_in
+from handlers.common import answer_callback, answer_stale, clicked, clicked_in
 from handlers.flyer import flyer_button
 from handlers.help import refresh_staff_commands
 from handlers.menu import ANY_MENU_BUTTON, main_menu, menu_button
@@ -163,7 +163,7 @@ async def invite_staff(update: Update, context: RelaisContext) -> None:
     button = clicked(update, StaffInvite)
     role = parse_staff_role(button.role) if button is not None else None
     if button is None or role is None:
-        await answer_callback(update, t("Ce bouton n'est plus valable."))
+        await answer_stale(update, t)
         return
     cohort_id = button.cohort_id
     rt = context.rt
@@ -372,7 +372,7 @@ async def pick_cohort(update: Update, context: RelaisContext) -> None:
     t = context.t
     button = clicked_in(update, COHORT)
     if not isinstance(button, CohortPick | CohortPickToInvite):
-        await answer_callback(update, t("Ce bouton n'est plus valable."))
+        await answer_stale(update, t)
         return
     cohort_id = button.cohort_id
     then_invite = isinstance(button, CohortPickToInvite)
@@ -403,7 +403,7 @@ async def pick_cohort(update: Update, context: RelaisContext) -> None:
             )
     if cohort is None:
         log.info("refused cohort %s for %s", cohort_id, actor.telegram_user_id)
-        await answer_callback(update, t("Ce bouton n'est plus valable."), alert=True)
+        await answer_stale(update, t, alert=True)
         return
     await answer_callback(update)
     await _drop_buttons(update)

@@ -45,7 +45,7 @@ from bot.services import attendance, reminders, sessions
 from bot.services.attendance import CheckinStatus, PresenceReport, RollEntry
 from bot.services.cohorts import JOIN_PREFIX
 from bot.services.validation import InvalidValue
-from handlers.common import answer_callback, clicked, clicked_in, typed_number
+from handlers.common import answer_callback, answer_stale, clicked, clicked_in, typed_number
 from handlers.menu import ANY_MENU_BUTTON, menu_button
 
 log = logging.getLogger(__name__)
@@ -283,7 +283,7 @@ async def _roll_session(
                 session, button.session_id, context.actor.active_cohort_id
             )
     if ts is None or not isinstance(button, RollToggle | RollPage | RollAdd):
-        await answer_callback(update, context.t("Ce bouton n'est plus valable."))
+        await answer_stale(update, context.t)
         return None
     return ts, button
 
@@ -318,7 +318,7 @@ async def on_roll_button(update: Update, context: RelaisContext) -> None:
         if note is not None and isinstance(button, RollToggle):
             page = _page_of(entries, button.member_id)
     if page is None:
-        await answer_callback(update, t("Ce bouton n'est plus valable."))
+        await answer_stale(update, t)
         return
     await answer_callback(update, note)
     query = update.callback_query
@@ -504,7 +504,7 @@ async def on_presences_button(update: Update, context: RelaisContext) -> None:
             )
         report = await attendance.presence_report(session, ts) if ts else None
     if report is None:
-        await answer_callback(update, context.t("Ce bouton n'est plus valable."))
+        await answer_stale(update, context.t)
         return
     await answer_callback(update)
     await _send(update, context, report_text(context.t, report))

@@ -77,7 +77,7 @@ from bot.services.broadcasts import (
     WhenProblem,
 )
 from bot.services.members import parse_sector
-from handlers.common import answer_callback, clicked, clicked_in
+from handlers.common import answer_callback, clicked, clicked_in, stale
 from handlers.menu import ANY_MENU_BUTTON, menu_button
 from handlers.onboarding import SECTOR_LABELS
 from handlers.tips import library, stats_block
@@ -177,10 +177,6 @@ async def send_rendered(context: RelaisContext, chat_id: int, rendered: Rendered
             chat_id, photo=rendered.photo, caption=rendered.text or None, reply_markup=None
         )
     return await context.bot.send_message(chat_id, rendered.text)
-
-
-async def stale(update: Update, context: RelaisContext) -> None:
-    await answer_callback(update, context.t("Ce bouton n'est plus valable."))
 
 
 def _zone(context: RelaisContext) -> ZoneInfo:

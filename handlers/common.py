@@ -7,6 +7,8 @@ from typing import TypeVar
 from telegram import Message, Update
 
 from bot.callbacks import MAX_ID, Area, Callback, Number
+from bot.i18n import N_, Translator
+from bot.runtime import RelaisContext
 
 C = TypeVar("C", bound=Callback)
 
@@ -23,6 +25,24 @@ async def answer_callback(update: Update, text: str | None = None, alert: bool =
     query = update.callback_query
     if query is not None:
         await query.answer(text=text, show_alert=alert)
+
+
+STALE_BUTTON = N_("Ce bouton n'est plus valable.")
+
+
+def stale_button(t: Translator) -> str:
+    """What a button says when it no longer does anything: stale, forged, or not yours."""
+    return t(STALE_BUTTON)
+
+
+async def answer_stale(update: Update, t: Translator, *, alert: bool = False) -> None:
+    """Answer the pressed button with `stale_button` (in `t`'s language)."""
+    await answer_callback(update, stale_button(t), alert=alert)
+
+
+async def stale(update: Update, context: RelaisContext) -> None:
+    """A handler for buttons that no longer do anything (in the actor's language)."""
+    await answer_stale(update, context.t)
 
 
 def clicked(update: Update, shape: type[C]) -> C | None:

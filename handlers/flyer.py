@@ -23,7 +23,7 @@ from bot.services import cohorts, staff
 from bot.services.access import Access
 from bot.services.flyer import filename, flyer_text, join_url, render_flyer
 from handlers.access import refusal
-from handlers.common import answer_callback, clicked
+from handlers.common import answer_callback, answer_stale, clicked
 
 log = logging.getLogger(__name__)
 
@@ -38,7 +38,7 @@ async def send_flyer(update: Update, context: RelaisContext) -> None:
     actor = context.actor
     button = clicked(update, Flyer)
     if button is None:
-        await answer_callback(update, t("Ce bouton n'est plus valable."))
+        await answer_stale(update, t)
         return
     cohort_id = button.cohort_id
     async with context.rt.db.unit_of_work() as session:

@@ -20,7 +20,7 @@ from bot.models import Cohort
 from bot.runtime import RelaisContext
 from bot.services import objectives as objs
 from bot.services.checkins import clip, fit
-from handlers.common import answer_callback, clicked_in
+from handlers.common import answer_callback, answer_stale, clicked_in
 from handlers.menu import menu_button
 from handlers.objectives import show
 
@@ -128,7 +128,7 @@ async def turn_page(update: Update, context: RelaisContext) -> None:
         await send_page(update, context, 0, edit=False)
         return
     if not isinstance(button, GroupPage):
-        await answer_callback(update, context.t("Ce bouton n'est plus valable."))
+        await answer_stale(update, context.t)
         return
     await send_page(update, context, button.page, edit=True)
 

@@ -23,7 +23,7 @@ from bot.models import Role
 from bot.runtime import RelaisApp, RelaisContext
 from bot.services import members, staff
 from bot.services.staff import StaffChat
-from handlers.common import answer_callback, clicked
+from handlers.common import answer_callback, answer_stale, clicked
 from handlers.menu import main_menu, menu_button
 from handlers.onboarding import (
     CHOSEN_LANGUAGE,
@@ -195,7 +195,7 @@ async def set_language(update: Update, context: RelaisContext) -> None:
     rt = context.rt
     actor = context.actor
     if button is None or not members.is_language(button.code):
-        await answer_callback(update, translator(context)("Ce bouton n'est plus valable."))
+        await answer_stale(update, translator(context))
         return
     lang = button.code
     t = rt.i18n(lang, actor.zone)

@@ -63,7 +63,7 @@ from bot.runtime import RelaisContext
 from bot.services import checkins, members, tips
 from bot.services import objectives as objs
 from bot.services.validation import InvalidValue
-from handlers.common import answer_callback, clicked, clicked_in
+from handlers.common import answer_callback, clicked, clicked_in, stale
 from handlers.menu import ANY_MENU_BUTTON, menu_button
 
 log = logging.getLogger(__name__)
@@ -166,10 +166,6 @@ def short(text: str, limit: int = 40) -> str:
 
 def status_word(t: Translator, status: ObjectiveStatus) -> str:
     return t(STATUS_WORDS[status])
-
-
-async def stale(update: Update, context: RelaisContext) -> None:
-    await answer_callback(update, context.t("Ce bouton n'est plus valable."))
 
 
 def library(context: RelaisContext) -> ContentLibrary:

@@ -58,7 +58,7 @@ from bot.services.members import (
 )
 from bot.services.staff import STAFF_PREFIX, InviteOutcome
 from bot.services.validation import InvalidValue, clean_text
-from handlers.common import answer_callback, clicked
+from handlers.common import answer_callback, answer_stale, clicked
 from handlers.menu import ANY_MENU_BUTTON, main_menu
 
 log = logging.getLogger(__name__)
@@ -458,7 +458,7 @@ async def chose_sector(update: Update, context: RelaisContext) -> str | int:
     button = clicked(update, OnboardingSector)
     sector = members.parse_sector(button.sector) if button is not None else None
     if sector is None:
-        await answer_callback(update, translator(context)("Ce bouton n'est plus valable."))
+        await answer_stale(update, translator(context))
         return SECTOR
     await answer_callback(update)
     if _draft(context) is None:
@@ -480,7 +480,7 @@ async def chose_commune(update: Update, context: RelaisContext) -> str | int:
 async def chose_language(update: Update, context: RelaisContext) -> str | int:
     button = clicked(update, Language)
     if button is None or button.code not in LANGUAGES:
-        await answer_callback(update, translator(context)("Ce bouton n'est plus valable."))
+        await answer_stale(update, translator(context))
         return LANGUAGE
     await answer_callback(update)
     if _draft(context) is None:
@@ -493,7 +493,7 @@ async def chose_language(update: Update, context: RelaisContext) -> str | int:
 async def consent(update: Update, context: RelaisContext) -> str | int:
     button = clicked(update, OnboardingConsent)
     if button is None:
-        await answer_callback(update, translator(context)("Ce bouton n'est plus valable."))
+        await answer_stale(update, translator(context))
         return CONSENT
     await answer_callback(update)
     draft = _draft(context)
@@ -600,7 +600,7 @@ async def repeat_question(update: Update, context: RelaisContext) -> str | int:
     t = translator(context)
     if update.callback_query is not None:
         # A button of an earlier question: the current one is still waiting below.
-        await answer_callback(update, t("Ce bouton n'est plus valable."))
+        await answer_stale(update, t)
         return step
     await _send(update, context, t("Reprenons 🙂"))
     return await ASK[step](update, context)

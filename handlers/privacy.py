@@ -36,7 +36,7 @@ from bot.i18n import Translator
 from bot.keyboards import keyboard
 from bot.runtime import RelaisApp, RelaisContext
 from bot.services import privacy
-from handlers.common import answer_callback
+from handlers.common import answer_callback, answer_stale
 from handlers.onboarding import NEW_MESSAGE, translator
 
 log = logging.getLogger(__name__)
@@ -258,7 +258,7 @@ async def confirm_forget(update: Update, context: RelaisContext) -> None:
     assert chat is not None
     t = translator(context)  # before the erasure: their language goes with them
     if not _is_the_prompt(update, context):
-        await answer_callback(update, t("Ce bouton n'est plus valable."))
+        await answer_stale(update, t)
         return
     rt = context.rt
     actor = context.actor
@@ -311,7 +311,7 @@ async def keep_me(update: Update, context: RelaisContext) -> None:
     """`priv:keep`: the access gate already recorded the activity; say thanks."""
     t = translator(context)
     if context.actor.member_id is None:
-        await answer_callback(update, t("Ce bouton n'est plus valable."))
+        await answer_stale(update, t)
         return
     await answer_callback(update)
     query = update.callback_query
@@ -328,7 +328,7 @@ async def keep_me(update: Update, context: RelaisContext) -> None:
 
 
 async def stale(update: Update, context: RelaisContext) -> None:
-    await answer_callback(update, translator(context)("Ce bouton n'est plus valable."))
+    await answer_stale(update, translator(context))
 
 
 def handlers() -> list[BaseHandler[Update, RelaisContext, Any]]:

@@ -39,7 +39,7 @@ from bot.keyboards import keyboard
 from bot.runtime import RelaisContext
 from bot.services import questions
 from bot.services.validation import InvalidValue
-from handlers.common import answer_callback, clicked
+from handlers.common import answer_callback, answer_stale, clicked, stale
 from handlers.menu import ANY_MENU_BUTTON, menu_button
 from handlers.objectives import show, user_data
 
@@ -145,7 +145,7 @@ async def send(update: Update, context: RelaisContext) -> str | int:
     actor = context.actor
     text = user_data(context).pop(QUESTION_DRAFT, None)
     if not isinstance(text, str) or actor.member_id is None or actor.active_cohort_id is None:
-        await answer_callback(update, t("Ce bouton n'est plus valable."))
+        await answer_stale(update, t)
         return END
     rt = context.rt
     async with rt.db.unit_of_work() as session:
@@ -158,7 +158,7 @@ async def send(update: Update, context: RelaisContext) -> str | int:
                 now=rt.clock.now(),
             )
         except InvalidValue:
-            await answer_callback(update, t("Ce bouton n'est plus valable."))
+            await answer_stale(update, t)
             return END
         trainers = await questions.trainers(session, actor.active_cohort_id)
         asker = await questions.for_staff(session, question.id, actor.active_cohort_id)
@@ -282,7 +282,7 @@ async def send_answer(update: Update, context: RelaisContext) -> int:
         or button.question_id != question_id
         or actor.member_id is None
     ):
-        await answer_callback(update, t("Ce bouton n'est plus valable."))
+        await answer_stale(update, t)
         return END
     async with rt.db.unit_of_work() as session:
         outcome, view = await questions.answer(
@@ -325,10 +325,6 @@ async def cancel_answer(update: Update, context: RelaisContext) -> int:
     user_data(context).pop(ANSWER_DRAFT, None)
     await show(update, context.t("D'accord, pas de réponse pour l'instant."))
     return END
-
-
-async def stale(update: Update, context: RelaisContext) -> None:
-    await answer_callback(update, context.t("Ce bouton n'est plus valable."))
 
 
 # --- registration ------------------------------------------------------------------------------

@@ -17,7 +17,7 @@ from bot.callbacks import Rsvp
 from bot.runtime import RelaisContext
 from bot.services import rsvp
 from bot.services.rsvp import RsvpStatus
-from handlers.common import answer_callback, clicked
+from handlers.common import answer_callback, answer_stale, clicked
 
 
 async def on_rsvp(update: Update, context: RelaisContext) -> None:
@@ -25,7 +25,7 @@ async def on_rsvp(update: Update, context: RelaisContext) -> None:
     button = clicked(update, Rsvp)
     member_id = context.actor.member_id
     if button is None or member_id is None:
-        await answer_callback(update, t("Ce bouton n'est plus valable."))
+        await answer_stale(update, t)
         return
     rt = context.rt
     async with rt.db.unit_of_work() as session:
@@ -40,7 +40,7 @@ async def on_rsvp(update: Update, context: RelaisContext) -> None:
         rt.wake_dispatcher()
     ts = outcome.session
     if ts is None or outcome.status is RsvpStatus.NOT_FOUND:
-        await answer_callback(update, t("Ce bouton n'est plus valable."), alert=True)
+        await answer_stale(update, t, alert=True)
         return
     await answer_callback(update)
     if outcome.status is RsvpStatus.CANCELLED:

@@ -60,7 +60,7 @@ from bot.models import RsvpAnswer, TrainingSession
 from bot.runtime import RelaisContext
 from bot.services import calendar, reminders, rsvp, sessions
 from bot.services.sessions import ParseError, ParseProblem, SessionDraft
-from handlers.common import answer_callback, clicked
+from handlers.common import answer_callback, clicked, stale
 from handlers.menu import ANY_MENU_BUTTON, menu_button
 
 log = logging.getLogger(__name__)
@@ -682,14 +682,10 @@ async def cancel_planning(update: Update, context: RelaisContext) -> int:
     return ConversationHandler.END
 
 
-async def stale_button(update: Update, context: RelaisContext) -> None:
-    await answer_callback(update, context.t("Ce bouton n'est plus valable."))
-
-
 async def repeat_question(update: Update, context: RelaisContext) -> str | None:
     """Something else than the expected answer: ask the current question again."""
     if update.callback_query is not None:
-        await stale_button(update, context)
+        await stale(update, context)
         return None
     await _send(update, context, context.t("Reprenons 🙂"))
     draft = _draft(context)
@@ -714,14 +710,14 @@ async def _session_from_callback(
 ) -> tuple[TrainingSession, str] | None:
     button = clicked(update, SessionCard)
     if button is None:
-        await stale_button(update, context)
+        await stale(update, context)
         return None
     async with context.rt.db.unit_of_work() as session:
         ts = await sessions.get_in_cohort(
             session, button.session_id, context.actor.active_cohort_id
         )
     if ts is None:
-        await stale_button(update, context)
+        await stale(update, context)
         return None
     return ts, button.action
 
@@ -904,7 +900,7 @@ async def on_card_button(update: Update, context: RelaisContext) -> None:
             card_text(t, ts, counts), reply_markup=keyboard(card_buttons(t, ts))
         )
         return
-    await stale_button(update, context)
+    await stale(update, context)
 
 
 # --- /seances and the calendar file -----------------------------------------------------------
@@ -971,7 +967,7 @@ async def send_ics(update: Update, context: RelaisContext) -> None:
         async with rt.db.unit_of_work() as session:
             ts = await sessions.get_in_cohort(session, button.session_id, actor.active_cohort_id)
     if ts is None:
-        await stale_button(update, context)
+        await stale(update, context)
         return
     await answer_callback(update)
     title = t.raw(N_("Séance {number} : {theme}")).format(
@@ -1051,7 +1047,7 @@ def handlers() -> list[BaseHandler[Update, RelaisContext, Any]]:
         CommandHandler("seances", list_sessions, filters=NEW_MESSAGE),
         MessageHandler(NEW_MESSAGE & menu_button("seances"), list_sessions),
         # Stale planning buttons (the conversation is over): say so instead of a spinner.
-        CallbackQueryHandler(stale_button, pattern=NEWSESS.pattern),
+        CallbackQueryHandler(stale, pattern=NEWSESS.pattern),
         CallbackQueryHandler(on_card_button, pattern=SESS.pattern),
         CallbackQueryHandler(send_ics, pattern=CalendarFile.pattern()),
     ]

@@ -29,7 +29,7 @@ from bot.runtime import RelaisContext
 from bot.services import settings_prefs
 from bot.services.settings_prefs import PrefChange, TipPrefs
 from bot.services.tips import days_text
-from handlers.common import answer_callback, clicked_in
+from handlers.common import answer_callback, answer_stale, clicked_in
 from handlers.menu import menu_button
 
 log = logging.getLogger(__name__)
@@ -109,7 +109,7 @@ async def on_button(update: Update, context: RelaisContext) -> None:
     member_id = context.actor.member_id
     button = clicked_in(update, SET)
     if member_id is None:
-        await answer_callback(update, t("Ce bouton n'est plus valable."))
+        await answer_stale(update, t)
         return
     async with context.rt.db.unit_of_work() as session:
         if isinstance(button, TipDay):
@@ -125,7 +125,7 @@ async def on_button(update: Update, context: RelaisContext) -> None:
         else:
             change, prefs = PrefChange.NOT_OFFERED, None
     if change is PrefChange.NOT_OFFERED or prefs is None:
-        await answer_callback(update, t("Ce bouton n'est plus valable."))
+        await answer_stale(update, t)
         return
     if change is PrefChange.LAST_DAY:
         await answer_callback(

@@ -23,7 +23,7 @@ from bot.keyboards import keyboard
 from bot.runtime import RelaisContext
 from bot.services import tips
 from bot.services.tips import FeedbackSummary
-from handlers.common import answer_callback, clicked
+from handlers.common import answer_callback, answer_stale, clicked
 from handlers.menu import menu_button
 
 log = logging.getLogger(__name__)
@@ -70,7 +70,7 @@ async def on_vote(update: Update, context: RelaisContext) -> None:
     vote = tips.parse_vote(button.vote) if button is not None else None
     member_id = context.actor.member_id
     if button is None or vote is None or member_id is None:
-        await answer_callback(update, t("Ce bouton n'est plus valable."))
+        await answer_stale(update, t)
         return
     tip_id = button.tip_id
     async with context.rt.db.unit_of_work() as session:
@@ -78,7 +78,7 @@ async def on_vote(update: Update, context: RelaisContext) -> None:
             session, member_id, tip_id, vote, context.rt.clock.now()
         )
     if not stored:
-        await answer_callback(update, t("Ce bouton n'est plus valable."))
+        await answer_stale(update, t)
         return
     if vote is tips.Vote.UP:
         await answer_callback(update, t("Merci ! Je vous proposerai d'autres astuces de ce genre."))
