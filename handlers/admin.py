@@ -80,12 +80,6 @@ async def _drop_buttons(update: Update) -> None:
         log.debug("could not remove the buttons", exc_info=True)
 
 
-def _chat_id(update: Update) -> int:
-    chat = update.effective_chat
-    assert chat is not None
-    return chat.id
-
-
 async def send_invite(
     update: Update, context: RelaisContext, cohort: Cohort, t: Translator, *, several: bool
 ) -> None:
@@ -109,7 +103,7 @@ async def send_invite(
         [Button(t("➕ Créer un autre groupe"), NewCohort().pack())],
     ]
     await context.bot.send_photo(
-        _chat_id(update), photo=qr_png(url), caption=caption, reply_markup=keyboard(buttons)
+        context.chat_id, photo=qr_png(url), caption=caption, reply_markup=keyboard(buttons)
     )
 
 
@@ -153,7 +147,7 @@ async def invite(update: Update, context: RelaisContext) -> None:
 
 
 async def _send(update: Update, context: RelaisContext, text: str, **kwargs: Any) -> None:
-    await context.bot.send_message(_chat_id(update), text, **kwargs)
+    await context.bot.send_message(context.chat_id, text, **kwargs)
 
 
 async def invite_staff(update: Update, context: RelaisContext) -> None:
@@ -217,8 +211,7 @@ async def new_cohort(update: Update, context: RelaisContext) -> str:
     if query is not None and isinstance(query.message, Message) and not query.message.photo:
         # The "no cohort yet" question is answered; an invitation photo keeps its buttons.
         await _drop_buttons(update)
-    assert context.user_data is not None
-    context.user_data[NEW_COHORT] = {}
+    context.store[NEW_COHORT] = {}
     return await ask_name(update, context)
 
 
@@ -237,8 +230,7 @@ async def ask_commune(update: Update, context: RelaisContext) -> str:
 
 
 def _typed(update: Update, context: RelaisContext, limit: int) -> str | None:
-    message = update.effective_message
-    assert message is not None
+    message = context.message
     try:
         return clean_text(message.text or "", max_length=limit)
     except InvalidValue:
@@ -258,7 +250,7 @@ async def _too_long_or_empty(update: Update, context: RelaisContext, limit: int)
 
 async def got_name(update: Update, context: RelaisContext) -> str | int:
     name = _typed(update, context, NAME_MAX)
-    draft = (context.user_data or {}).get(NEW_COHORT)
+    draft = context.store.get(NEW_COHORT)
     if not isinstance(draft, dict):
         return ConversationHandler.END
     if name is None:
@@ -270,7 +262,7 @@ async def got_name(update: Update, context: RelaisContext) -> str | int:
 
 async def got_commune(update: Update, context: RelaisContext) -> str | int:
     commune = _typed(update, context, COMMUNE_MAX)
-    draft = (context.user_data or {}).get(NEW_COHORT)
+    draft = (context.store or {}).get(NEW_COHORT)
     if not isinstance(draft, dict) or not isinstance(draft.get("name"), str):
         return ConversationHandler.END
     if commune is None:
@@ -289,7 +281,7 @@ async def got_commune(update: Update, context: RelaisContext) -> str | int:
         member_id = actor.member_id
         if member_id is None:
             member, _ = await members.ensure_member(
-                session, identity_of(update, actor.language), now=now, rhythm=rhythm(context)
+                session, identity_of(context, actor.language), now=now, rhythm=rhythm(context)
             )
             member_id = member.id
         cohort = await cohorts.create_cohort(
@@ -303,8 +295,7 @@ async def got_commune(update: Update, context: RelaisContext) -> str | int:
         )
         chat = await staff.staff_chat(session, member_id, settings.admin_ids)
         several = len(await cohorts.memberships(session, member_id)) > 1
-    assert context.user_data is not None
-    context.user_data.pop(NEW_COHORT, None)
+    context.store.pop(NEW_COHORT, None)
     await _send(
         update,
         context,
@@ -318,15 +309,14 @@ async def got_commune(update: Update, context: RelaisContext) -> str | int:
 
 
 async def cancel(update: Update, context: RelaisContext) -> int:
-    if context.user_data is not None:
-        context.user_data.pop(NEW_COHORT, None)
+    context.store.pop(NEW_COHORT, None)
     await _send(update, context, context.t("D'accord, aucun groupe n'a été créé."))
     return ConversationHandler.END
 
 
 async def repeat(update: Update, context: RelaisContext) -> str | None:
     """Something else than the expected text (a sticker, a photo...): ask again."""
-    draft = (context.user_data or {}).get(NEW_COHORT)
+    draft = context.store.get(NEW_COHORT)
     if isinstance(draft, dict) and "name" in draft:
         return await ask_commune(update, context)
     return await ask_name(update, context)
@@ -348,7 +338,7 @@ async def choose_cohort(update: Update, context: RelaisContext) -> None:
     if not options:
         await _send(update, context, t("Vous ne faites partie d'aucun groupe pour l'instant."))
         return
-    current = dict(options).get(actor.active_cohort_id or 0)
+    current = next((name for id_, name in options if id_ == actor.active_cohort_id), None)
     if len(options) == 1 and current is not None:
         await _send(update, context, t("Vous êtes dans le groupe <b>{name}</b>.", name=current))
         return
@@ -383,7 +373,7 @@ async def pick_cohort(update: Update, context: RelaisContext) -> None:
         member_id = actor.member_id
         if member_id is None and actor.is_admin:
             member, _ = await members.ensure_member(
-                session, identity_of(update, actor.language), now=now, rhythm=rhythm(context)
+                session, identity_of(context, actor.language), now=now, rhythm=rhythm(context)
             )
             member_id = member.id
         cohort = (

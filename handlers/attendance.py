@@ -73,9 +73,7 @@ METHOD_LABELS = {
 
 
 async def _send(update: Update, context: RelaisContext, text: str, **kwargs: Any) -> None:
-    chat = update.effective_chat
-    assert chat is not None
-    await context.bot.send_message(chat.id, text, **kwargs)
+    await context.bot.send_message(context.chat_id, text, **kwargs)
 
 
 def checkin_link(bot_username: str, ts: TrainingSession) -> str:
@@ -92,13 +90,11 @@ def _moment(t: Translator, instant: Any, reference: Any) -> str:
 
 
 async def check_in(update: Update, context: RelaisContext) -> None:
-    message = update.effective_message
-    assert message is not None
-    assert message.text is not None
+    message = context.message
     t = context.t
     rt = context.rt
     now = rt.clock.now()
-    match = _CHECKIN.match(message.text)
+    match = _CHECKIN.match(context.text)
     async with rt.db.unit_of_work() as session:
         outcome = await attendance.check_in(
             session,
@@ -176,8 +172,7 @@ async def check_in(update: Update, context: RelaisContext) -> None:
 
 
 async def show_qr(update: Update, context: RelaisContext) -> None:
-    message = update.effective_message
-    assert message is not None
+    message = context.message
     t = context.t
     rt = context.rt
     cohort_id = context.actor.active_cohort_id
@@ -202,10 +197,10 @@ async def show_qr(update: Update, context: RelaisContext) -> None:
         closes=t.time(closes),
         link=link,
     )
-    chat = update.effective_chat
-    assert chat is not None
     await context.bot.send_photo(
-        chat.id, InputFile(qr_png(link), filename=f"presence-{ts.number}.png"), caption=caption
+        context.chat_id,
+        InputFile(qr_png(link), filename=f"presence-{ts.number}.png"),
+        caption=caption,
     )
 
 
@@ -258,8 +253,7 @@ def _page_of(entries: list[RollEntry], member_id: int) -> int:
 
 
 async def roll_call(update: Update, context: RelaisContext) -> None:
-    message = update.effective_message
-    assert message is not None
+    message = context.message
     t = context.t
     found = await _session_from_args(update, context, default="current")
     if found is None:
@@ -321,8 +315,7 @@ async def on_roll_button(update: Update, context: RelaisContext) -> None:
         await answer_stale(update, t)
         return
     await answer_callback(update, note)
-    query = update.callback_query
-    assert query is not None
+    query = context.query
     try:
         await query.edit_message_text(
             roll_text(t, ts, entries, page), reply_markup=roll_markup(t, ts, entries, page)
@@ -337,8 +330,7 @@ async def ask_name(update: Update, context: RelaisContext) -> str | int:
         return ConversationHandler.END
     ts, _ = found
     await answer_callback(update)
-    assert context.user_data is not None
-    context.user_data[ADDING] = ts.id
+    context.store[ADDING] = ts.id
     await _send(
         update,
         context,
@@ -351,13 +343,10 @@ async def ask_name(update: Update, context: RelaisContext) -> str | int:
 
 
 async def typed_name(update: Update, context: RelaisContext) -> str | int:
-    message = update.effective_message
-    assert message is not None
-    assert message.text is not None
-    assert context.user_data is not None
+    message = context.message
     t = context.t
     rt = context.rt
-    session_id = context.user_data.get(ADDING)
+    session_id = context.store.get(ADDING)
     async with rt.db.unit_of_work() as session:
         ts = (
             await sessions.get_in_cohort(session, session_id, context.actor.active_cohort_id)
@@ -365,12 +354,12 @@ async def typed_name(update: Update, context: RelaisContext) -> str | int:
             else None
         )
         if ts is None:
-            context.user_data.pop(ADDING, None)
+            context.store.pop(ADDING, None)
             return ConversationHandler.END
         problem: InvalidValue | None = None
         try:
             person = await attendance.add_by_name(
-                session, ts=ts, name=message.text, by_id=context.actor.member_id, now=rt.clock.now()
+                session, ts=ts, name=context.text, by_id=context.actor.member_id, now=rt.clock.now()
             )
         except InvalidValue as exc:
             problem = exc
@@ -382,7 +371,7 @@ async def typed_name(update: Update, context: RelaisContext) -> str | int:
             else t("Je n'ai pas reçu de nom. Réessayez, ou /annuler.")
         )
         return ROLL_NAME
-    context.user_data.pop(ADDING, None)
+    context.store.pop(ADDING, None)
     await message.reply_text(t("✅ {name} : présence enregistrée.", name=person.first_name))
     page = _page_of(entries, person.id)
     await message.reply_text(
@@ -392,8 +381,7 @@ async def typed_name(update: Update, context: RelaisContext) -> str | int:
 
 
 async def cancel_name(update: Update, context: RelaisContext) -> int:
-    if context.user_data is not None:
-        context.user_data.pop(ADDING, None)
+    context.store.pop(ADDING, None)
     await _send(update, context, context.t("D'accord, je n'ai ajouté personne."))
     return ConversationHandler.END
 
@@ -405,8 +393,7 @@ async def _session_from_args(
     update: Update, context: RelaisContext, *, default: str
 ) -> TrainingSession | None:
     """Session n from `/command n`, else the default one ("current" or "latest")."""
-    message = update.effective_message
-    assert message is not None
+    message = context.message
     t = context.t
     rt = context.rt
     cohort_id = context.actor.active_cohort_id
@@ -484,8 +471,7 @@ def report_text(t: Translator, report: PresenceReport) -> str:
 
 
 async def presences(update: Update, context: RelaisContext) -> None:
-    message = update.effective_message
-    assert message is not None
+    message = context.message
     ts = await _session_from_args(update, context, default="latest")
     if ts is None:
         return

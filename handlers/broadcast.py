@@ -125,22 +125,10 @@ def audience_label(t: Translator, audience: str) -> str:
 # --- small helpers ----------------------------------------------------------------------------
 
 
-def _user_data(context: RelaisContext) -> dict[Any, Any]:
-    data = context.user_data
-    assert data is not None  # private chats always have a user
-    return data
-
-
-def _chat_id(update: Update) -> int:
-    chat = update.effective_chat
-    assert chat is not None
-    return chat.id
-
-
 async def _say(
     update: Update, context: RelaisContext, text: str, rows: Sequence[Sequence[Button]] = ()
 ) -> Message:
-    return await context.bot.send_message(_chat_id(update), text, reply_markup=keyboard(rows))
+    return await context.bot.send_message(context.chat_id, text, reply_markup=keyboard(rows))
 
 
 async def _show(
@@ -207,13 +195,12 @@ def progress_button(t: Translator, broadcast_id: int) -> list[list[Button]]:
 
 
 async def start(update: Update, context: RelaisContext) -> str | int:
-    message = update.effective_message
-    assert message is not None
+    message = context.message
     t = context.t
     if context.actor.active_cohort_id is None:
         await message.reply_text(t("Vous ne faites partie d'aucun groupe pour le moment."))
         return END
-    _user_data(context).pop(DRAFT_KEY, None)
+    context.store.pop(DRAFT_KEY, None)
     await message.reply_text(
         t(
             "📣 <b>Un message pour le groupe</b>\n"
@@ -262,31 +249,27 @@ async def _take_draft(
         length = len((shown or "").encode("utf-16-le")) // 2
         await _say(update, context, explain_text(t, problem[0], problem[1], length))
         return WRITE
-    actor = context.actor
-    assert actor.active_cohort_id is not None
-    assert actor.member_id is not None
+    me = context.staff
     async with context.rt.db.unit_of_work() as session:
         draft = await broadcasts.create_draft(
             session,
-            cohort_id=actor.active_cohort_id,
-            author_id=actor.member_id,
+            cohort_id=me.cohort_id,
+            author_id=me.member_id,
             text=text,
             photo_file_id=photo_file_id,
             now=context.rt.clock.now(),
         )
-    _user_data(context)[DRAFT_KEY] = draft.id
+    context.store[DRAFT_KEY] = draft.id
     return await ask_audience(update, context, draft.id)
 
 
 async def got_text(update: Update, context: RelaisContext) -> str:
-    message = update.effective_message
-    assert message is not None
+    message = context.message
     return await _take_draft(update, context, message.text_html, None)
 
 
 async def got_photo(update: Update, context: RelaisContext) -> str:
-    message = update.effective_message
-    assert message is not None
+    message = context.message
     assert message.photo
     caption = message.caption_html if message.caption else None
     return await _take_draft(update, context, caption, message.photo[-1].file_id)
@@ -315,8 +298,7 @@ def audience_button(t: Translator, draft_id: int, choice: AudienceCount) -> Butt
 
 async def ask_audience(update: Update, context: RelaisContext, draft_id: int) -> str:
     t = context.t
-    cohort_id = context.actor.active_cohort_id
-    assert cohort_id is not None
+    cohort_id = context.staff.cohort_id
     async with context.rt.db.unit_of_work() as session:
         choices = await broadcasts.audience_choices(session, cohort_id, context.rt.clock.now())
     rows = [[audience_button(t, draft_id, choice)] for choice in choices]
@@ -343,10 +325,8 @@ async def _own_draft(
     button = _draft_button(update)
     if button is None:
         return None
-    actor = context.actor
-    return await broadcasts.get_draft(
-        session, button.draft_id, actor.active_cohort_id, actor.member_id
-    )
+    me = context.staff
+    return await broadcasts.get_draft(session, button.draft_id, me.cohort_id, me.member_id)
 
 
 async def chose_audience(update: Update, context: RelaisContext) -> str | None:
@@ -380,7 +360,7 @@ async def show_preview(
     update: Update, context: RelaisContext, draft: Broadcast, count: AudienceCount
 ) -> str:
     t = context.t
-    chat_id = _chat_id(update)
+    chat_id = context.chat_id
     await _say(
         update,
         context,
@@ -438,12 +418,12 @@ async def show_preview(
 
 async def send_now(update: Update, context: RelaisContext) -> str | int | None:
     t = context.t
-    actor = context.actor
+    me = context.staff
     async with context.rt.db.unit_of_work() as session:
         draft = await _own_draft(update, context, session)
         count = (
             await broadcasts.start(
-                session, draft, actor_id=actor.member_id, now=context.rt.clock.now()
+                session, draft, actor_id=me.member_id, now=context.rt.clock.now()
             )
             if draft is not None
             else None
@@ -459,7 +439,7 @@ async def send_now(update: Update, context: RelaisContext) -> str | int | None:
         )
         return None
     context.rt.wake_dispatcher()
-    _user_data(context).pop(DRAFT_KEY, None)
+    context.store.pop(DRAFT_KEY, None)
     await _say(
         update,
         context,
@@ -550,30 +530,28 @@ async def _schedule(
     update: Update, context: RelaisContext, draft_id: int, at: datetime
 ) -> str | int:
     t = context.t.with_zone(_zone(context))
-    actor = context.actor
+    me = context.staff
     async with context.rt.db.unit_of_work() as session:
-        draft = await broadcasts.get_draft(
-            session, draft_id, actor.active_cohort_id, actor.member_id
-        )
+        draft = await broadcasts.get_draft(session, draft_id, me.cohort_id, me.member_id)
         outcome: ScheduleProblem | int | None = None
         if draft is not None:
             outcome = await broadcasts.schedule(
                 session,
                 draft,
                 at,
-                actor_id=actor.member_id,
+                actor_id=me.member_id,
                 now=context.rt.clock.now(),
                 zone=_zone(context),
                 quiet=context.rt.settings.quiet_window,
             )
     if draft is None or outcome is None:
         await _say(update, context, t("Ce brouillon n'existe plus : recommencez avec /diffuser."))
-        _user_data(context).pop(DRAFT_KEY, None)
+        context.store.pop(DRAFT_KEY, None)
         return END
     if isinstance(outcome, ScheduleProblem):
         await _say(update, context, explain_schedule(t, outcome, context))
         return WHEN
-    _user_data(context).pop(DRAFT_KEY, None)
+    context.store.pop(DRAFT_KEY, None)
     await _say(
         update,
         context,
@@ -606,10 +584,9 @@ async def chose_time(update: Update, context: RelaisContext) -> str | int | None
 
 
 async def typed_time(update: Update, context: RelaisContext) -> str | int:
-    message = update.effective_message
-    assert message is not None
+    message = context.message
     t = context.t
-    draft_id = _user_data(context).get(DRAFT_KEY)
+    draft_id = context.store.get(DRAFT_KEY)
     if not isinstance(draft_id, int):
         await _say(update, context, t("Ce brouillon n'existe plus : recommencez avec /diffuser."))
         return END
@@ -640,16 +617,14 @@ async def discard(update: Update, context: RelaisContext) -> int:
     """❌ or /annuler: the draft is dropped, nothing is sent."""
     await answer_callback(update)
     await _drop_buttons(update)
-    draft_id = _user_data(context).pop(DRAFT_KEY, None)
+    draft_id = context.store.pop(DRAFT_KEY, None)
     button = _draft_button(update)
     if button is not None:
         draft_id = button.draft_id
-    actor = context.actor
+    me = context.staff
     if isinstance(draft_id, int):
         async with context.rt.db.unit_of_work() as session:
-            draft = await broadcasts.get_draft(
-                session, draft_id, actor.active_cohort_id, actor.member_id
-            )
+            draft = await broadcasts.get_draft(session, draft_id, me.cohort_id, me.member_id)
             if draft is not None:
                 await broadcasts.discard_draft(session, draft)
     await _say(update, context, context.t("D'accord, je n'envoie rien."))
@@ -692,7 +667,7 @@ async def show_library(update: Update, context: RelaisContext) -> None:
 
 async def library_from_draft(update: Update, context: RelaisContext) -> int:
     """The 📚 button of the first step: the flow ends, the library opens."""
-    _user_data(context).pop(DRAFT_KEY, None)
+    context.store.pop(DRAFT_KEY, None)
     await show_library(update, context)
     return END
 
@@ -745,13 +720,12 @@ async def show_tip(update: Update, context: RelaisContext, tip_id: str) -> None:
 
 async def ask_push(update: Update, context: RelaisContext, tip_id: str) -> None:
     t = context.t
-    cohort_id = context.actor.active_cohort_id
-    if library(context).tip(tip_id) is None or cohort_id is None:
+    if library(context).tip(tip_id) is None:
         await stale(update, context)
         return
     async with context.rt.db.unit_of_work() as session:
         count = await broadcasts.count_audience(
-            session, cohort_id, ALL, context.rt.clock.now(), tip_id=tip_id
+            session, context.staff.cohort_id, ALL, context.rt.clock.now(), tip_id=tip_id
         )
     if count.recipients == 0:
         await answer_callback(update, t("Tout le groupe a déjà reçu cette astuce."), alert=True)
@@ -778,16 +752,15 @@ async def ask_push(update: Update, context: RelaisContext, tip_id: str) -> None:
 
 async def push(update: Update, context: RelaisContext, tip_id: str) -> None:
     t = context.t
-    actor = context.actor
-    if library(context).tip(tip_id) is None or actor.active_cohort_id is None:
+    me = context.staff
+    if library(context).tip(tip_id) is None:
         await stale(update, context)
         return
-    assert actor.member_id is not None
     async with context.rt.db.unit_of_work() as session:
         broadcast, count = await broadcasts.push_tip(
             session,
-            cohort_id=actor.active_cohort_id,
-            author_id=actor.member_id,
+            cohort_id=me.cohort_id,
+            author_id=me.member_id,
             tip_id=tip_id,
             now=context.rt.clock.now(),
         )
@@ -834,12 +807,12 @@ async def show_progress(update: Update, context: RelaisContext, broadcast_id: in
 
 async def cancel_broadcast(update: Update, context: RelaisContext, broadcast_id: int) -> None:
     t = context.t
-    actor = context.actor
+    me = context.staff
     async with context.rt.db.unit_of_work() as session:
-        broadcast = await broadcasts.get_in_cohort(session, broadcast_id, actor.active_cohort_id)
+        broadcast = await broadcasts.get_in_cohort(session, broadcast_id, me.cohort_id)
         outcome = (
             await broadcasts.cancel(
-                session, broadcast, actor_id=actor.member_id, now=context.rt.clock.now()
+                session, broadcast, actor_id=me.member_id, now=context.rt.clock.now()
             )
             if broadcast is not None
             else None

@@ -51,9 +51,7 @@ async def send_flyer(update: Update, context: RelaisContext) -> None:
         await answer_callback(update, refusal(t, Access.COORDINATOR, actor.onboarded), alert=True)
         return
     await answer_callback(update)
-    chat = update.effective_chat
-    assert chat is not None
-    await context.bot.send_chat_action(chat.id, ChatAction.UPLOAD_DOCUMENT)
+    await context.bot.send_chat_action(context.chat_id, ChatAction.UPLOAD_DOCUMENT)
     text = flyer_text(
         context.rt.i18n(cohort.language),
         programme=cohort.name,
@@ -63,7 +61,7 @@ async def send_flyer(update: Update, context: RelaisContext) -> None:
     # Drawing takes a tenth of a second: not on the event loop.
     pdf = await asyncio.to_thread(render_flyer, text)
     await context.bot.send_document(
-        chat.id,
+        context.chat_id,
         document=InputFile(pdf, filename=filename(cohort.name)),
         caption=t(
             "L'affiche du groupe « {name} » à imprimer en A4 : le QR code, les trois gestes "

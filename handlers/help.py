@@ -143,8 +143,7 @@ def _reader_roles(context: RelaisContext) -> frozenset[Role]:
 
 
 async def show_help(update: Update, context: RelaisContext) -> None:
-    message = update.effective_message
-    assert message is not None
+    message = context.message
     t = translator(context)
     roles = _reader_roles(context)
     if not roles:
@@ -180,8 +179,7 @@ async def show_help(update: Update, context: RelaisContext) -> None:
 
 # --- /langue --------------------------------------------------------------------------------
 async def choose_language(update: Update, context: RelaisContext) -> None:
-    message = update.effective_message
-    assert message is not None
+    message = context.message
     t = translator(context)
     await message.reply_text(
         t("Dans quelle <b>langue</b> préférez-vous que je vous écrive ?"),
@@ -206,26 +204,23 @@ async def set_language(update: Update, context: RelaisContext) -> None:
             await query.edit_message_reply_markup(reply_markup=None)
         except BadRequest:
             log.debug("could not remove the language buttons", exc_info=True)
-    chat = update.effective_chat
-    assert chat is not None
     confirmation = t(
         "C'est noté : je vous écris désormais en {language}.", language=LANGUAGE_NAMES[lang]
     )
     if actor.member_id is None:
         # No member row yet: remember the choice for the onboarding to come.
-        assert context.user_data is not None
-        context.user_data[CHOSEN_LANGUAGE] = lang
-        draft = context.user_data.get(DRAFT)
+        context.store[CHOSEN_LANGUAGE] = lang
+        draft = context.store.get(DRAFT)
         if isinstance(draft, dict):
             draft["language"] = lang
-        await context.bot.send_message(chat.id, confirmation)
+        await context.bot.send_message(context.chat_id, confirmation)
         return
     async with rt.db.unit_of_work() as session:
         await members.set_language(session, actor.member_id, lang)
         staff_chat = await staff.staff_chat(session, actor.member_id, rt.settings.admin_ids)
     show_menu = actor.onboarded or actor.is_staff
     await context.bot.send_message(
-        chat.id,
+        context.chat_id,
         confirmation,
         reply_markup=main_menu(t, staff=actor.is_staff) if show_menu else None,
     )

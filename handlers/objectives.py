@@ -145,13 +145,6 @@ async def drop_buttons(update: Update) -> None:
         log.debug("could not drop buttons: %s", exc)
 
 
-def user_data(context: RelaisContext) -> dict[str, Any]:
-    data = context.user_data
-    if data is None:  # pragma: no cover - private chats always have a user
-        raise RuntimeError("no user_data")
-    return data
-
-
 def zone(context: RelaisContext) -> ZoneInfo:
     return ZoneInfo(context.actor.zone)
 
@@ -178,23 +171,21 @@ def library(context: RelaisContext) -> ContentLibrary:
 
 # --- /objectif: the guided conversation ----------------------------------------------------
 def draft(context: RelaisContext) -> dict[str, Any]:
-    found = user_data(context).get(DRAFT)
+    found = context.store.get(DRAFT)
     if not isinstance(found, dict):
         found = {}
-        user_data(context)[DRAFT] = found
+        context.store[DRAFT] = found
     return found
 
 
 async def start(update: Update, context: RelaisContext) -> str:
-    actor = context.actor
+    me = context.merchant
     t = context.t
     await answer_callback(update)  # when opened by a button ("🎯 Fixer le prochain objectif")
-    user_data(context)[DRAFT] = {}
-    assert actor.member_id is not None
-    assert actor.active_cohort_id is not None
+    context.store[DRAFT] = {}
     async with context.rt.db.unit_of_work() as session:
-        active = await objs.active_objectives(session, actor.member_id, actor.active_cohort_id)
-        member = await members.get(session, actor.member_id)
+        active = await objs.active_objectives(session, me.member_id, me.cohort_id)
+        member = await members.get(session, me.member_id)
         sector = member.sector if member is not None else None
     draft(context)["sector"] = sector
     if len(active) >= objs.MAX_ACTIVE:
@@ -223,15 +214,13 @@ async def start(update: Update, context: RelaisContext) -> str:
 
 
 async def close_to_make_room(update: Update, context: RelaisContext) -> str:
-    actor = context.actor
+    me = context.merchant
     t = context.t
     button = clicked(update, ObjectiveCloseToMakeRoom)
     objective_id = button.objective_id if button is not None else None
     async with context.rt.db.unit_of_work() as session:
         objective = (
-            await objs.owned_objective(
-                session, objective_id, actor.member_id, actor.active_cohort_id
-            )
+            await objs.owned_objective(session, objective_id, me.member_id, me.cohort_id)
             if objective_id is not None
             else None
         )
@@ -298,11 +287,9 @@ async def ask_own_words(update: Update, context: RelaisContext) -> str:
 
 async def typed_what(update: Update, context: RelaisContext) -> str:
     t = context.t
-    message = update.effective_message
-    assert message is not None
-    assert message.text is not None
+    message = context.message
     try:
-        text = objs.clean_objective_text(message.text)
+        text = objs.clean_objective_text(context.text)
     except InvalidValue as exc:
         if exc.too_long:
             await message.reply_text(
@@ -376,10 +363,8 @@ async def chose_count(update: Update, context: RelaisContext) -> str:
 
 
 async def typed_count(update: Update, context: RelaisContext) -> str:
-    message = update.effective_message
-    assert message is not None
-    assert message.text is not None
-    number = objs.parse_count(message.text)
+    message = context.message
+    number = objs.parse_count(context.text)
     if number is None:
         await message.reply_text(
             context.t(
@@ -413,11 +398,10 @@ def _due_label(t: Translator, choice: objs.DueChoice, first: bool) -> str:
 
 async def ask_when(update: Update, context: RelaisContext) -> str:
     t = context.t
-    actor = context.actor
-    assert actor.active_cohort_id is not None
+    me = context.merchant
     async with context.rt.db.unit_of_work() as session:
         choices = await objs.due_choices(
-            session, actor.active_cohort_id, context.rt.clock.now(), zone(context)
+            session, me.cohort_id, context.rt.clock.now(), zone(context)
         )
     rows = [
         [Button(_due_label(t, choice, index == 0), ObjectiveDue(choice.day).pack())]
@@ -446,10 +430,8 @@ async def chose_due(update: Update, context: RelaisContext) -> str:
 
 
 async def typed_due(update: Update, context: RelaisContext) -> str:
-    message = update.effective_message
-    assert message is not None
-    assert message.text is not None
-    day = objs.parse_due(message.text, today(context))
+    message = context.message
+    day = objs.parse_due(context.text, today(context))
     if day is None:
         await message.reply_text(
             context.t(
@@ -536,8 +518,7 @@ async def change(update: Update, context: RelaisContext) -> str:
 async def confirm(update: Update, context: RelaisContext) -> str | int:
     t = context.t
     actor = context.actor
-    assert actor.member_id is not None
-    assert actor.active_cohort_id is not None
+    me = context.merchant
     value = draft_of(draft(context))
     if value is None:
         return await ask_confirm(update, context)
@@ -546,8 +527,8 @@ async def confirm(update: Update, context: RelaisContext) -> str | int:
         try:
             objective = await objs.create_objective(
                 session,
-                member_id=actor.member_id,
-                cohort_id=actor.active_cohort_id,
+                member_id=me.member_id,
+                cohort_id=me.cohort_id,
                 draft=value,
                 now=now,
                 zone=zone(context),
@@ -559,7 +540,7 @@ async def confirm(update: Update, context: RelaisContext) -> str | int:
             if exc.field == "due":
                 return await ask_when(update, context)
             return await ask_what(update, context)
-        member = await members.get(session, actor.member_id)
+        member = await members.get(session, me.member_id)
         first = (
             checkins.next_weekly(
                 created_at=now,
@@ -573,7 +554,7 @@ async def confirm(update: Update, context: RelaisContext) -> str | int:
         )
     if objective is None:
         return await start(update, context)
-    user_data(context).pop(DRAFT, None)
+    context.store.pop(DRAFT, None)
     if first is not None:
         follow = t(
             "Je vous demanderai où vous en êtes {date}. Une réponse d'un seul geste suffira.",
@@ -586,7 +567,7 @@ async def confirm(update: Update, context: RelaisContext) -> str | int:
 
 
 async def cancel(update: Update, context: RelaisContext) -> int:
-    data = user_data(context)
+    data = context.store
     data.pop(DRAFT, None)
     if data.pop(FOLLOWUP, None) is not None:  # the blocker or number question
         await show(update, context.t("D'accord."))
@@ -622,12 +603,10 @@ async def on_answer(update: Update, context: RelaisContext) -> None:
         return
     objective_id, action = button.objective_id, button.action
     t = context.t
-    actor = context.actor
+    me = context.merchant
     now = context.rt.clock.now()
     async with context.rt.db.unit_of_work() as session:
-        objective = await objs.owned_objective(
-            session, objective_id, actor.member_id, actor.active_cohort_id
-        )
+        objective = await objs.owned_objective(session, objective_id, me.member_id, me.cohort_id)
         if objective is None:
             await stale(update, context)
             return
@@ -635,11 +614,11 @@ async def on_answer(update: Update, context: RelaisContext) -> None:
             session, objective, CheckinAnswer(action), now, zone(context)
         )
         carry_date = (
-            await objs.default_due_date(session, actor.active_cohort_id or 0, now, zone(context))
+            await objs.default_due_date(session, me.cohort_id, now, zone(context))
             if outcome.overdue
             else None
         )
-        member = await members.get(session, actor.member_id or 0)
+        member = await members.get(session, me.member_id)
     name = member.first_name if member else ""
     await answer_callback(update)
     if not outcome.changed:
@@ -699,11 +678,9 @@ async def on_stuck(update: Update, context: RelaisContext) -> str | int:
         return END
     objective_id = button.objective_id
     t = context.t
-    actor = context.actor
+    me = context.merchant
     async with context.rt.db.unit_of_work() as session:
-        objective = await objs.owned_objective(
-            session, objective_id, actor.member_id, actor.active_cohort_id
-        )
+        objective = await objs.owned_objective(session, objective_id, me.member_id, me.cohort_id)
         if objective is None:
             await stale(update, context)
             return END
@@ -715,7 +692,7 @@ async def on_stuck(update: Update, context: RelaisContext) -> str | int:
         await show(update, _closed_text(t, outcome), edit=False)
         return END
     await drop_buttons(update)
-    user_data(context)[FOLLOWUP] = {
+    context.store[FOLLOWUP] = {
         "objective_id": outcome.objective_id,
         "checkin_id": outcome.checkin_id,
         "overdue": outcome.overdue,
@@ -734,19 +711,17 @@ async def on_stuck(update: Update, context: RelaisContext) -> str | int:
 
 
 async def typed_blocker(update: Update, context: RelaisContext) -> str | int:
-    message = update.effective_message
-    assert message is not None
-    assert message.text is not None
+    message = context.message
     t = context.t
-    pending = user_data(context).get(FOLLOWUP) or {}
-    actor = context.actor
+    pending = context.store.get(FOLLOWUP) or {}
+    me = context.merchant
     async with context.rt.db.unit_of_work() as session:
         objective = await objs.owned_objective(
-            session, int(pending.get("objective_id") or 0), actor.member_id, actor.active_cohort_id
+            session, int(pending.get("objective_id") or 0), me.member_id, me.cohort_id
         )
         try:
             saved = objective is not None and await objs.record_blocker(
-                session, objective, int(pending.get("checkin_id") or 0), message.text
+                session, objective, int(pending.get("checkin_id") or 0), context.text
             )
         except InvalidValue as exc:
             if exc.too_long:
@@ -771,18 +746,16 @@ async def skip_blocker(update: Update, context: RelaisContext) -> int:
 async def send_help(update: Update, context: RelaisContext, intro: str) -> None:
     """After "stuck": the tip most relevant to the objective's theme (+ carry-over if late)."""
     t = context.t
-    actor = context.actor
-    pending = user_data(context).pop(FOLLOWUP, None) or {}
+    me = context.merchant
+    pending = context.store.pop(FOLLOWUP, None) or {}
     now = context.rt.clock.now()
     lib = library(context)
     tip_html: str | None = None
     carry_date: date | None = None
     objective_id = int(pending.get("objective_id") or 0)
     async with context.rt.db.unit_of_work() as session:
-        objective = await objs.owned_objective(
-            session, objective_id, actor.member_id, actor.active_cohort_id
-        )
-        member = await members.get(session, actor.member_id or 0)
+        objective = await objs.owned_objective(session, objective_id, me.member_id, me.cohort_id)
+        member = await members.get(session, me.member_id)
         if objective is not None and member is not None:
             tip = await objs.stuck_tip(
                 session,
@@ -797,9 +770,7 @@ async def send_help(update: Update, context: RelaisContext, intro: str) -> None:
                     tip, t.lang, first_name=member.first_name, business_name=member.business_name
                 )
         if objective is not None and pending.get("overdue"):
-            carry_date = await objs.default_due_date(
-                session, actor.active_cohort_id or 0, now, zone(context)
-            )
+            carry_date = await objs.default_due_date(session, me.cohort_id, now, zone(context))
     parts = [intro] if intro else []
     if tip_html:
         parts.append(t("💡 Une piste pour avancer :") + "\n\n" + Html(tip_html))
@@ -822,11 +793,9 @@ async def ask_number(update: Update, context: RelaisContext) -> str | int:
         return END
     objective_id = button.objective_id
     t = context.t
-    actor = context.actor
+    me = context.merchant
     async with context.rt.db.unit_of_work() as session:
-        objective = await objs.owned_objective(
-            session, objective_id, actor.member_id, actor.active_cohort_id
-        )
+        objective = await objs.owned_objective(session, objective_id, me.member_id, me.cohort_id)
         usable = (
             objective is not None
             and objective.status == objs.ACTIVE
@@ -836,7 +805,7 @@ async def ask_number(update: Update, context: RelaisContext) -> str | int:
         await stale(update, context)
         return END
     await answer_callback(update)
-    user_data(context)[FOLLOWUP] = {"objective_id": objective_id}
+    context.store[FOLLOWUP] = {"objective_id": objective_id}
     choices = [Button(str(n), ObjectiveNumber(objective_id, n).pack()) for n in REPORTED_CHOICES]
     await show(
         update,
@@ -858,14 +827,12 @@ async def chose_number(update: Update, context: RelaisContext) -> int:
 
 
 async def typed_number(update: Update, context: RelaisContext) -> str | int:
-    message = update.effective_message
-    assert message is not None
-    assert message.text is not None
-    number = objs.parse_reported_number(message.text)
+    message = context.message
+    number = objs.parse_reported_number(context.text)
     if number is None:
         await message.reply_text(context.t("Écrivez seulement le nombre, par exemple 3."))
         return NUMBER
-    pending = user_data(context).get(FOLLOWUP) or {}
+    pending = context.store.get(FOLLOWUP) or {}
     await save_number(update, context, int(pending.get("objective_id") or 0), number)
     return END
 
@@ -874,12 +841,10 @@ async def save_number(
     update: Update, context: RelaisContext, objective_id: int, number: int
 ) -> None:
     t = context.t
-    actor = context.actor
-    user_data(context).pop(FOLLOWUP, None)
+    me = context.merchant
+    context.store.pop(FOLLOWUP, None)
     async with context.rt.db.unit_of_work() as session:
-        objective = await objs.owned_objective(
-            session, objective_id, actor.member_id, actor.active_cohort_id
-        )
+        objective = await objs.owned_objective(session, objective_id, me.member_id, me.cohort_id)
         outcome = (
             await objs.record_number(
                 session, objective, number, context.rt.clock.now(), zone(context)
@@ -910,10 +875,10 @@ async def on_carry(update: Update, context: RelaisContext) -> None:
         await stale(update, context)
         return
     t = context.t
-    actor = context.actor
+    me = context.merchant
     async with context.rt.db.unit_of_work() as session:
         objective = await objs.owned_objective(
-            session, button.objective_id, actor.member_id, actor.active_cohort_id
+            session, button.objective_id, me.member_id, me.cohort_id
         )
         if objective is None:
             await stale(update, context)
@@ -965,10 +930,10 @@ async def on_card(update: Update, context: RelaisContext) -> None:
         await stale(update, context)
         return
     t = context.t
-    actor = context.actor
+    me = context.merchant
     async with context.rt.db.unit_of_work() as session:
         objective = await objs.owned_objective(
-            session, button.objective_id, actor.member_id, actor.active_cohort_id
+            session, button.objective_id, me.member_id, me.cohort_id
         )
     if objective is None or objective.status != objs.ACTIVE:
         await stale(update, context)
@@ -995,11 +960,9 @@ async def on_close(update: Update, context: RelaisContext) -> None:
         return
     objective_id, action = button.objective_id, button.action
     t = context.t
-    actor = context.actor
+    me = context.merchant
     async with context.rt.db.unit_of_work() as session:
-        objective = await objs.owned_objective(
-            session, objective_id, actor.member_id, actor.active_cohort_id
-        )
+        objective = await objs.owned_objective(session, objective_id, me.member_id, me.cohort_id)
         if objective is None:
             await stale(update, context)
             return
@@ -1059,10 +1022,9 @@ async def other_button(update: Update, context: RelaisContext) -> None:
 
 
 async def resume(update: Update, context: RelaisContext) -> None:
-    actor = context.actor
-    assert actor.member_id is not None
+    me = context.merchant
     async with context.rt.db.unit_of_work() as session:
-        resumed = await objs.resume_checkins(session, actor.member_id)
+        resumed = await objs.resume_checkins(session, me.member_id)
     t = context.t
     await answer_callback(update)
     await drop_buttons(update)
@@ -1141,13 +1103,11 @@ def objectives_text(t: Translator, mine: objs.MyObjectives) -> str:
 
 
 async def list_objectives(update: Update, context: RelaisContext) -> None:
-    actor = context.actor
+    me = context.merchant
     t = context.t
-    assert actor.member_id is not None
-    assert actor.active_cohort_id is not None
     async with context.rt.db.unit_of_work() as session:
         mine = await objs.my_objectives(
-            session, actor.member_id, actor.active_cohort_id, context.rt.clock.now(), zone(context)
+            session, me.member_id, me.cohort_id, context.rt.clock.now(), zone(context)
         )
     if not mine.active and not mine.history:
         await show(

@@ -137,14 +137,12 @@ def _draft(context: RelaisContext) -> dict[str, Any] | None:
     return draft if isinstance(draft, dict) else None
 
 
-def identity_of(update: Update, language: str) -> Identity:
-    user = update.effective_user
-    chat = update.effective_chat
-    assert user is not None
-    assert chat is not None
+def identity_of(context: RelaisContext, language: str) -> Identity:
+    """Who sent the update, as the members service records them."""
+    user = context.sender
     return Identity(
         telegram_user_id=user.id,
-        chat_id=chat.id,
+        chat_id=context.chat_id,
         first_name=user.first_name,
         last_name=user.last_name,
         username=user.username,
@@ -169,9 +167,7 @@ async def _drop_buttons(update: Update) -> None:
 
 
 async def _send(update: Update, context: RelaisContext, text: str, **kwargs: Any) -> None:
-    chat = update.effective_chat
-    assert chat is not None
-    await context.bot.send_message(chat.id, text, **kwargs)
+    await context.bot.send_message(context.chat_id, text, **kwargs)
 
 
 # --- the questions -----------------------------------------------------------------------
@@ -329,10 +325,8 @@ async def _lost(update: Update, context: RelaisContext) -> int:
 # --- entry: the join link ----------------------------------------------------------------
 async def start_join(update: Update, context: RelaisContext) -> str | int:
     """`/start join_<code>`: a stranger starts onboarding; a merchant joins one more cohort."""
-    message = update.effective_message
-    assert message is not None
-    assert message.text is not None
-    match = _JOIN.match(message.text)
+    message = context.message
+    match = _JOIN.match(context.text)
     code = match.group(2) if match else ""
     t = translator(context)
     actor = context.actor
@@ -385,15 +379,13 @@ async def start_join(update: Update, context: RelaisContext) -> str | int:
         )
         return ConversationHandler.END
 
-    user = update.effective_user
-    assert user is not None
-    assert context.user_data is not None
-    context.user_data[DRAFT] = {
+    user = context.sender
+    context.store[DRAFT] = {
         "cohort_id": cohort.id,
         "cohort_name": cohort.name,
         "cohort_commune": cohort.commune,
         "telegram_first_name": _fit_name(user.first_name),
-        "language": (context.user_data.get(CHOSEN_LANGUAGE) or actor.language),
+        "language": (context.store.get(CHOSEN_LANGUAGE) or actor.language),
     }
     return await _next(update, context, FIRST_NAME)
 
@@ -431,8 +423,7 @@ async def _typed(
     update: Update, context: RelaisContext, key: str, limit: int, here: str, then: str
 ) -> str | int:
     """Store a typed answer if it is fit, else say why kindly and stay on the question."""
-    message = update.effective_message
-    assert message is not None
+    message = context.message
     if _draft(context) is None:
         return await _lost(update, context)
     t = translator(context)
@@ -530,7 +521,7 @@ async def consent(update: Update, context: RelaisContext) -> str | int:
         async with rt.db.unit_of_work() as session:
             member = await members.register(
                 session,
-                identity_of(update, language),
+                identity_of(context, language),
                 profile,
                 cohort_id=int(draft["cohort_id"]),
                 now=rt.clock.now(),
@@ -538,17 +529,15 @@ async def consent(update: Update, context: RelaisContext) -> str | int:
             )
             first_name = member.first_name
     except LookupError:
-        assert context.user_data is not None
-        context.user_data.pop(DRAFT, None)
+        context.store.pop(DRAFT, None)
         await _send(
             update,
             context,
             t("Ce groupe n'accepte plus d'inscriptions. Demandez un nouveau lien à la commune."),
         )
         return ConversationHandler.END
-    assert context.user_data is not None
-    context.user_data.pop(DRAFT, None)
-    context.user_data.pop(CHOSEN_LANGUAGE, None)
+    context.store.pop(DRAFT, None)
+    context.store.pop(CHOSEN_LANGUAGE, None)
     t = rt.i18n(language, context.actor.zone)
     await _send(
         update,
@@ -578,8 +567,7 @@ _STEP_KEYS = (
 # --- inside the conversation: leaving, repeating, stray input ----------------------------
 async def cancel(update: Update, context: RelaisContext) -> int:
     await answer_callback(update)
-    if context.user_data is not None:
-        context.user_data.pop(DRAFT, None)
+    context.store.pop(DRAFT, None)
     t = translator(context)
     await _send(
         update,
@@ -609,8 +597,7 @@ async def repeat_question(update: Update, context: RelaisContext) -> str | int:
 # --- /start outside the join link ---------------------------------------------------------
 async def start_plain(update: Update, context: RelaisContext) -> None:
     """`/start` without a code: how to get an invitation, or "you're already in" with the menu."""
-    message = update.effective_message
-    assert message is not None
+    message = context.message
     actor = context.actor
     t = translator(context)
     if actor.member_id is None or not (actor.onboarded or actor.is_staff):
@@ -648,10 +635,8 @@ async def start_staff(update: Update, context: RelaisContext) -> None:
     """`/start staff_<token>`: accept a one-time invitation to the team of a cohort."""
     from handlers.help import refresh_staff_commands
 
-    message = update.effective_message
-    assert message is not None
-    assert message.text is not None
-    match = _STAFF.match(message.text)
+    message = context.message
+    match = _STAFF.match(context.text)
     token = match.group(2) if match else ""
     t = translator(context)
     rt = context.rt
@@ -662,7 +647,7 @@ async def start_staff(update: Update, context: RelaisContext) -> None:
         chat = None
         if result.outcome is InviteOutcome.VALID:
             member, _ = await members.ensure_member(
-                session, identity_of(update, language), now=now, rhythm=rhythm(context)
+                session, identity_of(context, language), now=now, rhythm=rhythm(context)
             )
             language = member.language
             result = await staff.accept_invitation(session, token, member_id=member.id, now=now)

@@ -91,8 +91,7 @@ def privacy_notice(t: Translator, organisation: str, contact: str, retention_day
 
 
 async def show_privacy(update: Update, context: RelaisContext) -> None:
-    message = update.effective_message
-    assert message is not None
+    message = context.message
     settings = context.rt.settings
     await message.reply_text(
         privacy_notice(
@@ -143,10 +142,7 @@ def _in_memory_drafts(context: RelaisContext) -> dict[str, Any]:
 
 
 async def my_data(update: Update, context: RelaisContext) -> None:
-    message = update.effective_message
-    user = update.effective_user
-    assert message is not None
-    assert user is not None
+    message = context.message
     rt = context.rt
     t = translator(context)
     actor = context.actor
@@ -203,10 +199,8 @@ def _nothing_left(t: Translator) -> str:
 
 
 async def ask_forget(update: Update, context: RelaisContext) -> None:
-    message = update.effective_message
-    user = update.effective_user
-    assert message is not None
-    assert user is not None
+    message = context.message
+    user = context.sender
     t = translator(context)
     if not await _has_anything(context, user.id):
         await message.reply_text(_nothing_left(t))
@@ -226,13 +220,12 @@ async def ask_forget(update: Update, context: RelaisContext) -> None:
             ]
         ),
     )
-    assert context.user_data is not None
-    context.user_data[FORGET_PROMPT] = prompt.message_id
+    context.store[FORGET_PROMPT] = prompt.message_id
 
 
 def _is_the_prompt(update: Update, context: RelaisContext) -> bool:
     query = update.callback_query
-    asked = (context.user_data or {}).get(FORGET_PROMPT)
+    asked = context.store.get(FORGET_PROMPT)
     return (
         query is not None
         and query.message is not None
@@ -252,10 +245,7 @@ async def _remove_buttons(update: Update, text: str) -> None:
 
 
 async def confirm_forget(update: Update, context: RelaisContext) -> None:
-    user = update.effective_user
-    chat = update.effective_chat
-    assert user is not None
-    assert chat is not None
+    user = context.sender
     t = translator(context)  # before the erasure: their language goes with them
     if not _is_the_prompt(update, context):
         await answer_stale(update, t)
@@ -272,7 +262,7 @@ async def confirm_forget(update: Update, context: RelaisContext) -> None:
     await answer_callback(update)
     await _remove_buttons(update, t("🗑 Vos données sont effacées."))
     await context.bot.send_message(
-        chat.id,
+        context.chat_id,
         t(
             "C'est fait : j'ai effacé vos données. 👋\n\n"
             "Merci d'avoir fait un bout de chemin avec Relais, et bonne continuation ! "
@@ -300,8 +290,7 @@ def forget_in_memory(application: Any, telegram_user_id: int) -> None:
 
 async def cancel_forget(update: Update, context: RelaisContext) -> None:
     t = translator(context)
-    if context.user_data is not None:
-        context.user_data.pop(FORGET_PROMPT, None)
+    context.store.pop(FORGET_PROMPT, None)
     await answer_callback(update)
     await _remove_buttons(update, t("D'accord, je ne touche à rien 🙂"))
 
@@ -320,10 +309,8 @@ async def keep_me(update: Update, context: RelaisContext) -> None:
             await query.edit_message_reply_markup(reply_markup=None)
         except BadRequest:
             log.debug("could not remove the retention button", exc_info=True)
-    chat = update.effective_chat
-    assert chat is not None
     await context.bot.send_message(
-        chat.id, t("Merci ! Je garde vos données et je reste à vos côtés 🙂")
+        context.chat_id, t("Merci ! Je garde vos données et je reste à vos côtés 🙂")
     )
 
 

@@ -41,7 +41,7 @@ from bot.services import questions
 from bot.services.validation import InvalidValue
 from handlers.common import answer_callback, answer_stale, clicked, stale
 from handlers.menu import ANY_MENU_BUTTON, menu_button
-from handlers.objectives import show, user_data
+from handlers.objectives import show
 
 log = logging.getLogger(__name__)
 
@@ -81,7 +81,7 @@ def answer_text(t: Translator, trainer: str, view: questions.QuestionView) -> st
 
 # --- the merchant asks -----------------------------------------------------------------------
 async def start(update: Update, context: RelaisContext) -> str:
-    user_data(context).pop(QUESTION_DRAFT, None)
+    context.store.pop(QUESTION_DRAFT, None)
     inline = " ".join(context.args or []) if update.message and context.args else ""
     if inline.strip():
         return await check(update, context, inline)
@@ -97,10 +97,7 @@ async def start(update: Update, context: RelaisContext) -> str:
 
 
 async def typed_question(update: Update, context: RelaisContext) -> str:
-    message = update.effective_message
-    assert message is not None
-    assert message.text is not None
-    return await check(update, context, message.text)
+    return await check(update, context, context.text)
 
 
 async def check(update: Update, context: RelaisContext, text: str) -> str:
@@ -118,7 +115,7 @@ async def check(update: Update, context: RelaisContext, text: str) -> str:
             reply = t("Écrivez votre question en un message.")
         await show(update, reply, edit=False)
         return ASK
-    user_data(context)[QUESTION_DRAFT] = question
+    context.store[QUESTION_DRAFT] = question
     rows = [
         [
             Button(t(N_("✅ Envoyer")), QuestionStep("send").pack()),
@@ -143,8 +140,9 @@ async def rewrite(update: Update, context: RelaisContext) -> str:
 async def send(update: Update, context: RelaisContext) -> str | int:
     t = context.t
     actor = context.actor
-    text = user_data(context).pop(QUESTION_DRAFT, None)
-    if not isinstance(text, str) or actor.member_id is None or actor.active_cohort_id is None:
+    me = context.merchant
+    text = context.store.pop(QUESTION_DRAFT, None)
+    if not isinstance(text, str):
         await answer_stale(update, t)
         return END
     rt = context.rt
@@ -152,16 +150,16 @@ async def send(update: Update, context: RelaisContext) -> str | int:
         try:
             question = await questions.ask(
                 session,
-                member_id=actor.member_id,
-                cohort_id=actor.active_cohort_id,
+                member_id=me.member_id,
+                cohort_id=me.cohort_id,
                 text=text,
                 now=rt.clock.now(),
             )
         except InvalidValue:
             await answer_stale(update, t)
             return END
-        trainers = await questions.trainers(session, actor.active_cohort_id)
-        asker = await questions.for_staff(session, question.id, actor.active_cohort_id)
+        trainers = await questions.trainers(session, me.cohort_id)
+        asker = await questions.for_staff(session, question.id, me.cohort_id)
     delivered = 0
     name = asker.asker_name if asker else ""
     business = asker.business_name if asker else None
@@ -190,7 +188,7 @@ async def send(update: Update, context: RelaisContext) -> str | int:
 
 
 async def cancel(update: Update, context: RelaisContext) -> int:
-    user_data(context).pop(QUESTION_DRAFT, None)
+    context.store.pop(QUESTION_DRAFT, None)
     await show(update, context.t("D'accord, pas de question pour l'instant."))
     return END
 
@@ -199,11 +197,10 @@ async def cancel(update: Update, context: RelaisContext) -> int:
 async def start_answer(update: Update, context: RelaisContext) -> str | int:
     t = context.t
     button = clicked(update, AnswerQuestion)
-    actor = context.actor
     view = None
     if button is not None:
         async with context.rt.db.unit_of_work() as session:
-            view = await questions.for_staff(session, button.question_id, actor.active_cohort_id)
+            view = await questions.for_staff(session, button.question_id, context.staff.cohort_id)
     if view is None:
         await answer_callback(update, t("Cette question n'est pas (ou plus) dans votre groupe."))
         return END
@@ -215,7 +212,7 @@ async def start_answer(update: Update, context: RelaisContext) -> str | int:
             edit=False,
         )
         return END
-    user_data(context)[ANSWERING] = view.id
+    context.store[ANSWERING] = view.id
     await show(
         update,
         t(
@@ -233,14 +230,12 @@ async def typed_answer(update: Update, context: RelaisContext) -> str | int:
     """The answer is shown back with ✅ send / ✏️ rewrite: a text typed here by mistake (meant
     for another feature) never reaches a merchant."""
     t = context.t
-    message = update.effective_message
-    assert message is not None
-    assert message.text is not None
-    question_id = user_data(context).get(ANSWERING)
+    message = context.message
+    question_id = context.store.get(ANSWERING)
     if not isinstance(question_id, int):
         return END
     try:
-        answer = questions.clean_answer(message.text)
+        answer = questions.clean_answer(context.text)
     except InvalidValue as exc:
         if exc.too_long:
             await message.reply_text(
@@ -248,7 +243,7 @@ async def typed_answer(update: Update, context: RelaisContext) -> str | int:
                   n=questions.ANSWER_MAX)
             )  # fmt: skip
         return ANSWER
-    user_data(context)[ANSWER_DRAFT] = answer
+    context.store[ANSWER_DRAFT] = answer
     rows = [
         [
             Button(t(N_("✅ Envoyer")), AnswerStep(question_id, "send").pack()),
@@ -270,8 +265,9 @@ async def rewrite_answer(update: Update, context: RelaisContext) -> str:
 async def send_answer(update: Update, context: RelaisContext) -> int:
     t = context.t
     actor = context.actor
+    me = context.staff
     rt = context.rt
-    data = user_data(context)
+    data = context.store
     question_id = data.pop(ANSWERING, None)
     text = data.pop(ANSWER_DRAFT, None)
     button = clicked(update, AnswerStep)
@@ -280,7 +276,6 @@ async def send_answer(update: Update, context: RelaisContext) -> int:
         or not isinstance(text, str)
         or button is None
         or button.question_id != question_id
-        or actor.member_id is None
     ):
         await answer_stale(update, t)
         return END
@@ -288,12 +283,12 @@ async def send_answer(update: Update, context: RelaisContext) -> int:
         outcome, view = await questions.answer(
             session,
             question_id=question_id,
-            cohort_id=actor.active_cohort_id,
-            trainer_id=actor.member_id,
+            cohort_id=me.cohort_id,
+            trainer_id=me.member_id,
             text=text,
             now=rt.clock.now(),
         )
-        trainer = await questions.trainer_name(session, actor.member_id)
+        trainer = await questions.trainer_name(session, me.member_id)
     if outcome is questions.AnswerOutcome.NOT_FOUND or view is None:
         await show(update, t("Cette question n'est plus dans votre groupe."))
         return END
@@ -321,8 +316,8 @@ async def send_answer(update: Update, context: RelaisContext) -> int:
 
 
 async def cancel_answer(update: Update, context: RelaisContext) -> int:
-    user_data(context).pop(ANSWERING, None)
-    user_data(context).pop(ANSWER_DRAFT, None)
+    context.store.pop(ANSWERING, None)
+    context.store.pop(ANSWER_DRAFT, None)
     await show(update, context.t("D'accord, pas de réponse pour l'instant."))
     return END
 

@@ -71,9 +71,7 @@ async def on_rsvp(update: Update, context: RelaisContext) -> None:
             "C'est noté : vous ne venez pas à la séance {number}. Merci de nous avoir prévenus !",
             number=ts.number,
         )
-    chat = update.effective_chat
-    assert chat is not None
-    await context.bot.send_message(chat.id, text)
+    await context.bot.send_message(context.chat_id, text)
 
 
 def handlers() -> list[BaseHandler[Update, RelaisContext, Any]]:

@@ -217,9 +217,7 @@ def _library(context: RelaisContext) -> ContentLibrary | None:
 
 
 async def _send(update: Update, context: RelaisContext, text: str, **kwargs: Any) -> None:
-    chat = update.effective_chat
-    assert chat is not None
-    await context.bot.send_message(chat.id, text, **kwargs)
+    await context.bot.send_message(context.chat_id, text, **kwargs)
 
 
 async def _drop_buttons(update: Update) -> None:
@@ -234,8 +232,7 @@ async def _drop_buttons(update: Update) -> None:
 
 
 def _draft(context: RelaisContext) -> dict[str, Any]:
-    data = context.user_data
-    assert data is not None
+    data = context.store
     draft = data.get(DRAFT)
     if not isinstance(draft, dict):
         draft = {}
@@ -265,8 +262,7 @@ async def send_card(
 
 
 async def new_session(update: Update, context: RelaisContext) -> str | int:
-    message = update.effective_message
-    assert message is not None
+    message = context.message
     t = context.t
     cohort_id = context.actor.active_cohort_id
     if cohort_id is None:
@@ -277,8 +273,7 @@ async def new_session(update: Update, context: RelaisContext) -> str | int:
     if line.strip():
         await _plan_one_line(update, context, cohort_id, line)
         return ConversationHandler.END
-    assert context.user_data is not None
-    context.user_data[DRAFT] = {}
+    context.store[DRAFT] = {}
     await message.reply_text(
         t(
             "Planifions une séance 🗓 Je vous pose 5 petites questions (/annuler pour arrêter).\n"
@@ -314,8 +309,7 @@ async def _plan_one_line(update: Update, context: RelaisContext, cohort_id: int,
 
 async def ask_date(update: Update, context: RelaisContext) -> str:
     t = context.t
-    cohort_id = context.actor.active_cohort_id
-    assert cohort_id is not None
+    cohort_id = context.staff.cohort_id
     today = _today(context, await _zone(context, cohort_id))
     days = [today + timedelta(days=i) for i in range(DATE_BUTTONS)]
     items = [Button(t.date(day, "EEE d MMM"), PlanDate(day).pack()) for day in days]
@@ -341,10 +335,7 @@ async def chose_date(update: Update, context: RelaisContext) -> str:
 
 
 async def typed_date(update: Update, context: RelaisContext) -> str:
-    message = update.effective_message
-    assert message is not None
-    assert message.text is not None
-    day = sessions.parse_date(message.text)
+    day = sessions.parse_date(context.text)
     if isinstance(day, ParseError):
         await _send(update, context, explain(context.t, day))
         return DATE
@@ -353,8 +344,7 @@ async def typed_date(update: Update, context: RelaisContext) -> str:
 
 async def _take_date(update: Update, context: RelaisContext, day: date) -> str:
     t = context.t
-    cohort_id = context.actor.active_cohort_id
-    assert cohort_id is not None
+    cohort_id = context.staff.cohort_id
     zone = await _zone(context, cohort_id)
     if day < _today(context, zone):
         await _send(
@@ -376,8 +366,7 @@ async def _take_date(update: Update, context: RelaisContext, day: date) -> str:
 
 async def ask_time(update: Update, context: RelaisContext) -> str:
     t = context.t
-    cohort_id = context.actor.active_cohort_id
-    assert cohort_id is not None
+    cohort_id = context.staff.cohort_id
     async with context.rt.db.unit_of_work() as session:
         zone = await sessions.cohort_zone(session, cohort_id, context.rt.settings.timezone)
         usual = await sessions.usual_time(session, cohort_id, zone)
@@ -409,10 +398,7 @@ async def chose_time(update: Update, context: RelaisContext) -> str:
 
 
 async def typed_time(update: Update, context: RelaisContext) -> str:
-    message = update.effective_message
-    assert message is not None
-    assert message.text is not None
-    at = sessions.parse_time(message.text)
+    at = sessions.parse_time(context.text)
     if isinstance(at, ParseError):
         await _send(update, context, explain(context.t, at))
         return TIME
@@ -420,8 +406,7 @@ async def typed_time(update: Update, context: RelaisContext) -> str:
 
 
 async def _starts_at(context: RelaisContext, draft: dict[str, Any]) -> datetime | ParseError:
-    cohort_id = context.actor.active_cohort_id
-    assert cohort_id is not None
+    cohort_id = context.staff.cohort_id
     zone = await _zone(context, cohort_id)
     day = date.fromisoformat(draft["date"])
     at = time.fromisoformat(draft["time"])
@@ -447,8 +432,7 @@ async def _take_time(update: Update, context: RelaisContext, at: time) -> str:
 
 async def ask_place(update: Update, context: RelaisContext) -> str:
     t = context.t
-    cohort_id = context.actor.active_cohort_id
-    assert cohort_id is not None
+    cohort_id = context.staff.cohort_id
     async with context.rt.db.unit_of_work() as session:
         places = await sessions.recent_places(session, cohort_id)
     _draft(context)["places"] = places
@@ -476,10 +460,7 @@ async def chose_place(update: Update, context: RelaisContext) -> str:
 
 
 async def typed_place(update: Update, context: RelaisContext) -> str:
-    message = update.effective_message
-    assert message is not None
-    assert message.text is not None
-    place = sessions.clean_place(message.text)
+    place = sessions.clean_place(context.text)
     if isinstance(place, ParseError):
         await _send(update, context, explain(context.t, place))
         return PLACE
@@ -489,8 +470,7 @@ async def typed_place(update: Update, context: RelaisContext) -> str:
 
 async def ask_theme(update: Update, context: RelaisContext) -> str:
     t = context.t
-    cohort_id = context.actor.active_cohort_id
-    assert cohort_id is not None
+    cohort_id = context.staff.cohort_id
     library = _library(context)
     rows: list[list[Button]] = []
     if library is not None and library.sessions:
@@ -535,10 +515,7 @@ async def chose_theme(update: Update, context: RelaisContext) -> str:
 
 
 async def typed_theme(update: Update, context: RelaisContext) -> str:
-    message = update.effective_message
-    assert message is not None
-    assert message.text is not None
-    theme = sessions.clean_theme(message.text)
+    theme = sessions.clean_theme(context.text)
     if isinstance(theme, ParseError):
         await _send(update, context, explain(context.t, theme))
         return THEME
@@ -584,10 +561,7 @@ async def chose_capacity(update: Update, context: RelaisContext) -> str:
 
 
 async def typed_capacity(update: Update, context: RelaisContext) -> str:
-    message = update.effective_message
-    assert message is not None
-    assert message.text is not None
-    value = sessions.parse_capacity(message.text)
+    value = sessions.parse_capacity(context.text)
     if isinstance(value, ParseError):
         await _send(update, context, explain(context.t, value))
         return CAPACITY
@@ -643,8 +617,7 @@ async def confirm(update: Update, context: RelaisContext) -> str | int:
     await _drop_buttons(update)
     t = context.t
     rt = context.rt
-    cohort_id = context.actor.active_cohort_id
-    assert cohort_id is not None
+    cohort_id = context.staff.cohort_id
     draft = _draft(context)
     if not all(draft.get(key) for key in ("date", "time", "place", "theme")):
         return await ask_date(update, context)
@@ -666,8 +639,7 @@ async def confirm(update: Update, context: RelaisContext) -> str | int:
             created_by_id=context.actor.member_id,
             now=rt.clock.now(),
         )
-    assert context.user_data is not None
-    context.user_data.pop(DRAFT, None)
+    context.store.pop(DRAFT, None)
     await _send(update, context, t("✅ Séance planifiée ! Les rappels partiront d'eux-mêmes."))
     await send_card(update, context, ts, {})
     return ConversationHandler.END
@@ -676,8 +648,7 @@ async def confirm(update: Update, context: RelaisContext) -> str | int:
 async def cancel_planning(update: Update, context: RelaisContext) -> int:
     await answer_callback(update)
     await _drop_buttons(update)
-    if context.user_data is not None:
-        context.user_data.pop(DRAFT, None)
+    context.store.pop(DRAFT, None)
     await _send(update, context, context.t("D'accord, je n'ai rien planifié."))
     return ConversationHandler.END
 
@@ -732,8 +703,7 @@ async def start_edit(update: Update, context: RelaisContext) -> str | int:
         await answer_callback(update, t("Cette séance a été annulée."), alert=True)
         return ConversationHandler.END
     await answer_callback(update)
-    assert context.user_data is not None
-    context.user_data[EDITING] = {"id": ts.id, "field": action}
+    context.store[EDITING] = {"id": ts.id, "field": action}
     if action == "move":
         question = t(
             "🕒 Nouvelle date et heure de la séance {number} ? Par exemple 09/12/2026 19:00 "
@@ -756,11 +726,8 @@ async def start_edit(update: Update, context: RelaisContext) -> str | int:
 
 
 async def typed_edit(update: Update, context: RelaisContext) -> str | int:
-    message = update.effective_message
-    assert message is not None
-    assert message.text is not None
-    assert context.user_data is not None
-    editing = context.user_data.get(EDITING)
+    message = context.message
+    editing = context.store.get(EDITING)
     if not isinstance(editing, dict):
         return ConversationHandler.END
     t = context.t
@@ -770,7 +737,7 @@ async def typed_edit(update: Update, context: RelaisContext) -> str | int:
     async with rt.db.unit_of_work() as session:
         ts = await sessions.get_in_cohort(session, int(editing["id"]), actor.active_cohort_id)
     if ts is None or ts.cancelled_at is not None:
-        context.user_data.pop(EDITING, None)
+        context.store.pop(EDITING, None)
         await message.reply_text(t("Cette séance n'est plus modifiable."))
         return ConversationHandler.END
     result: str | ParseError
@@ -781,7 +748,7 @@ async def typed_edit(update: Update, context: RelaisContext) -> str | int:
         told: int | None = None
         if field == "move":
             zone = await sessions.cohort_zone(session, ts.cohort_id, rt.settings.timezone)
-            when = sessions.parse_when(message.text, zone, now)
+            when = sessions.parse_when(context.text, zone, now)
             if isinstance(when, ParseError):
                 result = when
             else:
@@ -793,7 +760,7 @@ async def typed_edit(update: Update, context: RelaisContext) -> str | int:
                     "✅ Séance {number} déplacée : {when}.", number=ts.number, when=t.when(when)
                 )
         elif field == "place":
-            place = sessions.clean_place(message.text)
+            place = sessions.clean_place(context.text)
             if isinstance(place, ParseError):
                 result = place
             else:
@@ -808,7 +775,7 @@ async def typed_edit(update: Update, context: RelaisContext) -> str | int:
                 )
         else:
             summary = await sessions.set_summary(
-                session, ts, text=message.text, actor_id=actor.member_id, now=now
+                session, ts, text=context.text, actor_id=actor.member_id, now=now
             )
             result = (
                 summary
@@ -821,7 +788,7 @@ async def typed_edit(update: Update, context: RelaisContext) -> str | int:
     if isinstance(result, ParseError):
         await message.reply_text(explain(t, result) + "\n" + t("Réessayez, ou /annuler."))
         return EDIT
-    context.user_data.pop(EDITING, None)
+    context.store.pop(EDITING, None)
     if told is None:
         await message.reply_text(result)
         return ConversationHandler.END
@@ -832,8 +799,7 @@ async def typed_edit(update: Update, context: RelaisContext) -> str | int:
 
 
 async def cancel_edit(update: Update, context: RelaisContext) -> int:
-    if context.user_data is not None:
-        context.user_data.pop(EDITING, None)
+    context.store.pop(EDITING, None)
     await _send(update, context, context.t("D'accord, rien n'a changé."))
     return ConversationHandler.END
 
@@ -845,8 +811,7 @@ async def on_card_button(update: Update, context: RelaisContext) -> None:
         return
     ts, action = found
     t = context.t
-    query = update.callback_query
-    assert query is not None
+    query = context.query
     rt = context.rt
     if action == "cancel" and ts.cancelled_at is None:
         await answer_callback(update)
@@ -907,8 +872,7 @@ async def on_card_button(update: Update, context: RelaisContext) -> None:
 
 
 async def list_sessions(update: Update, context: RelaisContext) -> None:
-    message = update.effective_message
-    assert message is not None
+    message = context.message
     actor = context.actor
     t = context.t
     rt = context.rt
@@ -974,10 +938,8 @@ async def send_ics(update: Update, context: RelaisContext) -> None:
         number=ts.number, theme=reminders.theme_of(ts, t.lang)
     )
     data = calendar.session_ics(ts, title=title, description=title, now=rt.clock.now())
-    chat = update.effective_chat
-    assert chat is not None
     await context.bot.send_document(
-        chat.id,
+        context.chat_id,
         InputFile(data, filename=calendar.filename(ts)),
         caption=t(
             "📆 Ouvrez ce fichier pour ajouter la séance {number} à votre agenda.", number=ts.number

@@ -89,10 +89,8 @@ def _offered(context: RelaisContext) -> tuple[time, ...]:
 
 
 async def show_settings(update: Update, context: RelaisContext) -> None:
-    message = update.effective_message
-    assert message is not None
-    member_id = context.actor.member_id
-    assert member_id is not None  # the gate let a merchant through
+    message = context.message
+    member_id = context.merchant.member_id
     async with context.rt.db.unit_of_work() as session:
         prefs = await settings_prefs.get_prefs(session, member_id)
     t = context.t
@@ -104,8 +102,7 @@ async def show_settings(update: Update, context: RelaisContext) -> None:
 
 async def on_button(update: Update, context: RelaisContext) -> None:
     t = context.t
-    query = update.callback_query
-    assert query is not None
+    query = context.query
     member_id = context.actor.member_id
     button = clicked_in(update, SET)
     if member_id is None:

@@ -41,11 +41,9 @@ def library(context: RelaisContext) -> ContentLibrary:
 
 async def tip_now(update: Update, context: RelaisContext) -> None:
     """`/astuce`: the next tip now, with the 👍 / 👎 buttons."""
-    message = update.effective_message
-    assert message is not None
+    message = context.message
     t = context.t
-    member_id = context.actor.member_id
-    assert member_id is not None  # the gate let a merchant through
+    member_id = context.merchant.member_id
     lib = library(context)
     async with context.rt.db.unit_of_work() as session:
         found = await tips.tip_now(session, lib, member_id, context.rt.clock.now())
@@ -64,8 +62,7 @@ async def tip_now(update: Update, context: RelaisContext) -> None:
 async def on_vote(update: Update, context: RelaisContext) -> None:
     """`tip:<tip_id>:up|down` on a tip message."""
     t = context.t
-    query = update.callback_query
-    assert query is not None
+    query = context.query
     button = clicked(update, TipVote)
     vote = tips.parse_vote(button.vote) if button is not None else None
     member_id = context.actor.member_id
