@@ -2,9 +2,10 @@
 
 Message ids are extracted from bot/ and handlers/ with Babel (keywords `t`, `N_`, and
 `plural` for plural forms). Each id lives in the catalog of the area that first uses it:
-handlers/<area>.py and bot/services/<area>.py -> <area>.po, bot/delivery/ -> delivery.po,
-everything else -> common.po. `update` keeps every existing translation, restates French
-(the reference), and drops ids no longer used. `check` lists what is missing or broken.
+handlers/<area>.py, handlers/<area>/*.py and bot/services/<area>.py -> <area>.po,
+bot/delivery/ -> delivery.po, everything else -> common.po. `update` keeps every existing
+translation, restates French (the reference), and drops ids no longer used. `check` lists
+what is missing or broken.
 """
 
 from __future__ import annotations
@@ -43,6 +44,8 @@ def domain_of(path: Path) -> str:
     rel = path.relative_to(ROOT).parts
     if rel[0] == "handlers" and len(rel) == 2 and rel[1] != "__init__.py":
         return path.stem
+    if rel[0] == "handlers" and len(rel) == 3:  # a package: handlers/<area>/<part>.py
+        return rel[1]
     if rel[:2] == ("bot", "services") and len(rel) == 3 and rel[2] != "__init__.py":
         return path.stem
     if rel[:2] == ("bot", "delivery"):

@@ -20,7 +20,6 @@ from datetime import timedelta
 from typing import Any
 
 from telegram import Message, Update
-from telegram.error import BadRequest
 from telegram.ext import (
     BaseHandler,
     CallbackQueryHandler,
@@ -50,11 +49,11 @@ from bot.services.cohorts import COMMUNE_MAX, JOIN_PREFIX, NAME_MAX
 from bot.services.staff import STAFF_PREFIX, parse_staff_role
 from bot.services.validation import InvalidValue, clean_text
 from handlers.access import refusal
-from handlers.common import answer_callback, answer_stale, clicked, clicked_in
+from handlers.common import answer_callback, answer_stale, clicked, clicked_in, drop_buttons, send
 from handlers.flyer import flyer_button
 from handlers.help import refresh_staff_commands
 from handlers.menu import ANY_MENU_BUTTON, main_menu, menu_button
-from handlers.onboarding import NEW_MESSAGE, TYPED_ANSWER, identity_of, rhythm
+from handlers.onboarding.shared import NEW_MESSAGE, TYPED_ANSWER, identity_of, rhythm
 
 log = logging.getLogger(__name__)
 
@@ -68,16 +67,6 @@ NEW_COHORT = "new_cohort"
 
 def join_link(bot_username: str, cohort: Cohort) -> str:
     return create_deep_linked_url(bot_username, f"{JOIN_PREFIX}{cohort.join_code}")
-
-
-async def _drop_buttons(update: Update) -> None:
-    query = update.callback_query
-    if query is None or query.message is None:
-        return
-    try:
-        await query.edit_message_reply_markup(reply_markup=None)
-    except BadRequest:
-        log.debug("could not remove the buttons", exc_info=True)
 
 
 async def send_invite(
@@ -123,8 +112,7 @@ async def invite(update: Update, context: RelaisContext) -> None:
         choices = await cohorts.open_cohorts(session) if cohort is None and actor.is_admin else []
     if cohort is None:
         if not choices:
-            await _send(
-                update,
+            await send(
                 context,
                 t(
                     "Il n'y a pas encore de groupe. On en crée un ? "
@@ -138,16 +126,12 @@ async def invite(update: Update, context: RelaisContext) -> None:
             for choice in choices[:20]
         ]
         rows.append([Button(t("➕ Créer un groupe"), NewCohort().pack())])
-        await _send(update, context, t("Pour quel groupe ?"), reply_markup=keyboard(rows))
+        await send(context, t("Pour quel groupe ?"), reply_markup=keyboard(rows))
         return
     if not allowed:
-        await _send(update, context, refusal(t, Access.COORDINATOR, actor.onboarded))
+        await send(context, refusal(t, Access.COORDINATOR, actor.onboarded))
         return
     await send_invite(update, context, cohort, t, several=len(actor.cohort_ids) > 1)
-
-
-async def _send(update: Update, context: RelaisContext, text: str, **kwargs: Any) -> None:
-    await context.bot.send_message(context.chat_id, text, **kwargs)
 
 
 async def invite_staff(update: Update, context: RelaisContext) -> None:
@@ -201,7 +185,7 @@ async def invite_staff(update: Update, context: RelaisContext) -> None:
             url=url,
             when=t.when(invitation.expires_at),
         )
-    await _send(update, context, text)
+    await send(context, text)
 
 
 # --- creating a cohort (guided) --------------------------------------------------------------
@@ -210,14 +194,13 @@ async def new_cohort(update: Update, context: RelaisContext) -> str:
     query = update.callback_query
     if query is not None and isinstance(query.message, Message) and not query.message.photo:
         # The "no cohort yet" question is answered; an invitation photo keeps its buttons.
-        await _drop_buttons(update)
+        await drop_buttons(update)
     context.store[NEW_COHORT] = {}
     return await ask_name(update, context)
 
 
 async def ask_name(update: Update, context: RelaisContext) -> str:
-    await _send(
-        update,
+    await send(
         context,
         context.t("Comment s'appelle ce groupe ? Par exemple : <i>Estaimpuis – printemps 2027</i>"),
     )
@@ -225,7 +208,7 @@ async def ask_name(update: Update, context: RelaisContext) -> str:
 
 
 async def ask_commune(update: Update, context: RelaisContext) -> str:
-    await _send(update, context, context.t("Dans quelle <b>commune</b> a lieu la formation ?"))
+    await send(context, context.t("Dans quelle <b>commune</b> a lieu la formation ?"))
     return COMMUNE
 
 
@@ -238,8 +221,7 @@ def _typed(update: Update, context: RelaisContext, limit: int) -> str | None:
 
 
 async def _too_long_or_empty(update: Update, context: RelaisContext, limit: int) -> None:
-    await _send(
-        update,
+    await send(
         context,
         context.t(
             "Un nom de {limit} caractères au maximum, s'il vous plaît. Pouvez-vous réessayer ?",
@@ -272,7 +254,7 @@ async def got_commune(update: Update, context: RelaisContext) -> str | int:
     t = context.t
     if not actor.may(Access.COORDINATOR):
         # Roles can change during a conversation: check again at the moment of acting.
-        await _send(update, context, refusal(t, Access.COORDINATOR, actor.onboarded))
+        await send(context, refusal(t, Access.COORDINATOR, actor.onboarded))
         return ConversationHandler.END
     rt = context.rt
     settings = rt.settings
@@ -296,8 +278,7 @@ async def got_commune(update: Update, context: RelaisContext) -> str | int:
         chat = await staff.staff_chat(session, member_id, settings.admin_ids)
         several = len(await cohorts.memberships(session, member_id)) > 1
     context.store.pop(NEW_COHORT, None)
-    await _send(
-        update,
+    await send(
         context,
         t("Le groupe <b>{name}</b> est créé ✅", name=cohort.name),
         reply_markup=main_menu(t, staff=True),
@@ -310,7 +291,7 @@ async def got_commune(update: Update, context: RelaisContext) -> str | int:
 
 async def cancel(update: Update, context: RelaisContext) -> int:
     context.store.pop(NEW_COHORT, None)
-    await _send(update, context, context.t("D'accord, aucun groupe n'a été créé."))
+    await send(context, context.t("D'accord, aucun groupe n'a été créé."))
     return ConversationHandler.END
 
 
@@ -336,11 +317,11 @@ async def choose_cohort(update: Update, context: RelaisContext) -> None:
         else:
             options = []
     if not options:
-        await _send(update, context, t("Vous ne faites partie d'aucun groupe pour l'instant."))
+        await send(context, t("Vous ne faites partie d'aucun groupe pour l'instant."))
         return
     current = next((name for id_, name in options if id_ == actor.active_cohort_id), None)
     if len(options) == 1 and current is not None:
-        await _send(update, context, t("Vous êtes dans le groupe <b>{name}</b>.", name=current))
+        await send(context, t("Vous êtes dans le groupe <b>{name}</b>.", name=current))
         return
     rows = [
         [
@@ -351,9 +332,7 @@ async def choose_cohort(update: Update, context: RelaisContext) -> None:
         ]
         for cohort_id, name in options[:30]
     ]
-    await _send(
-        update, context, t("Sur quel groupe voulez-vous agir ?"), reply_markup=keyboard(rows)
-    )
+    await send(context, t("Sur quel groupe voulez-vous agir ?"), reply_markup=keyboard(rows))
 
 
 async def pick_cohort(update: Update, context: RelaisContext) -> None:
@@ -396,11 +375,10 @@ async def pick_cohort(update: Update, context: RelaisContext) -> None:
         await answer_stale(update, t, alert=True)
         return
     await answer_callback(update)
-    await _drop_buttons(update)
+    await drop_buttons(update)
     actor = context.actor
     t = context.t
-    await _send(
-        update,
+    await send(
         context,
         t("C'est noté : vous agissez maintenant sur le groupe <b>{name}</b>.", name=cohort.name),
         reply_markup=main_menu(t, staff=actor.is_staff),

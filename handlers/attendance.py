@@ -45,7 +45,7 @@ from bot.services import attendance, reminders, sessions
 from bot.services.attendance import CheckinStatus, PresenceReport, RollEntry
 from bot.services.cohorts import JOIN_PREFIX
 from bot.services.validation import InvalidValue
-from handlers.common import answer_callback, answer_stale, clicked, clicked_in, typed_number
+from handlers.common import answer_callback, answer_stale, clicked, clicked_in, send, typed_number
 from handlers.menu import ANY_MENU_BUTTON, menu_button
 
 log = logging.getLogger(__name__)
@@ -70,10 +70,6 @@ METHOD_LABELS = {
     AttendanceMethod.ROLL_CALL: N_("appel"),
     AttendanceMethod.MANUAL: N_("ajouté par nom"),
 }
-
-
-async def _send(update: Update, context: RelaisContext, text: str, **kwargs: Any) -> None:
-    await context.bot.send_message(context.chat_id, text, **kwargs)
 
 
 def checkin_link(bot_username: str, ts: TrainingSession) -> str:
@@ -331,8 +327,7 @@ async def ask_name(update: Update, context: RelaisContext) -> str | int:
     ts, _ = found
     await answer_callback(update)
     context.store[ADDING] = ts.id
-    await _send(
-        update,
+    await send(
         context,
         context.t(
             "✍️ Le nom de la personne présente qui n'utilise pas le bot (prénom et nom) ? "
@@ -382,7 +377,7 @@ async def typed_name(update: Update, context: RelaisContext) -> str | int:
 
 async def cancel_name(update: Update, context: RelaisContext) -> int:
     context.store.pop(ADDING, None)
-    await _send(update, context, context.t("D'accord, je n'ai ajouté personne."))
+    await send(context, context.t("D'accord, je n'ai ajouté personne."))
     return ConversationHandler.END
 
 
@@ -493,7 +488,7 @@ async def on_presences_button(update: Update, context: RelaisContext) -> None:
         await answer_stale(update, context.t)
         return
     await answer_callback(update)
-    await _send(update, context, report_text(context.t, report))
+    await send(context, report_text(context.t, report))
 
 
 # --- registration -----------------------------------------------------------------------------

@@ -1,16 +1,61 @@
-"""Small helpers shared by handlers: answering a button, reading the pressed button's data."""
+"""Small helpers shared by handlers: sending, showing a step, answering and reading buttons."""
 
 from __future__ import annotations
 
-from typing import TypeVar
+import logging
+from collections.abc import Sequence
+from typing import Any, TypeVar
 
 from telegram import Message, Update
+from telegram.error import BadRequest
 
 from bot.callbacks import MAX_ID, Area, Callback, Number
+from bot.delivery.registry import Button
 from bot.i18n import N_, Translator
+from bot.keyboards import keyboard
 from bot.runtime import RelaisContext
 
 C = TypeVar("C", bound=Callback)
+log = logging.getLogger(__name__)
+
+
+async def send(context: RelaisContext, text: str, **options: Any) -> Message:
+    """Send `text` to the chat of the update (`options` as for `send_message`)."""
+    return await context.bot.send_message(context.chat_id, text, **options)
+
+
+async def show(
+    update: Update, text: str, rows: Sequence[Sequence[Button]] = (), *, edit: bool = True
+) -> None:
+    """Answer a button by replacing its message (old buttons disappear), a message by a reply.
+
+    With `edit=True` this also answers the callback query; with `edit=False` the caller has
+    answered it (a query is answered once).
+    """
+    markup = keyboard(rows)
+    query = update.callback_query
+    if query is not None and edit:
+        await query.answer()
+        if query.message is not None:
+            try:
+                await query.edit_message_text(text, reply_markup=markup)
+                return
+            except BadRequest as exc:  # too old to edit, or unchanged: send a new one
+                log.debug("edit failed, sending instead: %s", exc)
+    message = update.effective_message
+    if message is not None:
+        await message.reply_text(text, reply_markup=markup)
+
+
+async def drop_buttons(update: Update) -> None:
+    """An answered question loses its buttons, so that it cannot be pressed twice."""
+    query = update.callback_query
+    if query is None or query.message is None:
+        return
+    try:
+        await query.edit_message_reply_markup(reply_markup=None)
+    except BadRequest as exc:
+        log.debug("could not drop buttons: %s", exc)
 
 
 async def reply(update: Update, text: str, **kwargs: object) -> Message | None:

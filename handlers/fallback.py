@@ -16,7 +16,7 @@ from telegram.ext import BaseHandler, CallbackQueryHandler, CommandHandler, Mess
 from bot.runtime import RelaisContext
 from handlers.common import answer_stale
 from handlers.menu import main_menu
-from handlers.onboarding import NEW_MESSAGE, invitation_hint, translator
+from handlers.onboarding.shared import NEW_MESSAGE, invitation_hint, translator
 
 
 def _is_known(context: RelaisContext) -> bool:

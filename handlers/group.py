@@ -20,9 +20,8 @@ from bot.models import Cohort
 from bot.runtime import RelaisContext
 from bot.services import objectives as objs
 from bot.services.checkins import clip, fit
-from handlers.common import answer_callback, answer_stale, clicked_in
+from handlers.common import answer_callback, answer_stale, clicked_in, show
 from handlers.menu import menu_button
-from handlers.objectives import show
 
 PAGE_SIZE = 8
 NEW_MESSAGE = filters.UpdateType.MESSAGE

@@ -25,7 +25,7 @@ from bot.services import members, staff
 from bot.services.staff import StaffChat
 from handlers.common import answer_callback, answer_stale, clicked
 from handlers.menu import main_menu, menu_button
-from handlers.onboarding import (
+from handlers.onboarding.shared import (
     CHOSEN_LANGUAGE,
     DRAFT,
     LANGUAGE_NAMES,

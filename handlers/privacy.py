@@ -37,7 +37,7 @@ from bot.keyboards import keyboard
 from bot.runtime import RelaisApp, RelaisContext
 from bot.services import privacy
 from handlers.common import answer_callback, answer_stale
-from handlers.onboarding import NEW_MESSAGE, translator
+from handlers.onboarding.shared import NEW_MESSAGE, translator
 
 log = logging.getLogger(__name__)
 

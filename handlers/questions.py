@@ -39,9 +39,8 @@ from bot.keyboards import keyboard
 from bot.runtime import RelaisContext
 from bot.services import questions
 from bot.services.validation import InvalidValue
-from handlers.common import answer_callback, answer_stale, clicked, stale
+from handlers.common import answer_callback, answer_stale, clicked, show, stale
 from handlers.menu import ANY_MENU_BUTTON, menu_button
-from handlers.objectives import show
 
 log = logging.getLogger(__name__)
 

@@ -20,7 +20,7 @@ from bot.services import setup as setup_codes
 from bot.services.setup import SETUP_PREFIX, SetupOutcome
 from handlers.help import refresh_staff_commands
 from handlers.menu import main_menu
-from handlers.onboarding import NEW_MESSAGE, identity_of, rhythm, translator
+from handlers.onboarding.shared import NEW_MESSAGE, identity_of, rhythm, translator
 
 log = logging.getLogger(__name__)
 

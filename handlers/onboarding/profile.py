@@ -1,133 +1,47 @@
-"""Onboarding: `/start`, the join link (`/start join_<code>`), the staff link (`staff_<token>`).
-
-The join link opens a short guided profile that survives restarts (a persistent
-ConversationHandler): first name (prefilled from Telegram), business name, sector,
-commune, language, then the privacy notice and consent. Nothing is written to the database
-before consent: the answers wait in `context.user_data` (JSON, persisted with the
-conversation state). Then the main menu appears.
-
-Flow (states):
-
-    /start join_<code> ─▶ FIRST_NAME ─▶ BUSINESS ─▶ SECTOR ─▶ COMMUNE ─▶ LANGUAGE ─▶ CONSENT ─▶ END
-                            ("keep"      (text)      (buttons)  (button or   (buttons)    (button)
-                             or text)                            text)
-
-`/annuler` leaves at any step; `/start` without a code repeats the current question.
-"""
+"""The join link's guided profile: FIRST_NAME → BUSINESS → SECTOR → COMMUNE → LANGUAGE →
+CONSENT. Nothing reaches the database before consent: the answers wait in user_data."""
 
 from __future__ import annotations
 
-import logging
-import re
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from telegram import InlineKeyboardMarkup, Update
-from telegram.error import BadRequest
-from telegram.ext import (
-    BaseHandler,
-    CallbackQueryHandler,
-    CommandHandler,
-    ConversationHandler,
-    MessageHandler,
-    filters,
-)
+from telegram import Update
+from telegram.ext import ConversationHandler
 
-from bot.callbacks import (
-    ONB,
-    Language,
-    OnboardingConsent,
-    OnboardingSector,
-    OnboardingStep,
-)
+from bot.callbacks import Language, OnboardingConsent, OnboardingSector, OnboardingStep
 from bot.delivery.registry import Button
-from bot.i18n import LANGUAGES, N_, Translator, normalise_language
+from bot.i18n import LANGUAGES, N_, normalise_language
 from bot.keyboards import keyboard
-from bot.models import Role, Sector
+from bot.models import Sector
 from bot.runtime import RelaisContext
-from bot.services import cohorts, members, staff
-from bot.services.cohorts import JOIN_PREFIX
+from bot.services import cohorts, members
 from bot.services.members import (
     BUSINESS_NAME_MAX,
     COMMUNE_MAX,
     FIRST_NAME_MAX,
-    Identity,
     JoinOutcome,
     Profile,
-    Rhythm,
 )
-from bot.services.staff import STAFF_PREFIX, InviteOutcome
 from bot.services.validation import InvalidValue, clean_text
-from handlers.common import answer_callback, answer_stale, clicked
-from handlers.menu import ANY_MENU_BUTTON, main_menu
-
-log = logging.getLogger(__name__)
-
-# Conversation states (strings: they are stored as they are, and readable in the database).
-FIRST_NAME = "first_name"
-BUSINESS = "business"
-SECTOR = "sector"
-COMMUNE = "commune"
-LANGUAGE = "language"
-CONSENT = "consent"
-
-# Keys of context.user_data.
-DRAFT = "onboarding"
-CHOSEN_LANGUAGE = "lang"  # a stranger's /langue choice, before any member row exists
-
-# Names of languages in their own language: never translated.
-LANGUAGE_NAMES = {"fr": "🇫🇷 Français", "nl": "🇳🇱 Nederlands", "en": "🇬🇧 English"}
-
-SECTOR_LABELS: dict[Sector, str] = {
-    Sector.BEAUTY: N_("💇 Coiffure, beauté"),
-    Sector.FOOD: N_("🥖 Alimentation"),
-    Sector.BOOKS: N_("📚 Librairie, cadeaux"),
-    Sector.CLOTHING: N_("👗 Vêtements"),
-    Sector.CRAFTS: N_("🔨 Artisanat, construction"),
-    Sector.PHOTO: N_("📷 Photographie"),
-    Sector.LODGING: N_("🏡 Hébergement, tourisme"),
-    Sector.HORECA: N_("☕ Restaurant, café"),
-    Sector.OTHER: N_("✳️ Autre"),
-}
-
-ROLE_LABELS: dict[Role, str] = {
-    Role.TRAINER: N_("formateur ou formatrice"),
-    Role.COORDINATOR: N_("coordination"),
-}
-
-_JOIN = re.compile(rf"^/start(@\w+)?\s+{JOIN_PREFIX}(\S*)\s*$")
-_STAFF = re.compile(rf"^/start(@\w+)?\s+{STAFF_PREFIX}(\S*)\s*$")
-_PLAIN_START = re.compile(r"^/start(@\w+)?\s*$")
-
-# Only new messages: an edited message is not a new answer (see handlers/fallback.py).
-NEW_MESSAGE = filters.UpdateType.MESSAGE
-TYPED_ANSWER = NEW_MESSAGE & filters.TEXT & ~filters.COMMAND & ~ANY_MENU_BUTTON
-
-
-# --- helpers -----------------------------------------------------------------------------
-def translator(context: RelaisContext) -> Translator:
-    """Texts in the person's language: during onboarding the one chosen there, before any
-    member row exists the one chosen with /langue, otherwise the member's."""
-    actor = context.actor
-    data = context.user_data
-    if data is not None:
-        draft = data.get(DRAFT)
-        chosen = draft.get("language") if isinstance(draft, dict) else None
-        if chosen is None and actor.member_id is None:
-            chosen = data.get(CHOSEN_LANGUAGE)
-        if isinstance(chosen, str) and chosen in LANGUAGES:
-            return context.rt.i18n(chosen, actor.zone)
-    return context.t
-
-
-def invitation_hint(t: Translator) -> str:
-    """How to get in, for someone the bot does not know yet."""
-    return t(
-        "Bonjour ! Je suis Relais, l'assistant de votre formation aux réseaux sociaux 👋\n\n"
-        "Pour commencer, il vous faut <b>le lien d'invitation</b> de votre groupe "
-        "(ou son QR code). Demandez-le à votre formateur ou à la commune, puis ouvrez-le : "
-        "je m'occupe du reste."
-    )
+from handlers.common import answer_callback, answer_stale, clicked, drop_buttons, send
+from handlers.menu import main_menu
+from handlers.onboarding.shared import (
+    _JOIN,
+    BUSINESS,
+    CHOSEN_LANGUAGE,
+    COMMUNE,
+    CONSENT,
+    DRAFT,
+    FIRST_NAME,
+    LANGUAGE,
+    SECTOR,
+    SECTOR_LABELS,
+    identity_of,
+    language_keyboard,
+    rhythm,
+    translator,
+)
 
 
 def _draft(context: RelaisContext) -> dict[str, Any] | None:
@@ -135,39 +49,6 @@ def _draft(context: RelaisContext) -> dict[str, Any] | None:
         return None
     draft = context.user_data.get(DRAFT)
     return draft if isinstance(draft, dict) else None
-
-
-def identity_of(context: RelaisContext, language: str) -> Identity:
-    """Who sent the update, as the members service records them."""
-    user = context.sender
-    return Identity(
-        telegram_user_id=user.id,
-        chat_id=context.chat_id,
-        first_name=user.first_name,
-        last_name=user.last_name,
-        username=user.username,
-        language=language,
-    )
-
-
-def rhythm(context: RelaisContext) -> Rhythm:
-    settings = context.rt.settings
-    return Rhythm(tuple(settings.tip_days), settings.tip_time_value)
-
-
-async def _drop_buttons(update: Update) -> None:
-    """Remove the inline buttons of an answered question (so that it cannot be pressed twice)."""
-    query = update.callback_query
-    if query is None or query.message is None:
-        return
-    try:
-        await query.edit_message_reply_markup(reply_markup=None)
-    except BadRequest:
-        log.debug("could not remove the buttons of an answered question", exc_info=True)
-
-
-async def _send(update: Update, context: RelaisContext, text: str, **kwargs: Any) -> None:
-    await context.bot.send_message(context.chat_id, text, **kwargs)
 
 
 # --- the questions -----------------------------------------------------------------------
@@ -178,8 +59,7 @@ async def ask_first_name(update: Update, context: RelaisContext) -> str:
     # A button label is plain text (not HTML): format it without escaping.
     keep = t.raw(N_("✅ Oui, « {name} »")).format_map({"name": telegram_name})
     buttons = [[Button(keep[:64], OnboardingStep("keep").pack())]]
-    await _send(
-        update,
+    await send(
         context,
         t(
             "Bienvenue dans le groupe <b>{cohort}</b> ! 🎉\n\n"
@@ -196,8 +76,7 @@ async def ask_first_name(update: Update, context: RelaisContext) -> str:
 
 async def ask_business(update: Update, context: RelaisContext) -> str:
     t = translator(context)
-    await _send(
-        update,
+    await send(
         context,
         t(
             "Merci {name} ! Quel est <b>le nom de votre commerce</b> ?",
@@ -214,8 +93,7 @@ async def ask_sector(update: Update, context: RelaisContext) -> str:
         for sector, label in SECTOR_LABELS.items()
     ]
     rows = [labels[i : i + 2] for i in range(0, len(labels), 2)]
-    await _send(
-        update,
+    await send(
         context,
         t("Dans quel <b>secteur</b> travaillez-vous ?"),
         reply_markup=keyboard(rows),
@@ -226,8 +104,7 @@ async def ask_sector(update: Update, context: RelaisContext) -> str:
 async def ask_commune(update: Update, context: RelaisContext) -> str:
     t = translator(context)
     commune = _get(context, "cohort_commune")
-    await _send(
-        update,
+    await send(
         context,
         t(
             "Dans quelle <b>commune</b> se trouve votre commerce ?\n"
@@ -244,8 +121,7 @@ async def ask_commune(update: Update, context: RelaisContext) -> str:
 
 async def ask_language(update: Update, context: RelaisContext) -> str:
     t = translator(context)
-    await _send(
-        update,
+    await send(
         context,
         t("Dans quelle <b>langue</b> préférez-vous que je vous écrive ?"),
         reply_markup=language_keyboard(),
@@ -256,8 +132,7 @@ async def ask_language(update: Update, context: RelaisContext) -> str:
 async def ask_consent(update: Update, context: RelaisContext) -> str:
     t = translator(context)
     settings = context.rt.settings
-    await _send(
-        update,
+    await send(
         context,
         t(
             "Dernière étape : <b>vos données</b> 🔒\n\n"
@@ -278,10 +153,6 @@ async def ask_consent(update: Update, context: RelaisContext) -> str:
         ),
     )
     return CONSENT
-
-
-def language_keyboard() -> InlineKeyboardMarkup | None:
-    return keyboard([[Button(LANGUAGE_NAMES[lang], Language(lang).pack())] for lang in LANGUAGES])
 
 
 ASK: dict[str, Callable[[Update, RelaisContext], Awaitable[str]]] = {
@@ -314,8 +185,7 @@ async def _lost(update: Update, context: RelaisContext) -> int:
     """The draft is gone (e.g. data deleted meanwhile): start again from the link."""
     t = translator(context)
     await answer_callback(update)
-    await _send(
-        update,
+    await send(
         context,
         t("Oups, j'ai perdu le fil 😅 Ouvrez à nouveau le lien d'invitation pour recommencer."),
     )
@@ -402,7 +272,7 @@ async def keep_first_name(update: Update, context: RelaisContext) -> str | int:
     await answer_callback(update)
     if _draft(context) is None:
         return await _lost(update, context)
-    await _drop_buttons(update)
+    await drop_buttons(update)
     _set(context, first_name=_get(context, "telegram_first_name") or "?")
     return await _next(update, context, BUSINESS)
 
@@ -454,7 +324,7 @@ async def chose_sector(update: Update, context: RelaisContext) -> str | int:
     await answer_callback(update)
     if _draft(context) is None:
         return await _lost(update, context)
-    await _drop_buttons(update)
+    await drop_buttons(update)
     _set(context, sector=sector.value)
     return await _next(update, context, COMMUNE)
 
@@ -463,7 +333,7 @@ async def chose_commune(update: Update, context: RelaisContext) -> str | int:
     await answer_callback(update)
     if _draft(context) is None:
         return await _lost(update, context)
-    await _drop_buttons(update)
+    await drop_buttons(update)
     _set(context, commune=_get(context, "cohort_commune"))
     return await _next(update, context, LANGUAGE)
 
@@ -476,7 +346,7 @@ async def chose_language(update: Update, context: RelaisContext) -> str | int:
     await answer_callback(update)
     if _draft(context) is None:
         return await _lost(update, context)
-    await _drop_buttons(update)
+    await drop_buttons(update)
     _set(context, language=button.code)
     return await _next(update, context, CONSENT)
 
@@ -492,8 +362,7 @@ async def consent(update: Update, context: RelaisContext) -> str | int:
         return await _lost(update, context)
     t = translator(context)
     if button.answer == "no":
-        await _send(
-            update,
+        await send(
             context,
             t(
                 "Je comprends. Sans votre accord, je ne garde rien et je ne peux pas vous "
@@ -502,7 +371,7 @@ async def consent(update: Update, context: RelaisContext) -> str | int:
             ),
         )
         return CONSENT
-    await _drop_buttons(update)
+    await drop_buttons(update)
     language = normalise_language(str(draft.get("language")), context.rt.settings.default_language)
     try:
         profile = Profile(
@@ -530,8 +399,7 @@ async def consent(update: Update, context: RelaisContext) -> str | int:
             first_name = member.first_name
     except LookupError:
         context.store.pop(DRAFT, None)
-        await _send(
-            update,
+        await send(
             context,
             t("Ce groupe n'accepte plus d'inscriptions. Demandez un nouveau lien à la commune."),
         )
@@ -539,8 +407,7 @@ async def consent(update: Update, context: RelaisContext) -> str | int:
     context.store.pop(DRAFT, None)
     context.store.pop(CHOSEN_LANGUAGE, None)
     t = rt.i18n(language, context.actor.zone)
-    await _send(
-        update,
+    await send(
         context,
         t(
             "C'est fait, {name} ! Bienvenue dans le groupe <b>{cohort}</b> 🎉\n\n"
@@ -569,8 +436,7 @@ async def cancel(update: Update, context: RelaisContext) -> int:
     await answer_callback(update)
     context.store.pop(DRAFT, None)
     t = translator(context)
-    await _send(
-        update,
+    await send(
         context,
         t(
             "D'accord, on s'arrête là : je n'ai rien gardé. "
@@ -590,146 +456,5 @@ async def repeat_question(update: Update, context: RelaisContext) -> str | int:
         # A button of an earlier question: the current one is still waiting below.
         await answer_stale(update, t)
         return step
-    await _send(update, context, t("Reprenons 🙂"))
+    await send(context, t("Reprenons 🙂"))
     return await ASK[step](update, context)
-
-
-# --- /start outside the join link ---------------------------------------------------------
-async def start_plain(update: Update, context: RelaisContext) -> None:
-    """`/start` without a code: how to get an invitation, or "you're already in" with the menu."""
-    message = context.message
-    actor = context.actor
-    t = translator(context)
-    if actor.member_id is None or not (actor.onboarded or actor.is_staff):
-        text = invitation_hint(t)
-        if actor.is_admin:
-            text += "\n\n" + t(
-                "Vous faites partie de la coordination : /inviter pour créer un groupe "
-                "et inviter les participants."
-            )
-        await message.reply_text(text)
-        return
-    async with context.rt.db.unit_of_work() as session:
-        cohort = (
-            await cohorts.get(session, actor.active_cohort_id)
-            if actor.active_cohort_id is not None
-            else None
-        )
-        member = await members.get(session, actor.member_id)
-        first_name = member.first_name if member else ""
-    if cohort is None:
-        text = t("Rebonjour {name} ! Votre inscription est bien faite.", name=first_name)
-    else:
-        text = t(
-            "Rebonjour {name} ! Vous faites déjà partie du groupe <b>{cohort}</b> 👍",
-            name=first_name,
-            cohort=cohort.name,
-        )
-    await message.reply_text(
-        text + "\n" + t("Le menu est en bas de l'écran 👇 (et /aide si besoin)."),
-        reply_markup=main_menu(t, staff=actor.is_staff),
-    )
-
-
-async def start_staff(update: Update, context: RelaisContext) -> None:
-    """`/start staff_<token>`: accept a one-time invitation to the team of a cohort."""
-    from handlers.help import refresh_staff_commands
-
-    message = context.message
-    match = _STAFF.match(context.text)
-    token = match.group(2) if match else ""
-    t = translator(context)
-    rt = context.rt
-    now = rt.clock.now()
-    language = context.actor.language
-    async with rt.db.unit_of_work() as session:
-        result = await staff.check_invitation(session, token, now)
-        chat = None
-        if result.outcome is InviteOutcome.VALID:
-            member, _ = await members.ensure_member(
-                session, identity_of(context, language), now=now, rhythm=rhythm(context)
-            )
-            language = member.language
-            result = await staff.accept_invitation(session, token, member_id=member.id, now=now)
-            chat = await staff.staff_chat(session, member.id, rt.settings.admin_ids)
-    if result.outcome is InviteOutcome.UNKNOWN:
-        await message.reply_text(
-            t(
-                "Cette invitation n'existe pas 🤔 Vérifiez le lien, "
-                "ou demandez-en un nouveau à la coordination."
-            )
-        )
-        return
-    if result.outcome is InviteOutcome.USED:
-        await message.reply_text(
-            t(
-                "Cette invitation a déjà été utilisée : elle ne sert qu'une fois. "
-                "Demandez-en une nouvelle à la coordination."
-            )
-        )
-        return
-    if result.outcome is InviteOutcome.EXPIRED:
-        await message.reply_text(
-            t(
-                "Cette invitation a expiré ⌛ Demandez-en une nouvelle à la coordination "
-                "(elles sont valables quelques jours)."
-            )
-        )
-        return
-    t = rt.i18n(language, context.actor.zone)
-    role = result.role or Role.TRAINER
-    await message.reply_text(
-        t(
-            "Bienvenue dans l'équipe du groupe <b>{cohort}</b> ! 🎉\n"
-            "Votre rôle : <b>{role}</b>.\n\n"
-            "Vos commandes sont dans le menu en bas de l'écran et dans /aide. "
-            "Vos données : /privacy",
-            cohort=result.cohort_name or "",
-            role=t(ROLE_LABELS[role]),
-        ),
-        reply_markup=main_menu(t, staff=True),
-    )
-    if chat is not None:
-        await refresh_staff_commands(context.bot, rt.i18n, chat)
-
-
-# --- registration ------------------------------------------------------------------------
-def conversations() -> list[BaseHandler[Update, RelaisContext, Any]]:
-    onboarding: ConversationHandler[RelaisContext] = ConversationHandler(
-        entry_points=[
-            CommandHandler("start", start_join, filters=NEW_MESSAGE & filters.Regex(_JOIN))
-        ],
-        states={
-            FIRST_NAME: [
-                CallbackQueryHandler(keep_first_name, pattern=OnboardingStep.pattern(step="keep")),
-                MessageHandler(TYPED_ANSWER, typed_first_name),
-            ],
-            BUSINESS: [MessageHandler(TYPED_ANSWER, typed_business)],
-            SECTOR: [CallbackQueryHandler(chose_sector, pattern=OnboardingSector.pattern())],
-            COMMUNE: [
-                CallbackQueryHandler(chose_commune, pattern=OnboardingStep.pattern(step="commune")),
-                MessageHandler(TYPED_ANSWER, typed_commune),
-            ],
-            LANGUAGE: [CallbackQueryHandler(chose_language, pattern=Language.pattern())],
-            CONSENT: [CallbackQueryHandler(consent, pattern=OnboardingConsent.pattern())],
-        },
-        fallbacks=[
-            CommandHandler("annuler", cancel, filters=NEW_MESSAGE),
-            CommandHandler(
-                "start", repeat_question, filters=NEW_MESSAGE & filters.Regex(_PLAIN_START)
-            ),
-            CallbackQueryHandler(repeat_question, pattern=ONB.pattern),
-            MessageHandler(NEW_MESSAGE & ~filters.COMMAND & ~ANY_MENU_BUTTON, repeat_question),
-        ],
-        name="onboarding",
-        persistent=True,
-        allow_reentry=True,
-    )
-    return [onboarding]
-
-
-def handlers() -> list[BaseHandler[Update, RelaisContext, Any]]:
-    return [
-        CommandHandler("start", start_staff, filters=NEW_MESSAGE & filters.Regex(_STAFF)),
-        CommandHandler("start", start_plain, filters=NEW_MESSAGE & filters.Regex(_PLAIN_START)),
-    ]
