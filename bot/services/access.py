@@ -22,7 +22,7 @@ class Access(StrEnum):
     MEMBER = "member"  # anyone who completed onboarding or holds a staff role
     MERCHANT = "merchant"  # enrolled in the active cohort
     STAFF = "staff"  # trainer or coordinator of the active cohort
-    TRAINER = "trainer"
+    TRAINER = "trainer"  # a coordinator too: she may do everything a trainer may (DESIGN.md)
     COORDINATOR = "coordinator"
 
 
@@ -87,7 +87,8 @@ class Actor:
         if access is Access.STAFF:
             return self.is_staff
         if access is Access.TRAINER:
-            return Role.TRAINER in self.roles
+            # A small commune often has one person in both roles.
+            return bool(self.roles & {Role.TRAINER, Role.COORDINATOR})
         if access is Access.COORDINATOR:
             return Role.COORDINATOR in self.roles or self.is_admin
         raise ValueError(access)  # pragma: no cover

@@ -22,10 +22,12 @@ from datetime import date, timedelta
 from typing import Any
 
 import pytest
+from sqlalchemy import select
 from telegram.ext import BaseHandler, CallbackQueryHandler, CommandHandler, ConversationHandler
 
 from bot.callbacks import AREAS
 from bot.models import (
+    Attendance,
     Broadcast,
     Objective,
     ObjectiveCheckin,
@@ -111,7 +113,9 @@ async def test_every_registered_handler_is_governed_by_the_table(relais: Harness
 ANYONE = frozenset({Access.ANYONE})
 MERCHANT = ANYONE | {Access.MEMBER, Access.MERCHANT}
 TRAINER = ANYONE | {Access.MEMBER, Access.STAFF, Access.TRAINER}
-COORDINATOR = ANYONE | {Access.MEMBER, Access.STAFF, Access.COORDINATOR}
+# A coordinator may do everything a trainer may (DESIGN.md): a small commune often has one
+# person in both roles.
+COORDINATOR = ANYONE | {Access.MEMBER, Access.STAFF, Access.TRAINER, Access.COORDINATOR}
 
 
 @dataclass
@@ -286,6 +290,47 @@ async def test_unknown_commands_and_areas_are_refused_by_default(relais: Harness
         record = await forge_click(relais, persona.user, message, "zzz:1")
         assert record.text == "Ce bouton n'est plus valable."
     assert await snapshot_all(relais.db) == before
+    assert errors == []
+
+
+async def test_a_coordinator_who_is_not_a_trainer_broadcasts_and_calls_the_roll(
+    relais: Harness,
+) -> None:
+    cohort = await relais.make_cohort("Estaimpuis 2026", "Estaimpuis")
+    claire, alice = relais.user("Claire"), relais.user("Alice")
+    await relais.make_member(claire, cohort, role=Role.COORDINATOR, business_name=None)
+    alice_member = await relais.make_member(alice, cohort, business_name="Salon Alice")
+    now = relais.clock.now()
+    async with relais.session() as session:
+        session.add(
+            TrainingSession(
+                cohort_id=cohort.id,
+                number=1,
+                starts_at=now - timedelta(minutes=10),
+                ends_at=now + timedelta(hours=2),
+                place="Salle du Conseil",
+                theme="Vidéo et live",
+                checkin_token="tokroll",
+            )
+        )
+    errors = await _errors(relais)
+
+    await claire.send("/diffuser")
+    await claire.expect("Un message pour le groupe")
+    await claire.send("Rendez-vous jeudi à la salle du Conseil !")
+    await claire.click("👥 Tout le groupe (1)")
+    await claire.click("✅ Envoyer maintenant")
+    await claire.expect("C'est parti, vers 1 personne")
+    await relais.tick()
+    await alice.expect("Rendez-vous jeudi à la salle du Conseil !")
+
+    await claire.send("/appel")
+    await claire.expect("Appel — séance 1")
+    await claire.click("⬜ Alice (Salon Alice)")
+    await claire.expect("1 présents sur 1")
+    async with relais.session() as session:
+        present = (await session.scalars(select(Attendance.member_id))).all()
+    assert present == [alice_member.id]
     assert errors == []
 
 
