@@ -58,14 +58,6 @@ async def drop_buttons(update: Update) -> None:
         log.debug("could not drop buttons: %s", exc)
 
 
-async def reply(update: Update, text: str, **kwargs: object) -> Message | None:
-    """Answer in the chat of the update (message or button press)."""
-    message = update.effective_message
-    if message is None:
-        return None
-    return await message.reply_text(text, **kwargs)  # type: ignore[arg-type]
-
-
 async def answer_callback(update: Update, text: str | None = None, alert: bool = False) -> None:
     query = update.callback_query
     if query is not None:

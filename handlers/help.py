@@ -23,7 +23,7 @@ from bot.models import Role
 from bot.runtime import RelaisApp, RelaisContext
 from bot.services import members, staff
 from bot.services.staff import StaffChat
-from handlers.common import answer_callback, answer_stale, clicked
+from handlers.common import answer_callback, answer_stale, clicked, drop_buttons
 from handlers.menu import main_menu, menu_button
 from handlers.onboarding.shared import (
     CHOSEN_LANGUAGE,
@@ -198,12 +198,7 @@ async def set_language(update: Update, context: RelaisContext) -> None:
     lang = button.code
     t = rt.i18n(lang, actor.zone)
     await answer_callback(update)
-    query = update.callback_query
-    if query is not None and query.message is not None:
-        try:
-            await query.edit_message_reply_markup(reply_markup=None)
-        except BadRequest:
-            log.debug("could not remove the language buttons", exc_info=True)
+    await drop_buttons(update)
     confirmation = t(
         "C'est noté : je vous écris désormais en {language}.", language=LANGUAGE_NAMES[lang]
     )

@@ -36,7 +36,7 @@ from bot.i18n import Translator
 from bot.keyboards import keyboard
 from bot.runtime import RelaisApp, RelaisContext
 from bot.services import privacy
-from handlers.common import answer_callback, answer_stale
+from handlers.common import answer_callback, answer_stale, drop_buttons
 from handlers.onboarding.shared import NEW_MESSAGE, translator
 
 log = logging.getLogger(__name__)
@@ -303,12 +303,7 @@ async def keep_me(update: Update, context: RelaisContext) -> None:
         await answer_stale(update, t)
         return
     await answer_callback(update)
-    query = update.callback_query
-    if query is not None and query.message is not None:
-        try:
-            await query.edit_message_reply_markup(reply_markup=None)
-        except BadRequest:
-            log.debug("could not remove the retention button", exc_info=True)
+    await drop_buttons(update)
     await context.bot.send_message(
         context.chat_id, t("Merci ! Je garde vos données et je reste à vos côtés 🙂")
     )

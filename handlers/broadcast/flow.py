@@ -35,6 +35,7 @@ from handlers.broadcast.shared import (
     progress_button,
     say,
     send_rendered,
+    started_text,
 )
 from handlers.common import answer_callback, clicked, clicked_in, drop_buttons, stale
 
@@ -288,11 +289,7 @@ async def send_now(update: Update, context: RelaisContext) -> str | int | None:
     await say(
         update,
         context,
-        t.plural(
-            "📣 C'est parti, vers {n} personne ! Je vous envoie le bilan quand tout est parti.",
-            "📣 C'est parti, vers {n} personnes ! Je vous envoie le bilan quand tout est parti.",
-            count,
-        ),
+        started_text(t, count),
         progress_button(t, draft.id),
     )
     return END

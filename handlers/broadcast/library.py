@@ -10,7 +10,14 @@ from bot.delivery.registry import Button
 from bot.runtime import RelaisContext
 from bot.services import broadcasts, tips
 from bot.services.broadcasts import ALL
-from handlers.broadcast.shared import DRAFT_KEY, END, edit_or_say, progress_button, say
+from handlers.broadcast.shared import (
+    DRAFT_KEY,
+    END,
+    edit_or_say,
+    progress_button,
+    say,
+    started_text,
+)
 from handlers.common import answer_callback, drop_buttons, stale
 from handlers.tips import library, stats_block
 
@@ -147,10 +154,6 @@ async def push(update: Update, context: RelaisContext, tip_id: str) -> None:
     await edit_or_say(
         update,
         context,
-        t.plural(
-            "📣 C'est parti, vers {n} personne ! Je vous envoie le bilan quand tout est parti.",
-            "📣 C'est parti, vers {n} personnes ! Je vous envoie le bilan quand tout est parti.",
-            count,
-        ),
+        started_text(t, count),
         progress_button(t, broadcast.id),
     )

@@ -116,5 +116,14 @@ def progress_buttons(t: Translator, broadcast: Broadcast) -> list[list[Button]]:
     return rows
 
 
+def started_text(t: Translator, count: int) -> str:
+    """A broadcast (or a pushed tip) has left for `count` people."""
+    return t.plural(
+        "📣 C'est parti, vers {n} personne ! Je vous envoie le bilan quand tout est parti.",
+        "📣 C'est parti, vers {n} personnes ! Je vous envoie le bilan quand tout est parti.",
+        count,
+    )
+
+
 def progress_button(t: Translator, broadcast_id: int) -> list[list[Button]]:
     return [[Button(t("📊 Voir la progression"), BroadcastAction(broadcast_id, "progress").pack())]]

@@ -171,6 +171,3 @@ def handlers() -> list[BaseHandler[Update, RelaisContext, Any]]:
         CallbackQueryHandler(stale_step, pattern=OBJSET.pattern),
         CallbackQueryHandler(on_obj, pattern=OBJ.pattern),
     ]
-
-
-__all__ = ["conversations", "handlers", "show"]

@@ -10,13 +10,14 @@ from __future__ import annotations
 
 from datetime import date
 
+from sqlalchemy.ext.asyncio import AsyncSession
 from telegram import Update
 
 from bot import buttons
 from bot.callbacks import OBJ, ObjectiveAction, ObjectiveNumber, ObjectiveStep
 from bot.delivery.registry import Button
 from bot.i18n import N_, Html, Translator
-from bot.models import CheckinAnswer, MeasureKind
+from bot.models import CheckinAnswer, MeasureKind, Objective
 from bot.runtime import RelaisContext
 from bot.services import checkins, members
 from bot.services import objectives as objs
@@ -34,8 +35,27 @@ from handlers.objectives.shared import (
     zone,
 )
 
-
 # --- check-in answers ----------------------------------------------------------------------
+
+
+async def pressed(update: Update, context: RelaisContext, *actions: str) -> ObjectiveAction | None:
+    """The pressed `obj:<id>:<action>` button if its action is one of `actions` (any when none
+    is given); otherwise the button is answered as stale and None is returned."""
+    button = clicked(update, ObjectiveAction)
+    if button is None or (actions and button.action not in actions):
+        await stale(update, context)
+        return None
+    return button
+
+
+async def owned(
+    session: AsyncSession, context: RelaisContext, objective_id: int
+) -> Objective | None:
+    """The objective if it is the merchant's, in their active cohort (ids are untrusted)."""
+    me = context.merchant
+    return await objs.owned_objective(session, objective_id, me.member_id, me.cohort_id)
+
+
 def _closed_text(t: Translator, outcome: objs.CheckinOutcome) -> str:
     return t(
         "Cet objectif est déjà terminé ({status}). Retrouvez-le dans « 📋 Mes objectifs ».",
@@ -45,16 +65,15 @@ def _closed_text(t: Translator, outcome: objs.CheckinOutcome) -> str:
 
 async def on_answer(update: Update, context: RelaisContext) -> None:
     """done / doing on a check-in (or on a card from /objectifs)."""
-    button = clicked(update, ObjectiveAction)
-    if button is None or button.action not in ("done", "doing"):
-        await stale(update, context)
+    button = await pressed(update, context, "done", "doing")
+    if button is None:
         return
     objective_id, action = button.objective_id, button.action
     t = context.t
     me = context.merchant
     now = context.rt.clock.now()
     async with context.rt.db.unit_of_work() as session:
-        objective = await objs.owned_objective(session, objective_id, me.member_id, me.cohort_id)
+        objective = await owned(session, context, objective_id)
         if objective is None:
             await stale(update, context)
             return
@@ -120,15 +139,13 @@ async def on_answer(update: Update, context: RelaisContext) -> None:
 
 
 async def on_stuck(update: Update, context: RelaisContext) -> str | int:
-    button = clicked(update, ObjectiveAction)
-    if button is None or button.action != "stuck":
-        await stale(update, context)
+    button = await pressed(update, context, "stuck")
+    if button is None:
         return END
     objective_id = button.objective_id
     t = context.t
-    me = context.merchant
     async with context.rt.db.unit_of_work() as session:
-        objective = await objs.owned_objective(session, objective_id, me.member_id, me.cohort_id)
+        objective = await owned(session, context, objective_id)
         if objective is None:
             await stale(update, context)
             return END
@@ -162,11 +179,8 @@ async def typed_blocker(update: Update, context: RelaisContext) -> str | int:
     message = context.message
     t = context.t
     pending = context.store.get(FOLLOWUP) or {}
-    me = context.merchant
     async with context.rt.db.unit_of_work() as session:
-        objective = await objs.owned_objective(
-            session, int(pending.get("objective_id") or 0), me.member_id, me.cohort_id
-        )
+        objective = await owned(session, context, int(pending.get("objective_id") or 0))
         try:
             saved = objective is not None and await objs.record_blocker(
                 session, objective, int(pending.get("checkin_id") or 0), context.text
@@ -202,7 +216,7 @@ async def send_help(update: Update, context: RelaisContext, intro: str) -> None:
     carry_date: date | None = None
     objective_id = int(pending.get("objective_id") or 0)
     async with context.rt.db.unit_of_work() as session:
-        objective = await objs.owned_objective(session, objective_id, me.member_id, me.cohort_id)
+        objective = await owned(session, context, objective_id)
         member = await members.get(session, me.member_id)
         if objective is not None and member is not None:
             tip = await objs.stuck_tip(
@@ -235,15 +249,13 @@ async def send_help(update: Update, context: RelaisContext, intro: str) -> None:
 
 
 async def ask_number(update: Update, context: RelaisContext) -> str | int:
-    button = clicked(update, ObjectiveAction)
-    if button is None or button.action != "num":
-        await stale(update, context)
+    button = await pressed(update, context, "num")
+    if button is None:
         return END
     objective_id = button.objective_id
     t = context.t
-    me = context.merchant
     async with context.rt.db.unit_of_work() as session:
-        objective = await objs.owned_objective(session, objective_id, me.member_id, me.cohort_id)
+        objective = await owned(session, context, objective_id)
         usable = (
             objective is not None
             and objective.status == objs.ACTIVE
@@ -289,10 +301,9 @@ async def save_number(
     update: Update, context: RelaisContext, objective_id: int, number: int
 ) -> None:
     t = context.t
-    me = context.merchant
     context.store.pop(FOLLOWUP, None)
     async with context.rt.db.unit_of_work() as session:
-        objective = await objs.owned_objective(session, objective_id, me.member_id, me.cohort_id)
+        objective = await owned(session, context, objective_id)
         outcome = (
             await objs.record_number(
                 session, objective, number, context.rt.clock.now(), zone(context)
@@ -318,16 +329,12 @@ async def save_number(
 
 
 async def on_carry(update: Update, context: RelaisContext) -> None:
-    button = clicked(update, ObjectiveAction)
+    button = await pressed(update, context)
     if button is None:
-        await stale(update, context)
         return
     t = context.t
-    me = context.merchant
     async with context.rt.db.unit_of_work() as session:
-        objective = await objs.owned_objective(
-            session, button.objective_id, me.member_id, me.cohort_id
-        )
+        objective = await owned(session, context, button.objective_id)
         if objective is None:
             await stale(update, context)
             return
@@ -373,16 +380,12 @@ async def on_drop(update: Update, context: RelaisContext) -> None:
 
 async def on_card(update: Update, context: RelaisContext) -> None:
     """One objective with its answer buttons (from /objectifs)."""
-    button = clicked(update, ObjectiveAction)
+    button = await pressed(update, context)
     if button is None:
-        await stale(update, context)
         return
     t = context.t
-    me = context.merchant
     async with context.rt.db.unit_of_work() as session:
-        objective = await objs.owned_objective(
-            session, button.objective_id, me.member_id, me.cohort_id
-        )
+        objective = await owned(session, context, button.objective_id)
     if objective is None or objective.status != objs.ACTIVE:
         await stale(update, context)
         return
@@ -402,15 +405,13 @@ async def on_card(update: Update, context: RelaisContext) -> None:
 
 
 async def on_close(update: Update, context: RelaisContext) -> None:
-    button = clicked(update, ObjectiveAction)
+    button = await pressed(update, context)
     if button is None:
-        await stale(update, context)
         return
     objective_id, action = button.objective_id, button.action
     t = context.t
-    me = context.merchant
     async with context.rt.db.unit_of_work() as session:
-        objective = await objs.owned_objective(session, objective_id, me.member_id, me.cohort_id)
+        objective = await owned(session, context, objective_id)
         if objective is None:
             await stale(update, context)
             return
