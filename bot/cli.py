@@ -466,7 +466,7 @@ def cmd_flyer(args: argparse.Namespace) -> int:
 
 
 def cmd_transcripts(args: argparse.Namespace) -> int:
-    transcripts = _lazy("bot.transcripts", "transcripts_command", "relais transcripts")
+    transcripts = _lazy("bot.devtools.transcripts", "transcripts_command", "relais transcripts")
     return int(transcripts(check=args.check))
 
 
@@ -492,7 +492,7 @@ def cmd_audit(args: argparse.Namespace) -> int:
 
 
 def cmd_try(args: argparse.Namespace) -> int:
-    tryout = _lazy("bot.tryout", "main", "relais try")
+    tryout = _lazy("bot.devtools.tryout", "main", "relais try")
     return int(_call(tryout, args) or EXIT_OK)
 
 

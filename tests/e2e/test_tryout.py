@@ -7,7 +7,7 @@ import io
 
 import pytest
 
-from bot.tryout import parse_duration, run
+from bot.devtools.tryout import parse_duration, run
 
 
 async def _session(role: str, lines: list[str], empty: bool = False) -> str:

@@ -22,7 +22,7 @@ from bot.app import build_application
 from bot.clock import OffsetClock
 from bot.config import Settings
 from bot.db import Database
-from bot.demo import Demo, seed_demo
+from bot.devtools.demo import Demo, seed_demo
 from bot.migrate import upgrade
 from bot.models import Member, Role, StaffRole
 from bot.runtime import RelaisApp
