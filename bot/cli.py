@@ -51,7 +51,7 @@ from sqlalchemy.engine import URL, make_url
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot.config import TELEGRAM_API, Settings
-from bot.logging import redact, setup_logging
+from bot.logs import redact, setup_logging
 
 if TYPE_CHECKING:
     from telegram import WebhookInfo
@@ -359,7 +359,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         base, _ = api_base_urls(settings)
         raise CliError(
             f"cannot reach the Telegram Bot API at {urlsplit(base).netloc}: "
-            f"{redact(str(exc), [settings.token or ''])}"
+            f"{redact(str(exc), [settings.token])}"
         ) from None
     except NotMigratedError as exc:
         raise CliError(str(exc)) from None
