@@ -37,12 +37,11 @@ from __future__ import annotations
 import difflib
 import html
 import re
-import sys
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Protocol, TextIO
+from typing import Any, Protocol
 
 import yaml
 
@@ -945,21 +944,3 @@ def summary(directory: Path = CONTENT_DIR) -> list[str]:
     totals = [sum(counts[(t, lang)] for t in order) for lang in LANGUAGES]
     lines.append(f"{'total':<{width}}  " + "  ".join(f"{n:>4}" for n in totals))
     return lines
-
-
-def content_check_command(directory: Path | None = None, out: TextIO | None = None) -> int:
-    """`relais content check`: print each problem, then a summary. Exit code 1 on problems."""
-    out = out or sys.stdout
-    directory = directory or CONTENT_DIR
-    problems = check(directory)
-    for problem in problems:
-        print(problem, file=out)
-    if problems:
-        print(file=out)
-    print("\n".join(summary(directory)), file=out)
-    print(file=out)
-    if problems:
-        print(f"{len(problems)} problem(s) to fix.", file=out)
-        return 1
-    print("Content OK: every tip and the curriculum pass the check.", file=out)
-    return 0

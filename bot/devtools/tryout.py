@@ -8,7 +8,6 @@ commands show something real. `:time +2d` moves time forward to see scheduled me
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import re
 import sys
@@ -243,7 +242,3 @@ def _stdin_lines() -> asyncio.Queue[str | None]:
 
     loop.run_in_executor(None, reader)
     return queue
-
-
-async def main(args: argparse.Namespace) -> int:
-    return await run(role=getattr(args, "role", "merchant"), empty=getattr(args, "empty", False))

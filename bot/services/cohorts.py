@@ -73,6 +73,20 @@ async def find_by_code(session: AsyncSession, code: str) -> Cohort | None:
     )
 
 
+async def find_by_reference(session: AsyncSession, ref: str) -> Cohort | None:
+    """A cohort by id or join code, archived ones included: operators (the command line)
+    also export and audit cohorts that are over."""
+    text = ref.strip()
+    if text.isdigit():
+        found = await session.get(Cohort, int(text))
+        if found is not None:
+            return found
+    code = normalise_code(text)
+    if code is None:
+        return None
+    return await session.scalar(select(Cohort).where(Cohort.join_code == code))
+
+
 async def create_cohort(
     session: AsyncSession,
     *,

@@ -3,20 +3,15 @@
 Sheets: members, sessions, RSVPs, attendance, objectives. Instants are written as local
 times of the cohort's zone (spreadsheets have no time zones; the zone is in the header).
 Headers come translated in the reader's language; the values are the data as stored.
-
-Also `relais export --cohort <id or join code> --out file.xlsx` (`export_command`).
+`/export` (handlers/export.py) and `relais export` (bot/cli/export.py) send this workbook.
 """
 
 from __future__ import annotations
 
-import asyncio
-import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from io import BytesIO
-from pathlib import Path
-from typing import TextIO
 from zoneinfo import ZoneInfo
 
 from openpyxl import Workbook
@@ -26,9 +21,7 @@ from openpyxl.worksheet.worksheet import Worksheet
 from sqlalchemy import or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.config import Settings
-from bot.db import Database
-from bot.i18n import N_, I18n, Translator
+from bot.i18n import N_, Translator
 from bot.models import (
     Attendance,
     Cohort,
@@ -40,7 +33,6 @@ from bot.models import (
     TrainingSession,
 )
 from bot.services import attendance as attendance_service
-from bot.services.audit import audit
 
 Cell = str | int | float | datetime | None
 
@@ -348,47 +340,3 @@ async def workbook_bytes(session: AsyncSession, cohort: Cohort, t: Translator) -
 def filename(cohort: Cohort, now: datetime) -> str:
     safe = "".join(ch if ch.isalnum() else "-" for ch in cohort.name).strip("-").lower()
     return f"relais-{safe or cohort.id}-{now.astimezone(ZoneInfo(cohort.timezone)):%Y-%m-%d}.xlsx"
-
-
-# --- `relais export` --------------------------------------------------------------------------
-
-
-async def find_cohort(session: AsyncSession, ref: str) -> Cohort | None:
-    """A cohort by id or by join code (as printed on the invitation)."""
-    text = ref.strip()
-    if text.isdigit():
-        found = await session.get(Cohort, int(text))
-        if found is not None:
-            return found
-    return await session.scalar(select(Cohort).where(Cohort.join_code == text.upper()))
-
-
-async def _export(settings: Settings, ref: str, out: Path) -> tuple[Cohort | None, int]:
-    db = Database(settings.database_url)
-    try:
-        async with db.unit_of_work() as session:
-            cohort = await find_cohort(session, ref)
-            if cohort is None:
-                return None, 0
-            t = I18n(default_language=settings.default_language)(cohort.language, cohort.timezone)
-            data = await workbook_bytes(session, cohort, t)
-            # Personal data left the database: the commune can see who exported what, when.
-            await audit(session, None, cohort.id, "cohort.export", {"via": "cli"})
-    finally:
-        await db.dispose()
-    await asyncio.to_thread(out.write_bytes, data)
-    return cohort, len(data)
-
-
-def export_command(
-    settings: Settings, cohort: str, out: str | Path, *, stdout: TextIO | None = None
-) -> int:
-    """`relais export --cohort <id or join code> --out file.xlsx`; exit code 0 when written."""
-    stream = stdout or sys.stdout
-    path = Path(out)
-    found, size = asyncio.run(_export(settings, cohort, path))
-    if found is None:
-        print(f"relais: no cohort with id or join code {cohort!r}", file=sys.stderr)
-        return 1
-    print(f"Wrote {path} ({size} bytes) for cohort {found.id} {found.name!r}.", file=stream)
-    return 0

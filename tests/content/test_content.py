@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from bot.cli import main as cli_main
+from bot.cli.content import content_check_command
 from bot.content import (
     CONTENT_DIR,
     CORE_THEMES,
@@ -23,7 +24,6 @@ from bot.content import (
     ContentLibrary,
     Problem,
     check,
-    content_check_command,
     load,
 )
 from bot.i18n import LANGUAGES

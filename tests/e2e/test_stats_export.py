@@ -12,8 +12,8 @@ import matplotlib.image
 from openpyxl import load_workbook
 from sqlalchemy import select
 
+from bot.cli.export import export_command
 from bot.models import Attendance, AttendanceMethod, AuditEntry, Rsvp, RsvpAnswer, TrainingSession
-from bot.services.export import export_command
 from tests.e2e.harness import Harness
 from tests.e2e.session_helpers import Room, plan, room
 from tests.e2e.snapshots import member_of

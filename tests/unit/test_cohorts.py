@@ -7,8 +7,8 @@ from datetime import time
 import pytest
 from sqlalchemy import func, select
 
+from bot.cli.cohort import create_and_describe
 from bot.clock import ManualClock
-from bot.cohort_cli import create_cohort_cli
 from bot.config import Settings
 from bot.db import Database
 from bot.models import AuditEntry, Cohort, Enrolment, Member, Role, StaffRole
@@ -167,7 +167,7 @@ async def test_memberships_list_every_cohort_with_its_roles(
 async def test_the_command_line_creates_a_cohort_and_prints_its_code(
     db: Database, clock: ManualClock, settings: Settings
 ) -> None:
-    printed = await create_cohort_cli(settings, "Estaimpuis printemps", "Estaimpuis", clock=clock)
+    printed = await create_and_describe(settings, "Estaimpuis printemps", "Estaimpuis", clock=clock)
     async with db.unit_of_work() as session:
         cohort = await session.scalar(select(Cohort))
     assert cohort is not None

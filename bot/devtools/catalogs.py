@@ -23,7 +23,7 @@ from babel.messages.pofile import read_po, write_po
 
 from bot.i18n import LANGUAGES, LOCALES_DIR, REFERENCE_LANGUAGE
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 SOURCE_DIRS = ("bot", "handlers")
 KEYWORDS: dict[str, tuple[int, ...] | None] = {"t": None, "N_": None, "plural": (1, 2)}
 
@@ -171,24 +171,3 @@ def check(directory: Path = LOCALES_DIR) -> list[str]:
         for stale in sorted(set(known) - set(messages)):
             problems.append(f"{lang}: {stale!r} is in a catalog but no longer in the code")
     return problems
-
-
-def main(argv: list[str] | None = None) -> int:
-    import sys
-
-    args = sys.argv[1:] if argv is None else argv
-    if args[:1] == ["update"]:
-        missing = update()
-        for lang, ids in missing.items():
-            for key in ids:
-                print(f"{lang}: to translate: {key!r}")
-        return 0
-    problems = check()
-    for problem in problems:
-        print(problem)
-    print("catalogs OK" if not problems else f"{len(problems)} problem(s)")
-    return 1 if problems else 0
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())
