@@ -18,12 +18,11 @@ from pydantic import ValidationError
 from sqlalchemy.engine import make_url
 
 from bot.config import Settings
+from bot.db import Database, is_sqlite
 from bot.logs import redact
 
 if TYPE_CHECKING:
     from telegram import Bot
-
-    from bot.db import Database
 
 EXIT_OK = 0
 EXIT_FAILURE = 1
@@ -148,8 +147,6 @@ def database_error(settings: Settings, exc: BaseException) -> CliError:
 
 def uses_sqlite(url: str) -> bool:
     """bot.db.is_sqlite, with an unreadable DATABASE_URL reported as a setting error."""
-    from bot.db import is_sqlite
-
     try:
         return is_sqlite(url)
     except Exception as exc:
@@ -176,8 +173,6 @@ def check_sqlite_folder(url: str) -> None:
 @asynccontextmanager
 async def open_database(url: str) -> AsyncIterator[Database]:
     """The database at `url` for one command, closed when the command is done."""
-    from bot.db import Database
-
     db = Database(url)
     try:
         yield db
