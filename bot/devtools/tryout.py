@@ -199,7 +199,9 @@ async def run(
                 log_level="WARNING",
             )
             demo = await _prepare(settings, role, empty)
-            sim = Simulator(sandbox)
+            # Wait up to 15 s for the bot's answer before showing the prompt: on a busy
+            # machine the first answers are slow, and the prompt must come after them.
+            sim = Simulator(sandbox, timeout=15.0)
             if demo is not None:
                 for telegram_id in (*demo.merchant_telegram_ids, demo.trainer_telegram_id):
                     sandbox.add_user(telegram_id, "Démo")
