@@ -36,6 +36,7 @@ from __future__ import annotations
 
 import difflib
 import html
+import logging
 import re
 import sys
 from collections import Counter
@@ -49,6 +50,8 @@ import yaml
 from bot.i18n import LANGUAGES, REFERENCE_LANGUAGE
 from bot.models import Sector
 from bot.telegram_html import inspect_html
+
+log = logging.getLogger(__name__)
 
 CONTENT_DIR = Path(__file__).resolve().parent.parent / "content"
 CURRICULUM_FILE = "curriculum.yaml"
@@ -295,6 +298,16 @@ class ContentLibrary:
 def load(directory: Path = CONTENT_DIR, *, strict: bool = True) -> ContentLibrary:
     """Same as ContentLibrary.load."""
     return ContentLibrary.load(directory, strict=strict)
+
+
+def load_for_bot(directory: Path = CONTENT_DIR) -> ContentLibrary:
+    """The library a running bot uses: a tip that fails the check is left out (and said),
+    never fatal — one broken tip must not keep the whole bot from starting."""
+    try:
+        return ContentLibrary.load(directory)
+    except ContentError as exc:
+        log.warning("content/ has problems; the tips concerned are left out:\n%s", exc)
+        return ContentLibrary.load(directory, strict=False)
 
 
 # -- problems -----------------------------------------------------------------------------

@@ -49,7 +49,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.config import WEEKDAYS
-from bot.content import ContentError, ContentLibrary, Tip
+from bot.content import ContentLibrary, Tip
 from bot.delivery.quiet import first_instant_at
 from bot.delivery.registry import (
     Button,
@@ -622,20 +622,11 @@ async def tip_sent(session: AsyncSession, delivery: Delivery, now: datetime) -> 
         await record_receipt(session, delivery.member_id, tip_id, Via.DRIP, now)
 
 
-def load_library() -> ContentLibrary:
-    """The content library for a process that was not given one (sound tips only)."""
-    try:
-        return ContentLibrary.load()
-    except ContentError:
-        return ContentLibrary.load(strict=False)
-
-
-def register_deliveries(registry: DeliveryRegistry, library: ContentLibrary | None = None) -> None:
+def register_deliveries(registry: DeliveryRegistry, library: ContentLibrary) -> None:
     """Add the drip's planner, renderer and after-send hook (see bot/delivery/features.py)."""
-    content = library if library is not None else load_library()
 
     async def render(ctx: RenderContext) -> Rendered | Skip:
-        return await render_tip(ctx, content)
+        return await render_tip(ctx, library)
 
     registry.add_planner("tips", plan_tips)
     registry.add_renderer(TIP_KIND, render, tip_sent)

@@ -24,6 +24,7 @@ from bot.delivery.registry import DeliveryRegistry, Planned, RenderContext, Rend
 from bot.i18n import I18n
 from bot.models import Cohort, Member
 from bot.runtime import Runtime
+from tests.factories import content_library
 
 # Fast limits: hardly anything waits in unit tests unless a test asks for it. A chat still
 # gets one message at a time, as with Telegram's limits (a second one waits 50 ms).
@@ -108,7 +109,14 @@ def notice_registry() -> DeliveryRegistry:
 def make_runtime(
     settings: Settings, db: Database, clock: ManualClock, i18n: I18n, instance: str = "test:1"
 ) -> Runtime:
-    return Runtime(settings=settings, db=db, clock=clock, i18n=i18n, instance=instance)
+    return Runtime(
+        settings=settings,
+        db=db,
+        clock=clock,
+        i18n=i18n,
+        content=content_library(),
+        instance=instance,
+    )
 
 
 def make_dispatcher(
