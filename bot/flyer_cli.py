@@ -14,7 +14,7 @@ from bot.cli import EXIT_CONFIG, CliError
 from bot.config import Settings
 from bot.db import Database
 from bot.i18n import I18n
-from bot.services.export import find_cohort
+from bot.services.cohorts import find_by_ref
 from bot.services.flyer import flyer_text, join_url, render_flyer
 
 
@@ -38,7 +38,7 @@ async def _flyer(settings: Settings, ref: str, bot: str | None) -> tuple[str, by
     db = Database(settings.database_url)
     try:
         async with db.unit_of_work() as session:
-            cohort = await find_cohort(session, ref)
+            cohort = await find_by_ref(session, ref, include_archived=True)
             if cohort is None:
                 return None
             name, commune, code, language = (

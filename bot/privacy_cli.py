@@ -102,7 +102,7 @@ async def audit_lines(
     limit: int = 200,
 ) -> list[AuditLine] | None:
     """The newest `limit` entries matching, oldest first; None if the cohort is unknown."""
-    from bot.services.export import find_cohort
+    from bot.services.cohorts import find_by_ref
 
     async with db.unit_of_work() as session:
         query = select(AuditEntry, Member.first_name, Cohort.name).outerjoin(
@@ -110,7 +110,7 @@ async def audit_lines(
         )
         query = query.outerjoin(Cohort, Cohort.id == AuditEntry.cohort_id)
         if cohort is not None:
-            found = await find_cohort(session, cohort)
+            found = await find_by_ref(session, cohort, include_archived=True)
             if found is None:
                 return None
             query = query.where(AuditEntry.cohort_id == found.id)

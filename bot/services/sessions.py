@@ -19,7 +19,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from enum import StrEnum
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import and_, func, select
+from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -304,15 +304,6 @@ async def current_or_next(
         if candidate.starts_at - open_before <= now:
             return candidate
     return listed[0] if listed else None
-
-
-async def all_in_cohort(session: AsyncSession, cohort_id: int) -> list[TrainingSession]:
-    rows = await session.scalars(
-        select(TrainingSession)
-        .where(TrainingSession.cohort_id == cohort_id)
-        .order_by(TrainingSession.number)
-    )
-    return list(rows.all())
 
 
 async def recent_places(session: AsyncSession, cohort_id: int, limit: int = 4) -> list[str]:
@@ -600,21 +591,3 @@ async def set_summary(
     ts.updated_at = now
     await audit(session, actor_id, ts.cohort_id, "session.summary", {"session_id": ts.id}, at=now)
     return summary
-
-
-async def sessions_between(
-    session: AsyncSession, start: datetime, end: datetime
-) -> list[TrainingSession]:
-    """Sessions (all cohorts) starting in [start, end), not cancelled: for the planners."""
-    rows = await session.scalars(
-        select(TrainingSession)
-        .where(
-            and_(
-                TrainingSession.starts_at >= start,
-                TrainingSession.starts_at < end,
-                TrainingSession.cancelled_at.is_(None),
-            )
-        )
-        .order_by(TrainingSession.starts_at)
-    )
-    return list(rows.all())

@@ -154,3 +154,17 @@ async def test_the_trainer_gets_a_digest_the_day_before_the_session(relais: Harn
     await tom.click("✅ Envoyer")
     await tom.expect("Réponse envoyée à Emma.")
     await people["Emma"].expect("Réponse de votre formateur, Tom")
+
+
+async def test_an_archived_cohort_shows_no_objectives(relais: Harness) -> None:
+    cohort, tom, _, _ = await cohort_with_objectives(relais)
+    async with relais.session() as session:
+        stored = await session.get(Cohort, cohort.id)
+        assert stored is not None
+        stored.archived_at = relais.clock.now()
+
+    await tom.send("/groupe")
+    reply = await tom.expect("Vous ne faites partie d'aucun groupe pour le moment.")
+    assert "Bruno" not in reply.text
+    await tom.expect_nothing()
+    assert not any("les objectifs" in (m.text or "") for m in tom.messages)

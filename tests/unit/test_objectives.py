@@ -21,7 +21,6 @@ from bot.models import (
     Cohort,
     Delivery,
     DeliveryStatus,
-    Enrolment,
     MeasureKind,
     Member,
     Objective,
@@ -491,89 +490,6 @@ async def test_stuck_gets_the_unseen_tip_of_the_objectives_theme_and_sector(db: 
         ("photos-beauty", "stuck"),
         ("photos-general", "stuck"),
     ]
-
-
-# -- the trainer's and the coordinator's views -----------------------------------------------------
-
-
-async def make_group(
-    session: AsyncSession,
-) -> tuple[Cohort, dict[str, Member], dict[str, Objective]]:
-    cohort = await make_cohort(session)
-    people = {
-        name: await make_member(session, cohort, name, business=f"Chez {name}")
-        for name in ("Alice", "Bruno", "Chloé", "David", "Emma")
-    }
-    made = {
-        "Alice": await new_objective(session, people["Alice"], cohort, text="Vidéo avant/après"),
-        "Bruno": await new_objective(session, people["Bruno"], cohort, text="Avis Google"),
-        "Chloé": await new_objective(session, people["Chloé"], cohort, text="Fiche Google"),
-        "David": await new_objective(session, people["David"], cohort, text="Stories"),
-    }
-    later = NOW + timedelta(days=6)
-    stuck = await objs.answer_checkin(session, made["Bruno"], CheckinAnswer.STUCK, later, BRUSSELS)
-    assert stuck.checkin_id is not None
-    await objs.record_blocker(session, made["Bruno"], stuck.checkin_id, "Je n'ose pas demander")
-    await objs.answer_checkin(session, made["Chloé"], CheckinAnswer.DONE, later, BRUSSELS)
-    await objs.answer_checkin(session, made["David"], CheckinAnswer.DOING, later, BRUSSELS)
-    return cohort, people, made
-
-
-async def test_the_group_shows_the_stuck_first_then_no_news_doing_done_none(db: Database) -> None:
-    async with db.unit_of_work() as session:
-        cohort, _, _ = await make_group(session)
-        first = await objs.group_overview(session, cohort.id, page=0, page_size=3)
-        second = await objs.group_overview(session, cohort.id, page=1, page_size=3)
-        beyond = await objs.group_overview(session, cohort.id, page=7, page_size=3)
-    assert [(row.first_name, row.state) for row in first.rows + second.rows] == [
-        ("Bruno", objs.GroupState.STUCK),
-        ("Alice", objs.GroupState.NO_NEWS),
-        ("David", objs.GroupState.DOING),
-        ("Chloé", objs.GroupState.DONE),
-        ("Emma", objs.GroupState.NONE),
-    ]
-    assert first.rows[0].blocker == "Je n'ose pas demander"
-    assert first.rows[0].business_name == "Chez Bruno"
-    assert (first.pages, first.total, beyond.page) == (2, 5, 1)
-    assert first.counts[objs.GroupState.STUCK] == 1
-
-
-async def test_the_digest_counts_the_period_and_lists_stuck_and_open_questions(
-    db: Database,
-) -> None:
-    async with db.unit_of_work() as session:
-        cohort, people, _ = await make_group(session)
-        await questions.ask(
-            session, member_id=people["Emma"].id, cohort_id=cohort.id, text="Reels ?", now=NOW
-        )
-        data = await objs.trainer_digest(session, cohort.id, since=NOW - timedelta(days=1))
-        nothing_new = await objs.trainer_digest(session, cohort.id, since=NOW + timedelta(days=7))
-    assert (data.set_count, data.done_count, data.doing_count) == (4, 1, 1)
-    assert (data.stuck_count, data.no_news_count, data.merchants) == (1, 1, 5)
-    assert [(item.first_name, item.blocker) for item in data.stuck] == [
-        ("Bruno", "Je n'ose pas demander")
-    ]
-    assert [(q.first_name, q.text) for q in data.questions] == [("Emma", "Reels ?")]
-    assert (nothing_new.set_count, nothing_new.done_count, nothing_new.stuck_count) == (0, 0, 1)
-
-
-async def test_engagement_summary_for_stats(db: Database) -> None:
-    async with db.unit_of_work() as session:
-        cohort, _people, _ = await make_group(session)
-        # Someone who left the cohort does not count.
-        leaver = await make_member(session, cohort, "Fanny")
-        await new_objective(session, leaver, cohort)
-        enrolment = await session.scalar(select(Enrolment).where(Enrolment.member_id == leaver.id))
-        assert enrolment is not None
-        enrolment.left_at = NOW
-        summary = await objs.engagement_summary(session, cohort.id, NOW + timedelta(days=7))
-        a_month_later = await objs.engagement_summary(session, cohort.id, NOW + timedelta(days=30))
-    assert summary.merchants == 5
-    assert summary.answered_last_7_days == 3  # Bruno, Chloé, David
-    assert (summary.objectives_set, summary.objectives_done) == (5, 1)
-    assert summary.with_active_objective == 3  # Alice, Bruno, David
-    assert summary.share_with_active == pytest.approx(0.6)
-    assert a_month_later.answered_last_7_days == 0
 
 
 # -- questions ------------------------------------------------------------------------------------
