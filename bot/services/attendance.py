@@ -28,6 +28,7 @@ from bot.models import (
     StaffRole,
     TrainingSession,
 )
+from bot.services import cohorts
 from bot.services.audit import audit
 from bot.services.sessions import checkin_window
 from bot.services.validation import clean_text
@@ -85,16 +86,7 @@ async def check_in(
 
     if ts.cancelled_at is not None:
         return outcome(CheckinStatus.CANCELLED)
-    enrolled = member_id is not None and (
-        await session.scalar(
-            select(Enrolment.id).where(
-                Enrolment.cohort_id == ts.cohort_id,
-                Enrolment.member_id == member_id,
-                Enrolment.left_at.is_(None),
-            )
-        )
-        is not None
-    )
+    enrolled = member_id is not None and await cohorts.is_enrolled(session, member_id, ts.cohort_id)
     if not enrolled:
         if member_id is not None and await _is_staff(session, ts.cohort_id, member_id):
             return outcome(CheckinStatus.STAFF)

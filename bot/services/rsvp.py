@@ -17,7 +17,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.delivery.outbox import enqueue
 from bot.delivery.registry import Planned
-from bot.models import Enrolment, Rsvp, RsvpAnswer, TrainingSession
+from bot.models import Rsvp, RsvpAnswer, TrainingSession
+from bot.services import cohorts
 from bot.services.sessions import NOTICE_KIND
 
 
@@ -55,17 +56,6 @@ async def _locked_session(session: AsyncSession, session_id: int) -> TrainingSes
     return await session.scalar(
         select(TrainingSession).where(TrainingSession.id == session_id).with_for_update()
     )
-
-
-async def _is_enrolled(session: AsyncSession, cohort_id: int, member_id: int) -> bool:
-    found = await session.scalar(
-        select(Enrolment.id).where(
-            Enrolment.cohort_id == cohort_id,
-            Enrolment.member_id == member_id,
-            Enrolment.left_at.is_(None),
-        )
-    )
-    return found is not None
 
 
 async def seats_taken(session: AsyncSession, session_id: int) -> int:
@@ -134,7 +124,7 @@ async def answer(
 ) -> RsvpOutcome:
     """Record yes or no for an enrolled member; changeable until the session starts."""
     ts = await _locked_session(session, session_id)
-    if ts is None or not await _is_enrolled(session, ts.cohort_id, member_id):
+    if ts is None or not await cohorts.is_enrolled(session, member_id, ts.cohort_id):
         return RsvpOutcome(RsvpStatus.NOT_FOUND)
     if ts.cancelled_at is not None:
         return RsvpOutcome(RsvpStatus.CANCELLED, ts)

@@ -72,7 +72,7 @@ from bot.models import (
     TipReceipt,
     TrainingSession,
 )
-from bot.services.settings_prefs import parse_days
+from bot.services.preferences import parse_days
 from bot.telegram_html import visible_text
 
 TIP_KIND = DeliveryKind.TIP.value

@@ -31,7 +31,7 @@ from bot.models import (
     TipReceipt,
     TrainingSession,
 )
-from bot.services import settings_prefs, tips
+from bot.services import preferences, tips
 from bot.services.sessions import new_checkin_token
 from bot.services.tips import TipProfile, Via, Vote
 
@@ -605,8 +605,8 @@ async def test_toggle_day(
 ) -> None:
     async with db.unit_of_work() as session:
         member = await merchant(session, await cohort(session), joined=JOINED, days=days)
-        change, prefs = await settings_prefs.toggle_day(session, member.id, toggle)
-    assert (change.value, prefs.days) == (outcome, after)
+        change, chosen = await preferences.toggle_day(session, member.id, toggle)
+    assert (change.value, chosen.days) == (outcome, after)
 
 
 @pytest.mark.parametrize(
@@ -620,15 +620,15 @@ async def test_toggle_day(
 )
 async def test_only_offered_times_outside_quiet_hours(db: Database, at: time, outcome: str) -> None:
     quiet = (time(21, 0), time(8, 0))
-    assert settings_prefs.offered_times(quiet) == (
+    assert preferences.offered_times(quiet) == (
         time(8, 0),
         time(9, 30),
         time(12, 0),
         time(14, 0),
         time(18, 0),
     )
-    assert time(8, 0) not in settings_prefs.offered_times((time(20, 0), time(8, 30)))
+    assert time(8, 0) not in preferences.offered_times((time(20, 0), time(8, 30)))
     async with db.unit_of_work() as session:
         member = await merchant(session, await cohort(session), joined=JOINED)
-        change, _ = await settings_prefs.set_time(session, member.id, at, quiet)
+        change, _ = await preferences.set_time(session, member.id, at, quiet)
     assert change.value == outcome
