@@ -66,7 +66,7 @@ class CheckinOutcome:
 
 
 async def check_in(
-    session: AsyncSession,
+    tx: AsyncSession,
     *,
     token: str,
     member_id: int | None,
@@ -74,9 +74,7 @@ async def check_in(
     settings: Settings,
 ) -> CheckinOutcome:
     """Record a QR check-in, once, within the session's window."""
-    ts = await session.scalar(
-        select(TrainingSession).where(TrainingSession.checkin_token == token[:48])
-    )
+    ts = await tx.scalar(select(TrainingSession).where(TrainingSession.checkin_token == token[:48]))
     if ts is None:
         return CheckinOutcome(CheckinStatus.UNKNOWN)
     opens_at, closes_at = checkin_window(ts, settings)
@@ -86,14 +84,14 @@ async def check_in(
 
     if ts.cancelled_at is not None:
         return outcome(CheckinStatus.CANCELLED)
-    enrolled = member_id is not None and await cohorts.is_enrolled(session, member_id, ts.cohort_id)
+    enrolled = member_id is not None and await cohorts.is_enrolled(tx, member_id, ts.cohort_id)
     if not enrolled:
-        if member_id is not None and await _is_staff(session, ts.cohort_id, member_id):
+        if member_id is not None and await _is_staff(tx, ts.cohort_id, member_id):
             return outcome(CheckinStatus.STAFF)
-        code = await session.scalar(select(Cohort.join_code).where(Cohort.id == ts.cohort_id))
+        code = await tx.scalar(select(Cohort.join_code).where(Cohort.id == ts.cohort_id))
         return outcome(CheckinStatus.NOT_ENROLLED, code)
     assert member_id is not None
-    existing = await session.scalar(
+    existing = await tx.scalar(
         select(Attendance.id).where(
             Attendance.session_id == ts.id, Attendance.member_id == member_id
         )
@@ -104,7 +102,7 @@ async def check_in(
         return outcome(CheckinStatus.TOO_EARLY)
     if now > closes_at:
         return outcome(CheckinStatus.TOO_LATE)
-    session.add(
+    tx.add(
         Attendance(
             session_id=ts.id,
             member_id=member_id,
@@ -113,12 +111,12 @@ async def check_in(
             recorded_by_id=member_id,
         )
     )
-    await session.flush()
+    await tx.flush()
     return outcome(CheckinStatus.RECORDED)
 
 
-async def _is_staff(session: AsyncSession, cohort_id: int, member_id: int) -> bool:
-    found = await session.scalar(
+async def _is_staff(tx: AsyncSession, cohort_id: int, member_id: int) -> bool:
+    found = await tx.scalar(
         select(StaffRole.id).where(
             StaffRole.cohort_id == cohort_id,
             StaffRole.member_id == member_id,
@@ -140,7 +138,7 @@ class RollEntry:
     method: AttendanceMethod | None = None
 
 
-async def roll_call(session: AsyncSession, ts: TrainingSession) -> list[RollEntry]:
+async def roll_call(tx: AsyncSession, ts: TrainingSession) -> list[RollEntry]:
     """Everyone who could be in the room: enrolled members, whoever answered, whoever is
     already recorded, and the cohort's name-only people. Those who said yes come first."""
     enrolled = select(Enrolment.member_id).where(
@@ -155,7 +153,7 @@ async def roll_call(session: AsyncSession, ts: TrainingSession) -> list[RollEntr
         .where(Attendance.session_id.in_(cohort_sessions), Member.telegram_user_id.is_(None))
     )
     members = (
-        await session.scalars(
+        await tx.scalars(
             select(Member).where(
                 Member.id.in_(enrolled.union(answered, recorded, name_only).subquery().select())
             )
@@ -163,14 +161,12 @@ async def roll_call(session: AsyncSession, ts: TrainingSession) -> list[RollEntr
     ).all()
     answers = dict(
         (
-            await session.execute(
-                select(Rsvp.member_id, Rsvp.answer).where(Rsvp.session_id == ts.id)
-            )
+            await tx.execute(select(Rsvp.member_id, Rsvp.answer).where(Rsvp.session_id == ts.id))
         ).all()
     )
     methods = dict(
         (
-            await session.execute(
+            await tx.execute(
                 select(Attendance.member_id, Attendance.method).where(
                     Attendance.session_id == ts.id
                 )
@@ -193,7 +189,7 @@ async def roll_call(session: AsyncSession, ts: TrainingSession) -> list[RollEntr
 
 
 async def toggle(
-    session: AsyncSession,
+    tx: AsyncSession,
     *,
     ts: TrainingSession,
     member_id: int,
@@ -205,16 +201,16 @@ async def toggle(
     None when `member_id` is nobody who could be on this session's roll call (callback
     data is untrusted).
     """
-    if member_id not in {entry.member_id for entry in await roll_call(session, ts)}:
+    if member_id not in {entry.member_id for entry in await roll_call(tx, ts)}:
         return None
-    existing = await session.scalar(
+    existing = await tx.scalar(
         select(Attendance).where(Attendance.session_id == ts.id, Attendance.member_id == member_id)
     )
     if existing is not None:
-        await session.delete(existing)
-        await session.flush()
+        await tx.delete(existing)
+        await tx.flush()
         await audit(
-            session,
+            tx,
             by_id,
             ts.cohort_id,
             "attendance.untick",
@@ -222,7 +218,7 @@ async def toggle(
             at=now,
         )
         return False
-    session.add(
+    tx.add(
         Attendance(
             session_id=ts.id,
             member_id=member_id,
@@ -231,9 +227,9 @@ async def toggle(
             recorded_by_id=by_id,
         )
     )
-    await session.flush()
+    await tx.flush()
     await audit(
-        session,
+        tx,
         by_id,
         ts.cohort_id,
         "attendance.tick",
@@ -244,7 +240,7 @@ async def toggle(
 
 
 async def add_by_name(
-    session: AsyncSession,
+    tx: AsyncSession,
     *,
     ts: TrainingSession,
     name: str,
@@ -258,7 +254,7 @@ async def add_by_name(
     """
     clean = clean_text(name, max_length=NAME_MAX)
     cohort_sessions = select(TrainingSession.id).where(TrainingSession.cohort_id == ts.cohort_id)
-    member = await session.scalar(
+    member = await tx.scalar(
         select(Member)
         .join(Attendance, Attendance.member_id == Member.id)
         .where(
@@ -269,7 +265,7 @@ async def add_by_name(
         .limit(1)
     )
     if member is None:
-        language = await session.scalar(select(Cohort.language).where(Cohort.id == ts.cohort_id))
+        language = await tx.scalar(select(Cohort.language).where(Cohort.id == ts.cohort_id))
         member = Member(
             telegram_user_id=None,
             chat_id=None,
@@ -283,15 +279,15 @@ async def add_by_name(
             reachable=False,
             created_at=now,
         )
-        session.add(member)
-        await session.flush()
-    present = await session.scalar(
+        tx.add(member)
+        await tx.flush()
+    present = await tx.scalar(
         select(Attendance.id).where(
             Attendance.session_id == ts.id, Attendance.member_id == member.id
         )
     )
     if present is None:
-        session.add(
+        tx.add(
             Attendance(
                 session_id=ts.id,
                 member_id=member.id,
@@ -300,9 +296,9 @@ async def add_by_name(
                 recorded_by_id=by_id,
             )
         )
-        await session.flush()
+        await tx.flush()
     await audit(
-        session,
+        tx,
         by_id,
         ts.cohort_id,
         "attendance.add_name",
@@ -327,9 +323,9 @@ class PresenceReport:
     no_answer: list[str] = field(default_factory=list)
 
 
-async def presence_report(session: AsyncSession, ts: TrainingSession) -> PresenceReport:
-    entries = await roll_call(session, ts)
-    enrolled = await _enrolled(session, ts)
+async def presence_report(tx: AsyncSession, ts: TrainingSession) -> PresenceReport:
+    entries = await roll_call(tx, ts)
+    enrolled = await _enrolled(tx, ts)
     present = [(e.name, e.method) for e in entries if e.present and e.method is not None]
     absent = [e for e in entries if not e.present]
     return PresenceReport(
@@ -343,8 +339,8 @@ async def presence_report(session: AsyncSession, ts: TrainingSession) -> Presenc
     )
 
 
-async def _enrolled(session: AsyncSession, ts: TrainingSession) -> set[int]:
-    rows = await session.scalars(
+async def _enrolled(tx: AsyncSession, ts: TrainingSession) -> set[int]:
+    rows = await tx.scalars(
         select(Enrolment.member_id).where(
             Enrolment.cohort_id == ts.cohort_id, Enrolment.left_at.is_(None)
         )
