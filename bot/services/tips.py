@@ -73,7 +73,6 @@ from bot.models import (
     TrainingSession,
 )
 from bot.services.preferences import parse_days
-from bot.telegram_html import visible_text
 
 TIP_KIND = DeliveryKind.TIP.value
 KEY_PREFIX = "tip:"
@@ -90,7 +89,6 @@ PLAN_BATCH = 1000
 # daylight-saving change inside the window never hides a member.
 _DST_MARGIN = timedelta(hours=1)
 _TIP_ID = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
-_BOLD = re.compile(r"<b>(.*?)</b>", re.DOTALL)
 
 
 class Via(StrEnum):
@@ -372,11 +370,9 @@ async def feedback_summary(
 
 
 def tip_title(library: ContentLibrary, tip: Tip, lang: str, limit: int = 60) -> str:
-    """A short plain-text title: the tip's first bold words (else its first line)."""
-    html_text = library.render(tip, lang)
-    match = _BOLD.search(html_text)
-    title = visible_text(match.group(1) if match else html_text.split("\n", 1)[0]).strip()
-    title = title.rstrip(" .:!")
+    """The tip's short plain-text title in `lang` (its front matter `title:`), for buttons
+    and lists; the check keeps titles within 40 characters, `limit` is a last guard."""
+    title = tip.title(lang)
     return title if len(title) <= limit else title[: limit - 1].rstrip() + "…"
 
 

@@ -293,6 +293,7 @@ async def test_a_trainer_pushes_one_library_tip_to_those_who_do_not_have_it(
     button = next(
         b for row in themes.inline_keyboard for b in row if b.callback_data == f"bc:tip:{tip_id}"
     )
+    assert button.text == "Photographier près de la fenêtre"  # the tip's title
     await g.tom.click(button.text)
     card = await g.tom.expect("niveau 1")
     assert ["📣 Envoyer cette astuce à tout le groupe"] in card.buttons

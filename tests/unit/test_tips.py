@@ -34,6 +34,7 @@ from bot.models import (
 from bot.services import preferences, tips
 from bot.services.sessions import new_checkin_token
 from bot.services.tips import TipProfile, Via, Vote
+from tests.factories import content_library
 
 BRUSSELS = ZoneInfo("Europe/Brussels")
 _ids = itertools.count(70_001)
@@ -632,3 +633,14 @@ async def test_only_offered_times_outside_quiet_hours(db: Database, at: time, ou
         member = await merchant(session, await cohort(session), joined=JOINED)
         change, _ = await preferences.set_time(session, member.id, at, quiet)
     assert change.value == outcome
+
+
+def test_a_tips_title_is_its_front_matter_title_in_the_readers_language() -> None:
+    library = content_library()
+    tip = library.tip("objectifs-03-ce-qui-depend-de-vous")
+    assert tip is not None
+    assert tips.tip_title(library, tip, "fr") == "Viser ce qui dépend de vous"
+    assert tips.tip_title(library, tip, "nl") == "Mik op wat van u afhangt"
+    assert tips.tip_title(library, tip, "en") == "Aim at what depends on you"
+    # Not the first bold words of the text any more ("objectif d'action").
+    assert tips.tip_title(library, tip, "fr", limit=10) == "Viser ce…"
