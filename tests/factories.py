@@ -101,7 +101,6 @@ def build_member(
     user_id: int | None = AUTO,
     chat_id: int | None = AUTO,
     language: str = "fr",
-    business: str | None = None,
     tip_days: str = "tue,fri",
     tip_time: time = time(9, 30),
     **fields: Any,
@@ -115,7 +114,6 @@ def build_member(
         telegram_user_id=user_id,
         chat_id=chat_id,
         first_name=name,
-        business_name=business,
         language=language,
         tip_days=tip_days,
         tip_time=tip_time,
@@ -150,6 +148,39 @@ async def make_member(
     return member
 
 
+async def make_members(
+    tx: AsyncSession,
+    cohort: Cohort,
+    count: int,
+    *,
+    name: str = "Membre {index}",
+    role: Role | None = Role.MERCHANT,
+    onboarded_at: datetime | None = ONBOARDED_AT,
+    **fields: Any,
+) -> list[Member]:
+    """`count` members like `make_member`'s, added in one go (hundreds stay fast)."""
+    members = [
+        build_member(
+            name.format(index=index),
+            onboarded_at=onboarded_at,
+            active_cohort_id=cohort.id,
+            **fields,
+        )
+        for index in range(count)
+    ]
+    tx.add_all(members)
+    await tx.flush()
+    if role is Role.MERCHANT:
+        tx.add_all(Enrolment(cohort_id=cohort.id, member_id=member.id) for member in members)
+    elif role is not None:
+        tx.add_all(
+            StaffRole(cohort_id=cohort.id, member_id=member.id, role=role.value)
+            for member in members
+        )
+    await tx.flush()
+    return members
+
+
 async def enrol(
     tx: AsyncSession, cohort: Cohort, member: Member, *, joined_at: datetime | None = None
 ) -> Enrolment:
@@ -172,9 +203,10 @@ async def add_staff(tx: AsyncSession, cohort: Cohort, member: Member, role: Role
 
 
 def build_session(
-    cohort: Cohort,
+    cohort: Cohort | int,
     starts_at: datetime,
     *,
+    ends_at: datetime | None = None,
     number: int | None = None,
     capacity: int | None = None,
     theme: str = "Vidéo et live",
@@ -184,10 +216,10 @@ def build_session(
     fields.setdefault("checkin_token", new_checkin_token())
     fields.setdefault("revision", 1)
     return TrainingSession(
-        cohort_id=cohort.id,
+        cohort_id=cohort if isinstance(cohort, int) else cohort.id,
         number=number if number is not None else next(_numbers),
         starts_at=starts_at,
-        ends_at=starts_at + timedelta(hours=2),
+        ends_at=ends_at or starts_at + timedelta(hours=2),
         place=place,
         theme=theme,
         capacity=capacity,
@@ -196,7 +228,7 @@ def build_session(
 
 
 async def make_session(
-    tx: AsyncSession, cohort: Cohort, starts_at: datetime, **fields: Any
+    tx: AsyncSession, cohort: Cohort | int, starts_at: datetime, **fields: Any
 ) -> TrainingSession:
     ts = build_session(cohort, starts_at, **fields)
     tx.add(ts)
@@ -242,8 +274,9 @@ def objective_draft(
 
 async def make_objective(
     tx: AsyncSession,
-    member: Member,
-    cohort: Cohort,
+    member: Member | int,
+    cohort: Cohort | int,
+    text: str = "Publier deux fois par semaine",
     *,
     now: datetime = OBJECTIVES_SET_AT,
     zone: tzinfo = BRUSSELS,
@@ -252,9 +285,22 @@ async def make_objective(
     """An objective set through the service, as the merchant would (its check-ins planned)."""
     return await objectives_service.create_objective(
         tx,
-        member_id=member.id,
-        cohort_id=cohort.id,
-        draft=objective_draft(**draft_changes),
+        member_id=member if isinstance(member, int) else member.id,
+        cohort_id=cohort if isinstance(cohort, int) else cohort.id,
+        draft=objective_draft(text, **draft_changes),
         now=now,
         zone=zone,
     )
+
+
+def build_objective(
+    member: Member,
+    cohort: Cohort,
+    text: str = "Publier deux fois par semaine",
+    *,
+    due_on: date = date(2026, 12, 20),
+    **fields: Any,
+) -> Objective:
+    """A bare objective row, without the check-ins the service would plan."""
+    fields.setdefault("measure_kind", MeasureKind.COUNT.value)
+    return Objective(member_id=member.id, cohort_id=cohort.id, text=text, due_on=due_on, **fields)

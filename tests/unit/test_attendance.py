@@ -13,7 +13,7 @@ from bot.models import AttendanceMethod, AuditEntry, Member, Role, RsvpAnswer
 from bot.services import attendance, sessions
 from bot.services.attendance import CheckinStatus
 from bot.services.validation import InvalidValue
-from tests.unit.session_factories import answer, make_cohort, make_member, make_session
+from tests.factories import make_cohort, make_member, make_rsvp, make_session
 
 START = datetime(2026, 12, 2, 18, tzinfo=UTC)
 
@@ -96,9 +96,9 @@ async def test_roll_call_toggles_and_audits(db: Database) -> None:
         ts = await make_session(session, cohort, START)
         trainer = await make_member(session, cohort, "Tom", role=Role.TRAINER)
         bob = await make_member(session, cohort, "Bob")
-        ann = await make_member(session, cohort, "Ann", business="Salon Ann")
+        ann = await make_member(session, cohort, "Ann", business_name="Salon Ann")
         outsider = await make_member(session, other, "Olga")
-        await answer(session, ts, bob, RsvpAnswer.YES)
+        await make_rsvp(session, ts, bob, RsvpAnswer.YES)
         entries = await attendance.roll_call(session, ts)
         assert [(e.name, e.answer, e.present) for e in entries] == [
             ("Bob", RsvpAnswer.YES, False),
@@ -148,10 +148,10 @@ async def test_presence_report_sorts_everyone(db: Database, settings: Settings) 
         came, skipped, declined, waiting, _silent = [
             await make_member(session, cohort, n) for n in ("Cam", "Sky", "Dec", "Wai", "Sil")
         ]
-        await answer(session, ts, came, RsvpAnswer.YES)
-        await answer(session, ts, skipped, RsvpAnswer.YES)
-        await answer(session, ts, declined, RsvpAnswer.NO)
-        await answer(session, ts, waiting, RsvpAnswer.WAITLIST)
+        await make_rsvp(session, ts, came, RsvpAnswer.YES)
+        await make_rsvp(session, ts, skipped, RsvpAnswer.YES)
+        await make_rsvp(session, ts, declined, RsvpAnswer.NO)
+        await make_rsvp(session, ts, waiting, RsvpAnswer.WAITLIST)
         await attendance.check_in(
             session, token=ts.checkin_token, member_id=came.id, now=START, settings=settings
         )

@@ -18,11 +18,9 @@ from bot.delivery.registry import Planned
 from bot.models import (
     AuditEntry,
     CheckinAnswer,
-    Cohort,
     Delivery,
     DeliveryStatus,
     MeasureKind,
-    Member,
     Objective,
     ObjectiveCheckin,
     ObjectiveStatus,
@@ -32,35 +30,16 @@ from bot.models import (
 )
 from bot.services import objectives as objs
 from bot.services import questions
-from tests.unit.session_factories import make_cohort, make_member, make_session
+from tests.factories import (
+    make_cohort,
+    make_member,
+    make_objective,
+    make_session,
+)
 
 BRUSSELS = ZoneInfo("Europe/Brussels")
 NOW = datetime(2026, 11, 25, 9, 0, tzinfo=UTC)  # Wednesday 25 November, 10:00 in Brussels
 TODAY = date(2026, 11, 25)
-
-
-def draft(text: str = "Publier deux fois par semaine", **changes: Any) -> objs.Draft:
-    values: dict[str, Any] = {
-        "text": text,
-        "measure_kind": MeasureKind.COUNT,
-        "target_per_week": 2,
-        "due_on": TODAY + timedelta(days=14),
-    }
-    values.update(changes)
-    return objs.Draft(**values)
-
-
-async def new_objective(
-    session: AsyncSession, member: Member, cohort: Cohort, *, now: datetime = NOW, **changes: Any
-) -> Objective:
-    return await objs.create_objective(
-        session,
-        member_id=member.id,
-        cohort_id=cohort.id,
-        draft=draft(**changes),
-        now=now,
-        zone=BRUSSELS,
-    )
 
 
 # -- starting points ------------------------------------------------------------------------
@@ -175,14 +154,14 @@ async def test_a_fourth_active_objective_asks_to_close_one_first(db: Database) -
         cohort = await make_cohort(session)
         alice = await make_member(session, cohort)
         created = [
-            await new_objective(session, alice, cohort, text=f"Objectif {i}") for i in range(3)
+            await make_objective(session, alice, cohort, text=f"Objectif {i}") for i in range(3)
         ]
         with pytest.raises(objs.TooManyActive) as raised:
-            await new_objective(session, alice, cohort, text="Un de trop")
+            await make_objective(session, alice, cohort, text="Un de trop")
         assert [o.id for o in raised.value.active] == [o.id for o in created]
         assert await objs.close_objective(session, created[0], NOW)
         assert not await objs.close_objective(session, created[0], NOW)  # already closed
-        fourth = await new_objective(session, alice, cohort, text="Maintenant oui")
+        fourth = await make_objective(session, alice, cohort, text="Maintenant oui")
         assert fourth.status == ObjectiveStatus.ACTIVE.value
         assert len(await objs.active_objectives(session, alice.id, cohort.id)) == 3
 
@@ -205,7 +184,7 @@ async def test_an_invalid_draft_is_refused(
         cohort = await make_cohort(session)
         alice = await make_member(session, cohort)
         with pytest.raises(objs.InvalidDraft) as raised:
-            await new_objective(session, alice, cohort, **changes)
+            await make_objective(session, alice, cohort, **changes)
     assert raised.value.field == field
 
 
@@ -213,7 +192,7 @@ async def test_a_done_or_not_done_objective_keeps_no_number(db: Database) -> Non
     async with db.unit_of_work() as session:
         cohort = await make_cohort(session)
         alice = await make_member(session, cohort)
-        objective = await new_objective(
+        objective = await make_objective(
             session, alice, cohort, measure_kind=MeasureKind.BINARY, target_per_week=5
         )
     assert objective.target_per_week is None
@@ -226,7 +205,7 @@ async def test_someone_elses_objective_is_not_found(db: Database) -> None:
         other_cohort = await make_cohort(session, "Ailleurs")
         alice = await make_member(session, cohort)
         bob = await make_member(session, cohort, "Bob")
-        objective = await new_objective(session, alice, cohort)
+        objective = await make_objective(session, alice, cohort)
         assert await objs.owned_objective(session, objective.id, alice.id, cohort.id) is objective
         assert await objs.owned_objective(session, objective.id, bob.id, cohort.id) is None
         assert await objs.owned_objective(session, objective.id, alice.id, other_cohort.id) is None
@@ -248,7 +227,7 @@ async def test_done_closes_the_objective_and_drops_its_planned_check_ins(db: Dat
     async with db.unit_of_work() as session:
         cohort = await make_cohort(session)
         alice = await make_member(session, cohort)
-        objective = await new_objective(session, alice, cohort)
+        objective = await make_objective(session, alice, cohort)
         asked = await ask(session, objective, NOW + timedelta(days=6))
         await enqueue(
             session,
@@ -278,7 +257,7 @@ async def test_stuck_is_flagged_and_keeps_its_blocker(db: Database) -> None:
     async with db.unit_of_work() as session:
         cohort = await make_cohort(session)
         alice = await make_member(session, cohort)
-        objective = await new_objective(session, alice, cohort)
+        objective = await make_objective(session, alice, cohort)
         await ask(session, objective, NOW + timedelta(days=6))
         outcome = await objs.answer_checkin(
             session, objective, CheckinAnswer.STUCK, NOW + timedelta(days=6, hours=2), BRUSSELS
@@ -290,7 +269,7 @@ async def test_stuck_is_flagged_and_keeps_its_blocker(db: Database) -> None:
         assert (row.answer, row.flagged, row.blocker) == ("stuck", True, "pas le temps")
         assert objective.status == ObjectiveStatus.ACTIVE.value
         # A blocker for a check-in of another objective changes nothing.
-        other = await new_objective(session, alice, cohort, text="Autre chose")
+        other = await make_objective(session, alice, cohort, text="Autre chose")
         assert not await objs.record_blocker(session, other, outcome.checkin_id, "non")
 
 
@@ -298,7 +277,7 @@ async def test_a_second_tap_corrects_the_answer_instead_of_adding_one(db: Databa
     async with db.unit_of_work() as session:
         cohort = await make_cohort(session)
         alice = await make_member(session, cohort)
-        objective = await new_objective(session, alice, cohort)
+        objective = await make_objective(session, alice, cohort)
         await ask(session, objective, NOW + timedelta(days=6))
         later = NOW + timedelta(days=6, hours=1)
         first = await objs.answer_checkin(session, objective, CheckinAnswer.STUCK, later, BRUSSELS)
@@ -320,7 +299,7 @@ async def test_an_answer_after_the_due_date_means_not_reached_and_offers_carry_o
     async with db.unit_of_work() as session:
         cohort = await make_cohort(session)
         alice = await make_member(session, cohort)
-        objective = await new_objective(session, alice, cohort, due_on=TODAY + timedelta(days=7))
+        objective = await make_objective(session, alice, cohort, due_on=TODAY + timedelta(days=7))
         late = NOW + timedelta(days=8)
         outcome = await objs.answer_checkin(session, objective, CheckinAnswer.DOING, late, BRUSSELS)
         assert outcome.overdue
@@ -344,10 +323,10 @@ async def test_carry_over_respects_the_three_active_objectives(db: Database) -> 
     async with db.unit_of_work() as session:
         cohort = await make_cohort(session)
         alice = await make_member(session, cohort)
-        missed = await new_objective(session, alice, cohort, due_on=TODAY + timedelta(days=3))
+        missed = await make_objective(session, alice, cohort, due_on=TODAY + timedelta(days=3))
         missed.status = ObjectiveStatus.NOT_REACHED.value
         for i in range(3):
-            await new_objective(session, alice, cohort, text=f"Objectif {i}")
+            await make_objective(session, alice, cohort, text=f"Objectif {i}")
         result, carried = await objs.carry_over(session, missed, NOW, BRUSSELS)
     assert (result, carried) == (objs.CarryResult.TOO_MANY, None)
 
@@ -356,14 +335,14 @@ async def test_a_number_goes_with_the_current_check_in(db: Database) -> None:
     async with db.unit_of_work() as session:
         cohort = await make_cohort(session)
         alice = await make_member(session, cohort)
-        objective = await new_objective(session, alice, cohort)
+        objective = await make_objective(session, alice, cohort)
         asked = await ask(session, objective, NOW + timedelta(days=6))
         outcome = await objs.record_number(
             session, objective, 3, NOW + timedelta(days=6, hours=1), BRUSSELS
         )
         assert (outcome.changed, outcome.checkin_id, outcome.number) == (True, asked.id, 3)
         assert outcome.answer is CheckinAnswer.DOING
-        binary = await new_objective(
+        binary = await make_objective(
             session, alice, cohort, measure_kind=MeasureKind.BINARY, text="Fiche Google"
         )
         refused = await objs.record_number(session, binary, 3, NOW, BRUSSELS)
@@ -412,14 +391,14 @@ async def test_my_objectives_lists_active_then_history_with_check_ins(db: Databa
     async with db.unit_of_work() as session:
         cohort = await make_cohort(session)
         alice = await make_member(session, cohort)
-        first = await new_objective(session, alice, cohort, text="Premier")
+        first = await make_objective(session, alice, cohort, text="Premier")
         await ask(session, first, NOW + timedelta(days=6))
         await objs.record_number(session, first, 4, NOW + timedelta(days=6, hours=1), BRUSSELS)
         # Two hours later, "done" corrects the same check-in and keeps its number.
         await objs.answer_checkin(
             session, first, CheckinAnswer.DONE, NOW + timedelta(days=6, hours=3), BRUSSELS
         )
-        second = await new_objective(
+        second = await make_objective(
             session, alice, cohort, text="Second", now=NOW + timedelta(days=8)
         )
         alice.checkins_paused = True

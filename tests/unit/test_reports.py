@@ -40,7 +40,7 @@ async def make_group(
 ) -> tuple[Cohort, dict[str, Member], dict[str, Objective]]:
     cohort = await make_cohort(session)
     people = {
-        name: await make_member(session, cohort, name, business=f"Chez {name}")
+        name: await make_member(session, cohort, name, business_name=f"Chez {name}")
         for name in ("Alice", "Bruno", "Chloé", "David", "Emma")
     }
     made = {
