@@ -12,7 +12,8 @@ check-in answers:
 - the streak is the number of consecutive weeks (in the cohort's zone) with an answer.
 
 What the trainer and the coordinator see of them (`/groupe`, the digest, `/stats`) is in
-bot/reports/.
+bot/reports/. Longer than our ~600 lines on purpose: the life of one objective (starting
+points, draft, answers, closing, carry-over, streak, the stuck tip) reads best in one place.
 
 Plain data in, plain data out: no telegram import, no commit (the caller owns the unit of work).
 """

@@ -3,7 +3,9 @@ coaching loop) and /export."""
 
 from __future__ import annotations
 
+import ast
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pytest
 from sqlalchemy import select
@@ -161,3 +163,27 @@ async def test_stats_count_present_yes_no_show_and_trend(db: Database, settings:
 )
 def test_trend_of_attendance(counts: list[int], trend: Trend | None) -> None:
     assert stats_report.trend_of(counts) == trend
+
+
+# -- the house rules of bot/reports/ ---------------------------------------------------------------
+
+REPORTS = Path(__file__).resolve().parents[2] / "bot" / "reports"
+
+
+def _imported_modules(path: Path) -> set[str]:
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    found: set[str] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            found.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.module:
+            found.add(node.module)
+    return found
+
+
+@pytest.mark.parametrize("path", sorted(REPORTS.glob("*.py")), ids=lambda p: p.name)
+def test_a_report_neither_imports_telegram_nor_writes(path: Path) -> None:
+    assert not any(m == "telegram" or m.startswith("telegram.") for m in _imported_modules(path))
+    source = path.read_text(encoding="utf-8")
+    for write in ("tx.add(", "tx.delete(", "commit(", "tx.flush("):
+        assert write not in source, f"{path.name} writes ({write})"
