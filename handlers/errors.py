@@ -21,7 +21,6 @@ from bot.runtime import RelaisContext
 
 log = logging.getLogger(__name__)
 ADMIN_ALERT_INTERVAL = timedelta(minutes=5)
-_ALERT_KEY = "last_admin_alert"
 
 
 async def on_error(update: object, context: RelaisContext) -> None:
@@ -66,10 +65,10 @@ def _translator(update: Update, context: RelaisContext) -> Translator:
 async def _alert_admins(context: RelaisContext, update_repr: object, trace: str) -> None:
     rt = context.rt
     now: datetime = rt.clock.now()
-    last = rt.extras.get(_ALERT_KEY)
-    if isinstance(last, datetime) and now - last < ADMIN_ALERT_INTERVAL:
+    last = rt.last_admin_alert
+    if last is not None and now - last < ADMIN_ALERT_INTERVAL:
         return
-    rt.extras[_ALERT_KEY] = now
+    rt.last_admin_alert = now
     details = redact(json.dumps(update_repr, default=str, ensure_ascii=False), [rt.settings.token])
     text = (
         "⚠️ Relais error\n"

@@ -1,6 +1,6 @@
 """`relais export --cohort <id or join code> --out file.xlsx`: a cohort's spreadsheet.
 
-The workbook is the one `/export` sends (bot/services/export.py builds it), with headers in
+The workbook is the one `/export` sends (bot/reports/export.py builds it), with headers in
 the cohort's language. Personal data leaves the database: the export is audited, as
 `cohort.export` done from the command line.
 """
@@ -35,12 +35,12 @@ def cmd_export(args: argparse.Namespace) -> int:
 
 async def _export(settings: Settings, ref: str, out: Path) -> tuple[Cohort | None, int]:
     from bot.i18n import I18n
+    from bot.reports.export import workbook_bytes
     from bot.services.audit import audit
-    from bot.services.cohorts import find_by_reference
-    from bot.services.export import workbook_bytes
+    from bot.services.cohorts import find_by_ref
 
     async with open_database(settings.database_url) as db, db.unit_of_work() as session:
-        cohort = await find_by_reference(session, ref)
+        cohort = await find_by_ref(session, ref, include_archived=True)
         if cohort is None:
             return None, 0
         t = I18n(default_language=settings.default_language)(cohort.language, cohort.timezone)

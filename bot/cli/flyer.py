@@ -52,11 +52,11 @@ async def _username(settings: Settings) -> str:
 
 async def _flyer(settings: Settings, ref: str, bot: str | None) -> tuple[str, bytes] | None:
     from bot.i18n import I18n
-    from bot.services.cohorts import find_by_reference
+    from bot.services.cohorts import find_by_ref
     from bot.services.flyer import flyer_text, join_url, render_flyer
 
     async with open_database(settings.database_url) as db, db.unit_of_work() as session:
-        cohort = await find_by_reference(session, ref)
+        cohort = await find_by_ref(session, ref, include_archived=True)
         if cohort is None:
             return None
         name, commune, code, language = (

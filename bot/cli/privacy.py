@@ -143,7 +143,7 @@ async def audit_lines(
     from sqlalchemy import select
 
     from bot.models import AuditEntry, Cohort, Member
-    from bot.services.cohorts import find_by_reference
+    from bot.services.cohorts import find_by_ref
 
     async with db.unit_of_work() as session:
         query = select(AuditEntry, Member.first_name, Cohort.name).outerjoin(
@@ -151,7 +151,7 @@ async def audit_lines(
         )
         query = query.outerjoin(Cohort, Cohort.id == AuditEntry.cohort_id)
         if cohort is not None:
-            found = await find_by_reference(session, cohort)
+            found = await find_by_ref(session, cohort, include_archived=True)
             if found is None:
                 return None
             query = query.where(AuditEntry.cohort_id == found.id)

@@ -2,9 +2,11 @@
 
 Message ids are extracted from bot/ and handlers/ with Babel (keywords `t`, `N_`, and
 `plural` for plural forms). Each id lives in the catalog of the area that first uses it:
-handlers/<area>.py and bot/services/<area>.py -> <area>.po, bot/delivery/ -> delivery.po,
-everything else -> common.po. `update` keeps every existing translation, restates French
-(the reference), and drops ids no longer used. `check` lists what is missing or broken.
+handlers/<area>.py, bot/services/<area>.py and bot/reports/<area>.py -> <area>.po (the
+/diffuser handler, handlers/broadcast.py, shares broadcasts.po with its service),
+bot/delivery/ -> delivery.po, everything else -> common.po. `update` keeps every existing
+translation, restates French (the reference), and drops ids no longer used. `check` lists
+what is missing or broken.
 """
 
 from __future__ import annotations
@@ -39,15 +41,22 @@ class Message:
         return self.msgid if isinstance(self.msgid, str) else self.msgid[0]
 
 
+# One area, one catalog, even where its modules are named differently.
+AREA_CATALOGS = {"broadcast": "broadcasts"}
+
+
 def domain_of(path: Path) -> str:
     rel = path.relative_to(ROOT).parts
+    area = "common"
     if rel[0] == "handlers" and len(rel) == 2 and rel[1] != "__init__.py":
-        return path.stem
-    if rel[:2] == ("bot", "services") and len(rel) == 3 and rel[2] != "__init__.py":
-        return path.stem
-    if rel[:2] == ("bot", "delivery"):
-        return "delivery"
-    return "common"
+        area = path.stem
+    elif rel[0] == "handlers" and len(rel) == 3:  # an area split into a package
+        area = rel[1]
+    elif rel[:2] in (("bot", "services"), ("bot", "reports")) and len(rel) == 3:
+        area = path.stem if rel[2] != "__init__.py" else "common"
+    elif rel[:2] == ("bot", "delivery"):
+        area = "delivery"
+    return AREA_CATALOGS.get(area, area)
 
 
 def extract(root: Path = ROOT) -> dict[str, Message]:

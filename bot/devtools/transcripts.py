@@ -444,7 +444,6 @@ class Stage:
     async def tick(self) -> None:
         runtime = self.app.bot_data.runtime
         assert runtime is not None
-        assert runtime.engine is not None
         await runtime.engine.plan_once()
         await runtime.engine.dispatch_once()
         await self.sim.idle()
@@ -528,7 +527,6 @@ async def play(story: Story, lang: str, template: Path, folder: Path) -> dict[st
                 await app.post_init(app)
             runtime = app.bot_data.runtime
             assert runtime is not None
-            assert runtime.engine is not None
             # The sandbox has no flood limits: no need to pace the outbox like Telegram.
             runtime.engine.dispatcher.limits = Limits(per_second=10_000, chat_interval=0.0)
             await app.start()

@@ -1,9 +1,11 @@
-"""The coordinator's spreadsheet: one XLSX workbook per cohort, written with openpyxl.
+"""`/export`: the coordinator's spreadsheet, one XLSX workbook per cohort (openpyxl).
 
 Sheets: members, sessions, RSVPs, attendance, objectives. Instants are written as local
 times of the cohort's zone (spreadsheets have no time zones; the zone is in the header).
 Headers come translated in the reader's language; the values are the data as stored.
-`/export` (handlers/export.py) and `relais export` (bot/cli/export.py) send this workbook.
+The same workbook comes from `relais export --cohort <id or join code> --out file.xlsx`.
+
+Read-only: no telegram import, nothing written (the caller records the export in the audit).
 """
 
 from __future__ import annotations
@@ -66,7 +68,7 @@ def _local(value: datetime | None, zone: ZoneInfo) -> datetime | None:
     return value.astimezone(zone).replace(tzinfo=None) if value else None
 
 
-async def collect(session: AsyncSession, cohort: Cohort, t: Translator) -> list[Sheet]:
+async def collect(tx: AsyncSession, cohort: Cohort, t: Translator) -> list[Sheet]:
     """Every sheet of the cohort's workbook as plain rows."""
     zone = ZoneInfo(cohort.timezone)
     at = t("({zone})", zone=cohort.timezone)
@@ -76,7 +78,7 @@ async def collect(session: AsyncSession, cohort: Cohort, t: Translator) -> list[
 
     sessions = list(
         (
-            await session.scalars(
+            await tx.scalars(
                 select(TrainingSession)
                 .where(TrainingSession.cohort_id == cohort.id)
                 .order_by(TrainingSession.number)
@@ -87,7 +89,7 @@ async def collect(session: AsyncSession, cohort: Cohort, t: Translator) -> list[
     by_id = {ts.id: ts for ts in sessions}
     rsvps = list(
         (
-            await session.scalars(
+            await tx.scalars(
                 select(Rsvp)
                 .where(Rsvp.session_id.in_(session_ids))
                 .order_by(Rsvp.session_id, Rsvp.answered_at)
@@ -96,7 +98,7 @@ async def collect(session: AsyncSession, cohort: Cohort, t: Translator) -> list[
     )
     presences = list(
         (
-            await session.scalars(
+            await tx.scalars(
                 select(Attendance)
                 .where(Attendance.session_id.in_(session_ids))
                 .order_by(Attendance.session_id, Attendance.recorded_at)
@@ -107,21 +109,17 @@ async def collect(session: AsyncSession, cohort: Cohort, t: Translator) -> list[
     # Members: enrolled merchants, staff, and name-only people seen at a session.
     enrolments = {
         e.member_id: e
-        for e in (
-            await session.scalars(select(Enrolment).where(Enrolment.cohort_id == cohort.id))
-        ).all()
+        for e in (await tx.scalars(select(Enrolment).where(Enrolment.cohort_id == cohort.id))).all()
     }
     staff: dict[int, list[str]] = {}
-    for role in (
-        await session.scalars(select(StaffRole).where(StaffRole.cohort_id == cohort.id))
-    ).all():
+    for role in (await tx.scalars(select(StaffRole).where(StaffRole.cohort_id == cohort.id))).all():
         staff.setdefault(role.member_id, []).append(role.role)
     attended_ids = {a.member_id for a in presences if a.member_id is not None}
     member_ids = set(enrolments) | set(staff) | attended_ids
     members = {
         m.id: m
         for m in (
-            await session.scalars(
+            await tx.scalars(
                 select(Member).where(
                     Member.id.in_(member_ids),
                     or_(
@@ -209,7 +207,7 @@ async def collect(session: AsyncSession, cohort: Cohort, t: Translator) -> list[
         for row in presences
     ]
     objectives = (
-        await session.scalars(
+        await tx.scalars(
             select(Objective).where(Objective.cohort_id == cohort.id).order_by(Objective.id)
         )
     ).all()
@@ -318,9 +316,9 @@ def _write(sheet: Worksheet, headers: Sequence[str], rows: Sequence[Sequence[Cel
                 item.number_format = "yyyy-mm-dd hh:mm"
 
 
-async def workbook_bytes(session: AsyncSession, cohort: Cohort, t: Translator) -> bytes:
+async def workbook_bytes(tx: AsyncSession, cohort: Cohort, t: Translator) -> bytes:
     """The cohort's workbook as XLSX bytes."""
-    sheets = await collect(session, cohort, t)
+    sheets = await collect(tx, cohort, t)
     book = Workbook()
     first = True
     for sheet in sheets:
