@@ -7,16 +7,22 @@
 A tick must cost what is due, not what exists. So the due work is held constant while the
 population grows: whatever the size, exactly `DUE_COHORTS` cohorts (20 merchants and a trainer
 each) have a session tomorrow whose 24-hour reminder falls due in this tick, and
-`DUE_OBJECTIVES` objectives are due for a check-in. Everyone else is in a steady state: a
-session every two weeks for three months, one active objective asked about two days ago, a
-history of three sent deliveries each.
+`DUE_MEMBERS` merchants (tip day Wednesday at 10:00, the moment of the tick) are due for a
+tip and for a check-in on their objective. Everyone else is in a steady state: tips on
+Tuesday and Friday at 09:30, a session every two weeks for three months, one active
+objective asked about two days ago, a history of three sent deliveries each.
 
 For each size it runs the real planners (bot/delivery/features.py) through `run_planners`:
-the first tick (it queues the due work) and a second one (nothing new: the steady state of
-a tick every 30 s; the median of five), then the dispatcher's own per-loop query
-(`next_due_at`). It prints the time of each, per planner, the Python memory peak of the
-tick (tracemalloc), and the growth from 10k to 100k members (1.0 = independent of the
-population).
+
+1. a catch-up tick forty minutes before: the rows were inserted without their stored due
+   times, as after the migration that added them, so this tick works out everyone's
+   (nothing is due yet; before due times were stored it was an ordinary tick);
+2. the first tick (it queues the due work);
+3. the steady state: ticks every 30 s after it (nothing new; the median of seven);
+
+then the dispatcher's own per-loop query (`next_due_at`). It prints the time of each, per
+planner, the Python memory peak of the first tick (tracemalloc), and the growth from 10k to
+100k members (1.0 = independent of the population).
 """
 
 from __future__ import annotations
@@ -67,10 +73,12 @@ from bot.runtime import Runtime  # noqa: E402
 NOW = datetime(2026, 11, 25, 9, 0, tzinfo=UTC)  # a Wednesday, 10:00 in Brussels
 COHORT_SIZE = 20
 DUE_COHORTS = 5  # sessions whose 24-hour reminder is due in the tick: 100 reminders
-DUE_OBJECTIVES = 50  # objectives due for a check-in in the tick
+DUE_MEMBERS = 50  # merchants due for a tip and a check-in in the tick
 HISTORY_PER_MEMBER = 3  # sent deliveries already in the outbox
 CHUNK = 5000
-STEADY_RUNS = 5
+STEADY_RUNS = 7
+CATCH_UP_BEFORE = timedelta(minutes=40)
+TICK = timedelta(seconds=30)
 
 
 async def bulk(session: AsyncSession, model: Any, rows: Sequence[dict[str, Any]]) -> None:
@@ -100,9 +108,15 @@ async def populate(db: Database, members: int) -> None:
             ],
         )
         member_rows, enrolments, staff = [], [], []
+        due_members: set[int] = set()
         for c in range(1, cohorts + 1):
-            for _ in range(COHORT_SIZE + 1):  # the last one is the cohort's trainer
+            for k in range(COHORT_SIZE + 1):  # the last one is the cohort's trainer
                 m = next(ids)
+                trainer = k == COHORT_SIZE
+                # The first DUE_MEMBERS merchants' tip moment is the tick's (Wednesday 10:00).
+                due_now = not trainer and len(due_members) < DUE_MEMBERS
+                if due_now:
+                    due_members.add(m)
                 member_rows.append(
                     {
                         "id": m,
@@ -110,8 +124,8 @@ async def populate(db: Database, members: int) -> None:
                         "chat_id": 10_000_000 + m,
                         "first_name": f"M{m}",
                         "language": "fr",
-                        "tip_days": "tue,fri",
-                        "tip_time": dtime(9, 30),
+                        "tip_days": "wed" if due_now else "tue,fri",
+                        "tip_time": dtime(10, 0) if due_now else dtime(9, 30),
                         "paused": False,
                         "checkins_paused": False,
                         "reachable": True,
@@ -120,7 +134,7 @@ async def populate(db: Database, members: int) -> None:
                         "created_at": NOW - timedelta(days=60),
                     }
                 )
-                if len(member_rows) % (COHORT_SIZE + 1) == 0:
+                if trainer:
                     staff.append({"cohort_id": c, "member_id": m, "role": "trainer"})
                 else:
                     enrolments.append(
@@ -158,7 +172,7 @@ async def populate(db: Database, members: int) -> None:
         await bulk(session, TrainingSession, sessions)
 
         # One active objective per merchant, asked about two days ago (nothing due), except
-        # DUE_OBJECTIVES of them, last asked eight days ago (a check-in is due).
+        # those of the DUE_MEMBERS, last asked eight days ago (a check-in is due now).
         objectives, checkins = [], []
         for index, row in enumerate(enrolments, 1):
             objectives.append(
@@ -174,7 +188,7 @@ async def populate(db: Database, members: int) -> None:
                     "created_at": NOW - timedelta(days=30),
                 }
             )
-            asked = NOW - timedelta(days=8 if index <= DUE_OBJECTIVES else 2)
+            asked = NOW - timedelta(days=8 if row["member_id"] in due_members else 2)
             checkins.append(
                 {"objective_id": index, "asked_at": asked, "answered_at": asked, "answer": "doing"}
             )
@@ -253,23 +267,30 @@ async def measure(url: str, members: int, analyze: bool) -> dict[str, Any]:
             bot_token="1:BENCH",
             database_url=url,
         )
-        runtime = Runtime(
-            settings=settings, db=db, clock=ManualClock(NOW), i18n=I18n(), instance="bench:1"
-        )
+        clock = ManualClock(NOW - CATCH_UP_BEFORE)
+        runtime = Runtime(settings=settings, db=db, clock=clock, i18n=I18n(), instance="bench:1")
         results: dict[str, Any] = {"members": members, "build": build_seconds}
-        # The first tick queues the due work; then the steady state (median of STEADY_RUNS).
-        for label, runs in (("first", 1), ("steady", STEADY_RUNS)):
+        # The catch-up tick works out every stored due time; the first tick queues the due
+        # work; then the steady state, a tick every TICK (median of STEADY_RUNS).
+        ticks = (("catch-up", [NOW - CATCH_UP_BEFORE]), ("first", [NOW]),
+                 ("steady", [NOW + TICK * (k + 1) for k in range(STEADY_RUNS)]))  # fmt: skip
+        for label, moments in ticks:
             samples = []
-            for _ in range(runs):
+            for moment in moments:
+                clock.set(moment)
                 per_planner: dict[str, float] = {}
                 registry = timed(build_registry(), per_planner)
                 gc.collect()
-                tracemalloc.start()
+                traced = label != "catch-up"  # tracing would double the long catch-up
+                if traced:
+                    tracemalloc.start()
                 started = time.perf_counter()
                 report = await run_planners(runtime, registry)
                 elapsed = time.perf_counter() - started
-                _, peak = tracemalloc.get_traced_memory()
-                tracemalloc.stop()
+                peak = 0
+                if traced:
+                    _, peak = tracemalloc.get_traced_memory()
+                    tracemalloc.stop()
                 if report.errors:
                     raise SystemExit(f"planner errors: {report.errors}")
                 samples.append((elapsed, report.inserted, peak, per_planner))
@@ -314,23 +335,33 @@ async def main(url: str | None, sizes: list[int], analyze: bool) -> None:
         backend += " after ANALYZE"
     print(
         f"planner tick, {backend}: due work held constant ({DUE_COHORTS * COHORT_SIZE} reminders,"
-        f" {DUE_OBJECTIVES} check-ins, {DUE_COHORTS} digests) while the population grows"
+        f" {DUE_MEMBERS} tips, {DUE_MEMBERS} check-ins, {DUE_COHORTS} digests) while the"
+        " population grows"
     )
     print(
-        f"{'members':>8} {'1st tick':>9} {'queued':>7} {'steady tick':>12} {'peak mem':>9} "
-        f"{'next_due':>9}   steady tick per planner (ms)"
+        f"{'members':>8} {'catch-up':>9} {'1st tick':>9} {'queued':>7} {'steady tick':>12}"
+        f" {'peak mem':>9} {'next_due':>9}   steady tick per planner (ms)"
     )
     for r in results:
         planners = ", ".join(
             f"{name} {seconds * 1000:.1f}" for name, seconds in r["steady"]["planners"].items()
         )
         print(
-            f"{r['members']:>8} {r['first']['seconds'] * 1000:7.1f}ms {r['first']['inserted']:>7}"
+            f"{r['members']:>8} {r['catch-up']['seconds'] * 1000:7.0f}ms"
+            f" {r['first']['seconds'] * 1000:7.1f}ms {r['first']['inserted']:>7}"
             f" {r['steady']['seconds'] * 1000:10.1f}ms {r['first']['peak_kb']:7.0f}KB"
             f" {r['next_due'] * 1000:7.2f}ms   {planners}"
         )
+    print("first tick per planner (ms):")
+    for r in results:
+        planners = ", ".join(
+            f"{name} {seconds * 1000:.1f}" for name, seconds in r["first"]["planners"].items()
+        )
+        print(f"{r['members']:>8}   {planners}")
     print(
-        "growth 10k -> 100k members: first tick "
+        "growth 10k -> 100k members: catch-up tick "
+        + growth(results, lambda r: float(r["catch-up"]["seconds"]))
+        + ", first tick "
         + growth(results, lambda r: float(r["first"]["seconds"]))
         + ", steady tick "
         + growth(results, lambda r: float(r["steady"]["seconds"]))
