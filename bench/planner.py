@@ -14,7 +14,7 @@ objective asked about two days ago, a history of three sent deliveries each.
 
 For each size it runs the real planners (bot/delivery/features.py) through `run_planners`:
 
-1. catch-up ticks from forty minutes before, every 30 s: the rows were inserted without
+1. catch-up ticks from three hours before, every 30 s: the rows were inserted without
    their stored due times, as after the migration that added them, so these ticks work
    them out, a bounded number per tick, until none is unknown (nothing is due yet; before
    due times were stored this was one ordinary tick);
@@ -80,7 +80,7 @@ DUE_MEMBERS = 50  # merchants due for a tip and a check-in in the tick
 HISTORY_PER_MEMBER = 3  # sent deliveries already in the outbox
 CHUNK = 5000
 STEADY_RUNS = 7
-CATCH_UP_BEFORE = timedelta(minutes=40)
+CATCH_UP_BEFORE = timedelta(hours=3)
 MAX_CATCH_UP_TICKS = 60
 TICK = timedelta(seconds=30)
 

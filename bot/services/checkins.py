@@ -42,7 +42,7 @@ from enum import StrEnum
 from typing import Protocol, TypeVar
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from sqlalchemy import and_, func, or_, select
+from sqlalchemy import and_, case, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.config import WEEKDAYS, Settings
@@ -250,13 +250,12 @@ async def _silence_data(
         )
         for member_id, checkin_id, asked_at, answered_at in rows:
             events[member_id].append(CheckinEvent(checkin_id, asked_at, answered_at))
+        # The status is tested inside the aggregate: as a condition it would lead SQLite to
+        # the (status, due_at) index, i.e. through every message ever sent.
+        sent = Delivery.status == DeliveryStatus.SENT.value
         pauses = await session.execute(
-            select(Delivery.member_id, func.max(Delivery.sent_at))
-            .where(
-                Delivery.member_id.in_(chunk),
-                Delivery.dedup_key.startswith(PAUSE_PREFIX),
-                Delivery.status == DeliveryStatus.SENT.value,
-            )
+            select(Delivery.member_id, func.max(case((sent, Delivery.sent_at))))
+            .where(Delivery.member_id.in_(chunk), Delivery.dedup_key.startswith(PAUSE_PREFIX))
             .group_by(Delivery.member_id)
         )
         for member_id, sent_at in pauses:
