@@ -319,6 +319,7 @@ async def measure(url: str, members: int, analyze: bool) -> dict[str, Any]:
             "ticks": len(catch_up),
             "seconds": sum(sample[0] for sample in catch_up),
             "longest": max(sample[0] for sample in catch_up),
+            "longest_cpu": max(sample[4] for sample in catch_up),
             "inserted": sum(sample[1] for sample in catch_up),
         }
         # The first tick queues the due work; then the steady state, a tick every TICK.
@@ -374,7 +375,7 @@ async def main(url: str | None, sizes: list[int], analyze: bool) -> None:
         " population grows"
     )
     print(
-        f"{'members':>8} {'catch-up':>22} {'1st tick':>9} {'queued':>7} {'steady tick':>12}"
+        f"{'members':>8} {'catch-up':>33} {'1st tick':>9} {'queued':>7} {'steady tick':>12}"
         f" {'(min)':>8} {'(cpu)':>8} {'peak mem':>9} {'next_due':>9}"
         "   steady tick per planner (ms)"
     )
@@ -383,9 +384,12 @@ async def main(url: str | None, sizes: list[int], analyze: bool) -> None:
             f"{name} {seconds * 1000:.1f}" for name, seconds in r["steady"]["planners"].items()
         )
         c = r["catch-up"]
-        catch_up = f"{c['ticks']} x, {c['seconds']:.1f} s, max {c['longest'] * 1000:.0f}ms"
+        catch_up = (
+            f"{c['ticks']} x, {c['seconds']:.1f} s, max {c['longest'] * 1000:.0f}ms"
+            f" (cpu {c['longest_cpu'] * 1000:.0f})"
+        )
         print(
-            f"{r['members']:>8} {catch_up:>22}"
+            f"{r['members']:>8} {catch_up:>33}"
             f" {r['first']['seconds'] * 1000:7.1f}ms {r['first']['inserted']:>7}"
             f" {r['steady']['seconds'] * 1000:10.1f}ms {r['steady']['min'] * 1000:6.1f}ms"
             f" {r['steady']['cpu'] * 1000:6.1f}ms"

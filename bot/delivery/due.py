@@ -90,10 +90,12 @@ async def plan_due(
     floor = window.horizon + _PAST_HORIZON
     planned: list[Planned] = []
     # Everything due, in one tick, as a planner looking at everyone would. Then at most
-    # CATCH_UP rows whose time is unknown, in no particular order (ordering would cost a
-    # sort, or tempt PostgreSQL into scanning the primary key for the few NULL rows).
+    # CATCH_UP rows whose time is unknown. Both in the order of `due`'s index (for NULLs a
+    # no-op): PostgreSQL then reads the index, whatever its statistics say; left free, it
+    # may scan the whole table for a few NULLs, believing them to be everywhere (as right
+    # after the migration, before the next ANALYZE).
     due_now = rows.where(due <= window.horizon).order_by(due)
-    unknown = rows.where(due.is_(None))
+    unknown = rows.where(due.is_(None)).order_by(due)
     for statement, most in ((due_now, None), (unknown, CATCH_UP)):
         statement = statement.limit(size).with_for_update(of=entity, skip_locked=True)
         looked_at = 0
