@@ -129,6 +129,9 @@ class SendBudget:
         clock: TimeSource = time.monotonic,
     ) -> None:
         self.cap = cap
+        # Raised by a dispatcher configured above Telegram's rate (tests and benchmarks against
+        # a sandbox without flood limits): replies then never wait behind its scaled-up sends.
+        self.lifted_to = cap
         self.window = window
         self.min_round_trip = min_round_trip
         self._clock = clock
@@ -210,14 +213,18 @@ class SendBudget:
     def replies_recently(self, memory: float) -> bool:
         return self._clock() - self._last_reply < memory
 
+    @property
+    def limit(self) -> int:
+        return max(self.cap, self.lifted_to)
+
     def reply_delay(self) -> float:
         """Seconds before a reply may start (0.0: now). Replies may use the whole budget."""
-        return self._delay(self.cap)
+        return self._delay(self.limit)
 
     def outbox_delay(self, limit: int, headroom: int = 0) -> float:
         """Seconds before an outbox send may start: `limit` slots at most (its share of the
         budget), less `headroom` and one per reply waiting."""
-        allowed = max(0, min(limit, self.cap) - headroom - self.replies_waiting)
+        allowed = max(0, min(limit, self.limit) - headroom - self.replies_waiting)
         return max(self.paused_for(), self._delay(allowed))
 
     def _delay(self, allowed: int) -> float:
@@ -250,9 +257,10 @@ class RateLimiter:
         clock: TimeSource = time.monotonic,
         budget: SendBudget | None = None,
     ) -> None:
-        self.limits = limits or Limits()
+        limits = limits or Limits()
         self._clock = clock
-        self.budget = budget or SendBudget(window=self.limits.window, clock=clock)
+        self.budget = budget or SendBudget(window=limits.window, clock=clock)
+        self.limits = limits
         self._share = 1.0
         self._tat = 0.0  # theoretical arrival time of the next send (GCRA)
         self._chat_next: dict[int, float] = {}
@@ -261,6 +269,16 @@ class RateLimiter:
         self._failures = 0
 
     # --- configuration ------------------------------------------------------------------
+    @property
+    def limits(self) -> Limits:
+        return self._limits
+
+    @limits.setter
+    def limits(self, value: Limits) -> None:
+        self._limits = value
+        # A rate above Telegram's (a sandbox without flood limits) lifts the budget with it.
+        self.budget.lifted_to = math.ceil(value.per_second * value.window)
+
     @property
     def share(self) -> float:
         return self._share
@@ -286,8 +304,7 @@ class RateLimiter:
     def budget_limit(self) -> int:
         """Budget slots this dispatcher may hold: the bot's, or more if `per_second` asks for
         more (a sandbox without flood limits), split between the live dispatchers."""
-        cap = max(self.budget.cap, math.ceil(self.limits.per_second * self.limits.window))
-        return max(1, math.floor(cap * self._share))
+        return max(1, math.floor(self.budget.limit * self._share))
 
     def headroom(self) -> int:
         """Slots left to the replies: some while people are being answered, none otherwise."""
