@@ -229,6 +229,15 @@ class Crowd:
 # --- figures ------------------------------------------------------------------------------------
 
 
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a running process (Linux), 0.0 if unknown."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def rate(count: int, seconds: float) -> float:
     return count / seconds if seconds > 0 else 0.0
 
@@ -258,7 +267,7 @@ async def main(args: argparse.Namespace) -> int:
             "DATABASE_URL": url,
             "TELEGRAM_API_BASE_URL": sandbox.base_url,
             "HEALTH_PORT": "0",
-            "LOG_LEVEL": "WARNING",
+            "LOG_LEVEL": "INFO",  # the engine says at the end how the budget went
             "QUIET_HOURS": "",
             "ADMIN_IDS": "",
         }
@@ -269,9 +278,11 @@ async def main(args: argparse.Namespace) -> int:
             await wait_polling(sandbox, TOKEN, seconds=120)
             sandbox.stats.reset()
             started = time.monotonic()
+            cpu_before = cpu_seconds(relais.pid)
             note("waiting for the reminders; the crowd taps")
             await crowd.run(started + args.max_seconds)
             elapsed = time.monotonic() - started
+            cpu = cpu_seconds(relais.pid) - cpu_before
             crowd.scan()
         finally:
             await stop(relais)
@@ -282,7 +293,16 @@ async def main(args: argparse.Namespace) -> int:
         reply_times = [m.sent_at for m in bot.sent if not m.plain.startswith(REMINDER_MARK)]
         reply_times += [edit.at for m in bot.sent for edit in m.edits]
     recorded = await rsvps_recorded(url)
-    errors = log.read_text(errors="replace").count("unhandled error")
+    logged = log.read_text(errors="replace")
+    errors = logged.count("unhandled error")
+    budget = next(
+        (
+            line.split("message budget: ", 1)[1]
+            for line in logged.splitlines()[::-1]
+            if "message budget: " in line
+        ),
+        "(not logged)",
+    )
 
     outbox_times = sorted(m.sent_at for m in reminders)
     first, last = (outbox_times[0], outbox_times[-1]) if outbox_times else (0.0, 0.0)
@@ -301,7 +321,11 @@ async def main(args: argparse.Namespace) -> int:
         f"crowd: {args.members} members, taps within {args.tap_window:.0f} s of the reminder, "
         f"latency {args.latency} ms (seed {args.seed}), strict flood limits, {database}"
     )
-    print(f"run: {elapsed:.1f} s; outbox busy {busy:.1f} s (first to last reminder)")
+    print(
+        f"run: {elapsed:.1f} s; outbox busy {busy:.1f} s (first to last reminder); "
+        f"Relais used {cpu:.0f} s of CPU ({cpu / elapsed:.0%} of one core), "
+        f"load average {os.getloadavg()[0]:.1f}"
+    )
     print("| tap answered by | taps | p50 ms | p90 ms | p99 ms | max ms |")
     print("|---|---|---|---|---|---|")
     for name, values in (
@@ -338,6 +362,7 @@ async def main(args: argparse.Namespace) -> int:
         f"unanswered {unanswered}; RSVPs in the database {recorded}; "
         f"unhandled errors {errors}"
     )
+    print(f"Relais's budget: {budget}")
     print(f"logs: {workdir}")
     lost = never + twice + unanswered + errors + (len(crowd.taps) - recorded)
     return 1 if lost or stats.flood_429 else 0

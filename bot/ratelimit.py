@@ -108,6 +108,7 @@ class ReplyRateLimiter(BaseRateLimiter[dict[str, Any]]):
         if not self.pace or (budget.replies_waiting == 0 and budget.reply_delay() == 0.0):
             return budget.start(reply=True)
         budget.replies_waiting += 1
+        began = budget.now()
         try:
             async with self._turn:
                 # The budget is bookkeeping: it says when a slot frees, there is no event.
@@ -116,3 +117,5 @@ class ReplyRateLimiter(BaseRateLimiter[dict[str, Any]]):
                 return budget.start(reply=True)
         finally:
             budget.replies_waiting -= 1
+            budget.replies_held += 1
+            budget.reply_wait += budget.now() - began

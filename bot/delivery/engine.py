@@ -135,6 +135,7 @@ class DeliveryEngine:
             await self.dispatcher.close()
         except Exception:
             log.exception("could not release the dispatcher lease")
+        log.info("message budget: %s", self.dispatcher.limiter.budget.summary())
         self.runtime.wake_dispatcher = _nothing
 
     async def _planner_tick(self, context: Any) -> None:

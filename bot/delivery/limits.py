@@ -149,9 +149,21 @@ class SendBudget:
         self.started_outbox = 0
         self.answered = 0
         self.round_trips = 0.0  # their sum, in seconds
+        self.replies_held = 0  # replies that waited for a slot
+        self.reply_wait = 0.0  # how long, in all
 
     def now(self) -> float:
         return self._clock()
+
+    def summary(self) -> str:
+        """One line for the logs: what went through the budget."""
+        mean_rtt = self.round_trips / self.answered if self.answered else 0.0
+        held = self.reply_wait / self.replies_held if self.replies_held else 0.0
+        return (
+            f"{self.started_replies} replies and {self.started_outbox} outbox messages, "
+            f"mean round trip {mean_rtt * 1000:.0f} ms; {self.replies_held} replies waited "
+            f"for a slot ({held * 1000:.0f} ms on average)"
+        )
 
     # --- counting -----------------------------------------------------------------------------
     def count(self) -> int:

@@ -86,6 +86,8 @@ async def test_a_full_budget_holds_replies_back_in_the_order_they_came() -> None
     assert moments[1] < 0.05
     assert 0.07 < moments[2] < 0.2
     assert moments[4] > 0.15
+    assert budget.replies_held == 3
+    assert "5 replies and 0 outbox messages" in budget.summary()
     # Callback answers never wait, even with the budget full.
     await request(limiter, api, "sendMessage")
     await request(limiter, api, "sendMessage")
