@@ -297,7 +297,7 @@ async def main(args: argparse.Namespace) -> int:
     errors = logged.count("unhandled error")
     budget = next(
         (
-            line.split("message budget: ", 1)[1]
+            line.split("message budget: ", 1)[1].rstrip('"')
             for line in logged.splitlines()[::-1]
             if "message budget: " in line
         ),
