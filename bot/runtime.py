@@ -15,6 +15,7 @@ from telegram.ext import Application, CallbackContext, ExtBot
 from bot.clock import Clock
 from bot.config import Settings
 from bot.db import Database
+from bot.health import BotApiWatch
 from bot.i18n import I18n, Translator
 
 if TYPE_CHECKING:
@@ -37,6 +38,8 @@ class Runtime:
     engine: DeliveryEngine | None = None
     # The tips library and the curriculum (content/), read once at start-up.
     content: ContentLibrary | None = None
+    # How the Bot API has been answering (getUpdates, getWebhookInfo): read by /healthz.
+    bot_api: BotApiWatch = field(default_factory=BotApiWatch)
     extras: dict[str, Any] = field(default_factory=dict)
 
 
