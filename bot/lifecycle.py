@@ -14,8 +14,9 @@ the stop signals are ours instead (installed in `post_init`, replacing PTB's):
 
 A watchdog thread is the last resort: if the process is still there after
 `STOP_DEADLINE_SECONDS` (something waits on a database that does not answer, say), it logs
-what happened and exits with status 1. Before the bot runs (bootstrap, `post_init`), PTB's
-handlers stop it, which is quick: nothing runs yet.
+what happened and exits with status 1. Before `post_init` (getMe, retried while Telegram is
+down), PTB's own handlers stop it, which is quick: nothing runs yet. Between `post_init` and
+the start (the Updater's first calls, retried too), ours end `run_polling` as PTB's would.
 """
 
 from __future__ import annotations
@@ -79,8 +80,13 @@ class GracefulStop:
                 await engine_stop
             except Exception:
                 log.exception("stopping the delivery engine failed")
-        # PTB's run_polling/run_webhook carry on with Application.stop() and shutdown().
-        self.app.stop_running()
+        if self.app.running:
+            # PTB's run_polling/run_webhook carry on with Application.stop() and shutdown().
+            self.app.stop_running()
+        else:
+            # Still starting (the Updater's first calls, retried while Telegram is down):
+            # end run_polling/run_webhook the way PTB's own stop-signal handler does.
+            raise SystemExit(0)
 
     def cancel_watchdog(self) -> None:
         if self._watchdog is not None:

@@ -242,3 +242,26 @@ async def test_sigterm_during_an_outage_exits_within_5_s_and_hands_back_every_cl
             notes = list(await session.scalars(select(Delivery.last_error)))
         assert RECOVERED_NOTE in notes, output
         assert "abandoned, requeued" in output
+
+
+async def test_sigterm_while_the_updater_still_retries_its_first_call_exits_within_5_s(
+    settings: Settings, db: Database, sandbox: SandboxBotAPI, tmp_path: Path
+) -> None:
+    # getMe answers (the bot initialises), then deleteWebhook, the Updater's first call before
+    # polling, fails again and again: the bot is initialised but not yet running.
+    sandbox.inject_errors(status=502, count=1000, method="deleteWebhook")
+    bot = Bot(settings, sandbox, tmp_path)
+    await bot.start()
+    try:
+        report = await bot.wait_health(503, 90)  # the health server runs: post_init is done
+        assert report["checks"]["application"] == "not running"  # type: ignore[index]
+        await asyncio.sleep(0.5)  # a retry or two
+        code, seconds = await bot.terminate()
+    finally:
+        await bot.kill()
+    output = bot.output
+    print(f"\nstop while starting: exit {code} after {seconds:.2f} s")
+    assert code == 0, output
+    assert seconds <= STOP_LIMIT_SECONDS, output
+    assert "stop requested (SIGTERM)" in output
+    assert "did not stop within" not in output
