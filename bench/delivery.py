@@ -41,6 +41,7 @@ sys.path.insert(0, str(ROOT))
 
 from sqlalchemy import select, text  # noqa: E402
 
+from bot.content import load_for_bot  # noqa: E402
 from bot.db import Database  # noqa: E402
 from bot.migrate import upgrade  # noqa: E402
 from bot.models import Base, Delivery  # noqa: E402
@@ -95,7 +96,12 @@ async def child_outbox(database_url: str, base_url: str) -> dict[str, Any]:
     )
     await bot.initialize()
     runtime = Runtime(
-        settings=settings, db=db, clock=SystemClock(), i18n=I18n(), instance="bench:1"
+        settings=settings,
+        db=db,
+        clock=SystemClock(),
+        i18n=I18n(),
+        content=load_for_bot(),
+        instance="bench:1",
     )
     registry = DeliveryRegistry()
     install_test_kind(registry)

@@ -44,6 +44,7 @@ from sqlalchemy.ext.asyncio import AsyncSession  # noqa: E402
 
 from bot.clock import ManualClock  # noqa: E402
 from bot.config import Settings  # noqa: E402
+from bot.content import load_for_bot  # noqa: E402
 from bot.db import Database  # noqa: E402
 from bot.delivery.dispatcher import Dispatcher  # noqa: E402
 from bot.delivery.features import build_registry  # noqa: E402
@@ -254,7 +255,12 @@ async def measure(url: str, members: int, analyze: bool) -> dict[str, Any]:
             database_url=url,
         )
         runtime = Runtime(
-            settings=settings, db=db, clock=ManualClock(NOW), i18n=I18n(), instance="bench:1"
+            settings=settings,
+            db=db,
+            clock=ManualClock(NOW),
+            i18n=I18n(),
+            content=load_for_bot(),
+            instance="bench:1",
         )
         results: dict[str, Any] = {"members": members, "build": build_seconds}
         # The first tick queues the due work; then the steady state (median of STEADY_RUNS).
@@ -262,7 +268,7 @@ async def measure(url: str, members: int, analyze: bool) -> dict[str, Any]:
             samples = []
             for _ in range(runs):
                 per_planner: dict[str, float] = {}
-                registry = timed(build_registry(), per_planner)
+                registry = timed(build_registry(runtime.content), per_planner)
                 gc.collect()
                 tracemalloc.start()
                 started = time.perf_counter()

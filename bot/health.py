@@ -221,13 +221,15 @@ async def _database_check(app: RelaisApp) -> str:
 
 def _delivery_check(app: RelaisApp, now: float) -> str:
     runtime = app.bot_data.runtime
-    engine = runtime.engine if runtime is not None else None
-    if engine is None or engine.started_at is None:
+    if runtime is None or not runtime.has_engine:
+        return "not started"
+    engine = runtime.engine
+    if engine.started_at is None:
         return "not started"
     silent = now - engine.last_beat
     if silent > DISPATCHER_STALE_SECONDS:
         return f"the dispatcher has been silent for {silent:.0f} s"
-    tick = runtime.settings.scheduler_tick_seconds if runtime is not None else 30.0
+    tick = runtime.settings.scheduler_tick_seconds
     limit = max(PLANNER_STALE_TICKS * tick, PLANNER_STALE_MIN_SECONDS)
     planned = engine.last_plan_ok_at if engine.last_plan_ok_at is not None else engine.started_at
     if now - planned > limit:

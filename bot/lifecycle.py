@@ -70,8 +70,11 @@ class GracefulStop:
 
     async def stop(self) -> None:
         runtime = self.app.bot_data.runtime
-        engine = runtime.engine if runtime is not None else None
-        engine_stop = asyncio.ensure_future(engine.stop()) if engine is not None else None
+        engine_stop = (
+            asyncio.ensure_future(runtime.engine.stop())
+            if runtime is not None and runtime.has_engine
+            else None
+        )
         updater = self.app.updater
         if updater is not None and updater.running:
             await bounded(updater.stop(), UPDATER_STOP_SECONDS, "stopping the updates")

@@ -219,6 +219,7 @@ async def test_two_dispatchers_on_one_database_never_send_twice(relais: Harness)
         db=other_db,
         clock=relais.clock,
         i18n=first_runtime.i18n,
+        content=first_runtime.content,
         instance="second-process:2",
     )
     second = Dispatcher(second_runtime, relais.app.bot, engine.registry)

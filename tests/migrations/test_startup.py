@@ -23,7 +23,8 @@ import httpx
 import pytest
 
 from bot.app import NotMigratedError, build_application
-from bot.cli import main, webhook_plan
+from bot.cli import main
+from bot.cli.run import webhook_plan
 from bot.config import Settings
 from bot.migrate import head_revision
 from bot.sandbox.server import SandboxBotAPI

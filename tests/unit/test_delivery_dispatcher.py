@@ -35,6 +35,7 @@ from bot.delivery.registry import DeliveryRegistry, Rendered
 from bot.i18n import I18n
 from bot.models import Delivery, Lease, Member
 from tests.conftest import TEST_DATABASE_URL
+from tests.factories import build_member
 from tests.unit.delivery_support import (
     ONE_BY_ONE,
     FakeBot,
@@ -214,7 +215,7 @@ async def test_what_cannot_be_sent_is_skipped_or_failed_with_a_reason(
     async with db.unit_of_work() as session:
         member = await session.get(Member, ok[0].id)
         assert member is not None
-        nochat = Member(first_name="Bob", language="fr", tip_days="", tip_time=member.tip_time)
+        nochat = build_member("Bob", user_id=None, tip_days="", tip_time=member.tip_time)
         session.add(nochat)
     await queue_notices(db, [nochat], now, key="n:nochat")
     bot = FakeBot()

@@ -18,6 +18,7 @@ from bot.delivery.engine import ABANDON_SECONDS, DeliveryEngine
 from bot.i18n import I18n
 from bot.models import Delivery
 from bot.runtime import Runtime
+from tests.factories import content_library
 from tests.unit.delivery_support import FAST, FakeBot, add_members, notice_registry, queue_notices
 
 
@@ -30,7 +31,14 @@ def i18n() -> I18n:
 def runtime(settings: Settings, db: Database, i18n: I18n) -> Runtime:
     # Real time: the loop sleeps until rows fall due. Quiet hours off (the test may run at night).
     settings = settings.model_copy(update={"quiet_hours": ""})
-    return Runtime(settings=settings, db=db, clock=SystemClock(), i18n=i18n, instance="loop:1")
+    return Runtime(
+        settings=settings,
+        db=db,
+        clock=SystemClock(),
+        i18n=i18n,
+        content=content_library(),
+        instance="loop:1",
+    )
 
 
 async def wait_for(predicate, seconds: float = 5.0) -> float:  # type: ignore[no-untyped-def]

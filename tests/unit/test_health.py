@@ -47,7 +47,13 @@ def fake_app(
 ) -> Any:
     settings = Settings(_env_file=None, health_stale_seconds=30)  # type: ignore[call-arg]
     runtime = (
-        SimpleNamespace(db=db, bot_api=watch or BotApiWatch(), engine=engine, settings=settings)
+        SimpleNamespace(
+            db=db,
+            bot_api=watch or BotApiWatch(),
+            engine=engine,
+            has_engine=engine is not None,
+            settings=settings,
+        )
         if db is not None
         else None
     )
