@@ -22,6 +22,7 @@ from bot.content import load_for_bot
 from bot.db import Database
 from bot.delivery.engine import DeliveryEngine
 from bot.delivery.features import build_registry
+from bot.health import WatchedRequest
 from bot.i18n import I18n
 from bot.migrate import current_revision, head_revision
 from bot.persistence import DatabasePersistence
@@ -87,7 +88,8 @@ def build_application(
         # Replies to a user's own action go straight out; bulk traffic is paced by the
         # outbox dispatcher, which never lets Telegram answer 429 in normal operation.
         .request(HTTPXRequest(connection_pool_size=64, read_timeout=15, write_timeout=15))
-        .get_updates_request(HTTPXRequest(read_timeout=40))
+        # Watched: /healthz and the outage log need to know how getUpdates is answered.
+        .get_updates_request(WatchedRequest(runtime.bot_api, read_timeout=40))
         .rate_limiter(ReplyRateLimiter())
         .post_init(_post_init)
         .post_shutdown(_post_shutdown)

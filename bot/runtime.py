@@ -16,6 +16,7 @@ from telegram.ext import Application, CallbackContext, ExtBot
 from bot.clock import Clock
 from bot.config import Settings
 from bot.db import Database
+from bot.health import BotApiWatch
 from bot.i18n import I18n, Translator
 
 if TYPE_CHECKING:
@@ -40,6 +41,8 @@ class Runtime:
     start_engine: bool = True
     # When the admins were last alerted of an error (handlers/errors.py spaces the alerts).
     last_admin_alert: datetime | None = None
+    # How the Bot API has been answering (getUpdates, getWebhookInfo): read by /healthz.
+    bot_api: BotApiWatch = field(default_factory=BotApiWatch)
     # The outbox engine (bot/delivery/engine.py), attached in the Application's post-init.
     _engine: DeliveryEngine | None = field(default=None, repr=False)
 

@@ -25,6 +25,11 @@ ADMIN_ALERT_INTERVAL = timedelta(minutes=5)
 
 async def on_error(update: object, context: RelaisContext) -> None:
     error = context.error
+    if update is None and context.job is None and isinstance(error, TelegramError):
+        # A failed getUpdates, which PTB's polling loop reports here each time: the Bot API
+        # watch (bot/health.py) logs the outage once, with a count, and /healthz reports it.
+        log.debug("polling: %s: %s", type(error).__name__, error)
+        return
     token = context.rt.settings.token
     trace = redact("".join(traceback.format_exception(error)) if error else "", [token])
     update_repr = update.to_dict() if isinstance(update, Update) else repr(update)

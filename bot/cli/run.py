@@ -200,11 +200,14 @@ def cmd_run(args: argparse.Namespace) -> int:
 
     from bot.app import NotMigratedError, build_application
     from bot.health import attach_health_server
+    from bot.lifecycle import attach_graceful_stop
 
     app = build_application(settings)
     mode = "webhook" if plan else "polling"
     if settings.health_port:
         attach_health_server(app, port=settings.health_port, mode=mode)
+    # SIGTERM (docker stop) ends the process within 5 s, even while Telegram is unreachable.
+    attach_graceful_stop(app)
     # asyncio.run() above closed its loop; PTB's run_* methods run their own.
     asyncio.set_event_loop(asyncio.new_event_loop())
     try:

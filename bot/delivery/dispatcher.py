@@ -248,6 +248,7 @@ class Dispatcher:
         # Sends Telegram accepted whose outcome could not be written (the database was away):
         # written at the start of the next drain, before our `sending` rows are requeued.
         self._unrecorded: dict[int, tuple[_Claimed, dict[str, Any]]] = {}
+        self._draining: _Drain | None = None  # the drain in progress (abandon_sends)
 
     @property
     def limits(self) -> Limits:
@@ -267,6 +268,7 @@ class Dispatcher:
         """Send everything due now; return when nothing due is left (or sending is paused)."""
         async with self._lock:
             state = _Drain(DispatchReport())
+            self._draining = state
             started = self._time()
             completed = False
             try:
@@ -279,6 +281,7 @@ class Dispatcher:
                 completed = True
             finally:
                 await self._wind_down(state, completed)
+                self._draining = None
             state.report.elapsed = self._time() - started
             return state.report
 
@@ -998,10 +1001,14 @@ class Dispatcher:
         )
         return max(int(alive or 0), 1)
 
-    async def _recover(self, now: datetime, *, own: bool, everyone: bool) -> int:
+    async def _recover(
+        self, now: datetime, *, own: bool, everyone: bool, only_own: bool = False
+    ) -> int:
         """Requeue (or fail, past max attempts) the `sending` rows of dead claims."""
         stale: Any
-        if everyone:
+        if only_own:
+            stale = and_(Delivery.status == SENDING, Delivery.claimed_by == self.name)
+        elif everyone:
             stale = Delivery.status == SENDING
         else:
             registered = exists(
@@ -1049,6 +1056,25 @@ class Dispatcher:
                 _rowcount(exhausted),
             )
         return count
+
+    def abandon_sends(self) -> int:
+        """Stop waiting for the sends in the air (the process stops and Telegram does not
+        answer); returns how many. Their rows stay `sending` for `hand_back_claims`."""
+        state = self._draining
+        if state is None:
+            return 0
+        tasks = [task for task in state.tasks if not task.done()]
+        for task in tasks:
+            task.cancel()
+        return len(tasks)
+
+    async def hand_back_claims(self) -> int:
+        """At stop, once no drain runs: requeue every row still `sending` under our name.
+
+        Only abandoned sends can be left (a drain gives back what it did not send): their
+        outcome is unknown, so they are treated like the claims of a stopped dispatcher.
+        """
+        return await self._recover(self.rt.clock.now(), own=True, everyone=False, only_own=True)
 
     async def close(self) -> None:
         """Give up the lease (SQLite) or the registration (PostgreSQL)."""

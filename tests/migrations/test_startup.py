@@ -329,7 +329,12 @@ async def test_run_migrates_then_polls(run_dir: Path) -> None:
             assert report == {
                 "status": "ok",
                 "mode": "polling",
-                "checks": {"application": "ok", "database": "ok"},
+                "checks": {
+                    "application": "ok",
+                    "database": "ok",
+                    "bot_api": "ok",
+                    "delivery": "ok",
+                },
             }
             alice = sandbox.user(1001, "Alice")
             await alice.send("/start")
