@@ -12,7 +12,7 @@ from bot.content import ContentLibrary
 from bot.i18n import N_, Translator
 from bot.models import CheckinAnswer, ObjectiveStatus
 from bot.runtime import RelaisContext
-from bot.services import checkins, tips
+from bot.services import checkins
 from handlers.menu import ANY_MENU_BUTTON
 
 # States of the "objective" conversation.
@@ -75,8 +75,5 @@ def status_word(t: Translator, status: ObjectiveStatus) -> str:
 
 
 def library(context: RelaisContext) -> ContentLibrary:
-    """The tips library of this Application (read at start-up; read here if it was not)."""
-    rt = context.rt
-    if rt.content is None:
-        rt.content = tips.load_library()
-    return rt.content
+    """The tips library of this Application (read once by build_application)."""
+    return context.rt.content

@@ -14,7 +14,6 @@ from telegram.ext import ConversationHandler
 
 from bot.callbacks import PlanCapacity, PlanDate, PlanPlace, PlanStep, PlanTheme, PlanTime
 from bot.content import ContentLibrary
-from bot.content import load as load_content
 from bot.delivery.registry import Button
 from bot.keyboards import keyboard
 from bot.models import TrainingSession
@@ -41,17 +40,9 @@ from handlers.sessions.shared import (
 log = logging.getLogger(__name__)
 
 
-def _library(context: RelaisContext) -> ContentLibrary | None:
-    """The curriculum, loaded once per Application (themes offered when planning)."""
-    extras = context.rt.extras
-    if "sessions.content" not in extras:
-        try:
-            extras["sessions.content"] = load_content(strict=False)
-        except Exception:  # a broken content folder must not stop planning
-            log.warning("could not read the curriculum", exc_info=True)
-            extras["sessions.content"] = None
-    library = extras["sessions.content"]
-    return library if isinstance(library, ContentLibrary) else None
+def _library(context: RelaisContext) -> ContentLibrary:
+    """The curriculum (themes offered when planning), read once by build_application."""
+    return context.rt.content
 
 
 # --- small helpers ----------------------------------------------------------------------------

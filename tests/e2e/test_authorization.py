@@ -18,7 +18,7 @@ import re
 import string
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from datetime import date, timedelta
+from datetime import timedelta
 from typing import Any
 
 import pytest
@@ -29,13 +29,11 @@ from bot.callbacks import AREAS
 from bot.models import (
     Attendance,
     Broadcast,
-    Objective,
     ObjectiveCheckin,
     Question,
     Role,
     Rsvp,
     TipReceipt,
-    TrainingSession,
 )
 from bot.sandbox.simulator import SimUser
 from bot.services.access import COMMAND_ACCESS, Access
@@ -43,6 +41,7 @@ from handlers.access import refusal
 from handlers.menu import MERCHANT_MENU, STAFF_MENU
 from tests.e2e.harness import Harness
 from tests.e2e.session_helpers import forge_click
+from tests.factories import build_objective, build_session
 from tests.privacy_scan import snapshot_all
 
 # --- the registered handlers against the table ---------------------------------------------
@@ -161,26 +160,18 @@ async def world(relais: Harness) -> World:
     async with relais.session() as session:
         sessions = []
         for cohort in (a, b):
-            ts = TrainingSession(
-                cohort_id=cohort.id,
+            ts = build_session(
+                cohort,
+                now + timedelta(days=7),
                 number=1,
-                starts_at=now + timedelta(days=7),
-                ends_at=now + timedelta(days=7, hours=2),
-                place="Salle du Conseil",
-                theme="Vidéo et live",
                 checkin_token=f"tok{cohort.id}",
                 capacity=10,
             )
             session.add(ts)
             sessions.append(ts)
         await session.flush()
-        objective = Objective(
-            member_id=alice_member.id,
-            cohort_id=a.id,
-            text="Publier deux Reels par semaine",
-            measure_kind="count",
-            target_per_week=2,
-            due_on=date(2026, 12, 20),
+        objective = build_objective(
+            alice_member, a, "Publier deux Reels par semaine", target_per_week=2
         )
         question = Question(
             member_id=alice_member.id, cohort_id=a.id, text="Faut-il être sur TikTok ?"
@@ -302,17 +293,7 @@ async def test_a_coordinator_who_is_not_a_trainer_broadcasts_and_calls_the_roll(
     alice_member = await relais.make_member(alice, cohort, business_name="Salon Alice")
     now = relais.clock.now()
     async with relais.session() as session:
-        session.add(
-            TrainingSession(
-                cohort_id=cohort.id,
-                number=1,
-                starts_at=now - timedelta(minutes=10),
-                ends_at=now + timedelta(hours=2),
-                place="Salle du Conseil",
-                theme="Vidéo et live",
-                checkin_token="tokroll",
-            )
-        )
+        session.add(build_session(cohort, now - timedelta(minutes=10), number=1))
     errors = await _errors(relais)
 
     await claire.send("/diffuser")
