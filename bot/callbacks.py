@@ -19,6 +19,9 @@ so a layout here may gain new shapes but never change an existing one. (This is 
 does not use PTB's `arbitrary_callback_data`, whose data lives in memory.)
 
 Pure strings: no telegram import, so that services and renderers can pack data too.
+
+Longer than our ~600 lines on purpose: it is the one place that knows every button's wire
+format; splitting it by area would bring back what it replaced (formats in several files).
 """
 
 import re

@@ -27,6 +27,9 @@ The life of a broadcast (`Broadcast.status`)::
   and it counts as seen (`TipReceipt.via = "broadcast"`).
 
 Staff actions (send, schedule, cancel, push) are written to the audit log.
+
+Longer than our ~600 lines on purpose: drafting, audiences, scheduling, the outbox plan and
+the progress figures are one life cycle of one row; the pieces only make sense together.
 """
 
 from __future__ import annotations

@@ -30,6 +30,10 @@ Dedup keys (unique per recipient; planning again never doubles a message):
     checkin:<objective_id>:missed           "not reached" + the carry-over offer
     checkin-pause:<member_id>:<checkin_id>  the silence pause (one per silent stretch)
     digest:<session_id>:r<revision>         the trainer's digest the day before a session
+
+Longer than our ~600 lines on purpose: the coaching loop's rhythm (when to ask, silence,
+missed deadlines, the trainer's digest) is one state machine over one objective; its
+planners and renderers read the same rules. The staff views it feeds are in bot/reports/.
 """
 
 from __future__ import annotations

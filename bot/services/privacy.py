@@ -41,6 +41,10 @@ Retention (`inactive_members`, `purge_inactive`, `plan_retention`)
     sent; a member who cannot be warned (no chat, blocked the bot) is erased on the date.
     The planner `retention` runs the whole pass (erasures, then warnings) once a day: the
     first tick of the day claims the `retention` lease row, the others return at once.
+
+Longer than our ~600 lines on purpose, along three banners (export, erasure, retention):
+they must change together whenever a table gains personal data, and a test walks every
+model against all three, so they stay side by side.
 """
 
 from __future__ import annotations

@@ -33,6 +33,9 @@ When (the planner `plan_tips`, kind `tip`, key `tip:<YYYY-MM-DD>`)
 Rendering happens at send time, in the member's language: the tip is chosen then (so it is
 fresh, and a tip read meanwhile through /astuce is not repeated), written into the
 delivery's payload, and recorded as seen by the after-send hook once Telegram has it.
+
+Longer than our ~600 lines on purpose: choosing, planning and rendering a tip share one
+set of rules (levels, themes, what was seen); split, each half would import the other.
 """
 
 from __future__ import annotations
