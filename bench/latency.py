@@ -368,7 +368,11 @@ async def main(args: argparse.Namespace) -> int:
             "ADMIN_IDS": "",
         }
         log = workdir / "relais.log"
-        relais = spawn([str(ROOT / ".venv" / "bin" / "relais"), "run"], relais_env, log)
+        command = [str(ROOT / ".venv" / "bin" / "relais"), "run"]
+        if args.profile:
+            # cProfile writes its file when `relais run` returns after SIGTERM.
+            command = [python, "-m", "cProfile", "-o", args.profile, "-m", "bot.cli", "run"]
+        relais = spawn(command, relais_env, log)
         try:
             await wait_polling(sandbox, RELAIS_TOKEN)
             relais_tally, relais_elapsed, relais_bad = await phase(
@@ -414,6 +418,9 @@ def parse() -> argparse.Namespace:
     parser.add_argument("--users", type=int, default=200)
     parser.add_argument("--seconds", type=float, default=60.0, help="per bot (default 60)")
     parser.add_argument("--database-url", help="PostgreSQL to use (EMPTIED); default SQLite")
+    parser.add_argument(
+        "--profile", metavar="PATH", help="run Relais under cProfile and write its stats to PATH"
+    )
     parser.add_argument("--child-echo", metavar="BASE_URL", help=argparse.SUPPRESS)
     return parser.parse_args()
 

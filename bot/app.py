@@ -25,6 +25,7 @@ from bot.migrate import current_revision, head_revision
 from bot.persistence import DatabasePersistence
 from bot.ratelimit import ReplyRateLimiter
 from bot.runtime import BotData, RelaisApp, RelaisContext, Runtime
+from bot.updates import PerPersonUpdateProcessor
 
 log = logging.getLogger(__name__)
 
@@ -81,7 +82,8 @@ def build_application(
         .rate_limiter(ReplyRateLimiter())
         .post_init(_post_init)
         .post_shutdown(_post_shutdown)
-        .concurrent_updates(False)
+        # Different people at once, each person's updates in order (see bot/updates.py).
+        .concurrent_updates(PerPersonUpdateProcessor())
     )
     application: RelaisApp = builder.build()
     application.bot_data.runtime = runtime

@@ -2,12 +2,23 @@
 
 SQLite gets WAL, foreign keys and a busy timeout on every connection; PostgreSQL
 (`postgresql+asyncpg://`) works unchanged.
+
+Two kinds of transaction. `unit_of_work()` may write: on SQLite it starts with BEGIN
+IMMEDIATE (the write lock up front, so no lock upgrade can fail) and the units of work of
+one process queue for that lock on an asyncio lock, in arrival order, instead of polling for
+it in SQLite's busy handler (whose sleeps grow to 100 ms) - many people's updates at once
+then wait their turn rather than fail with "database is locked" or wait longer than needed;
+the busy timeout is left for other processes. `read()` only reads: on SQLite a deferred
+BEGIN, which in WAL mode neither takes nor waits for the write lock (it sees the last
+commit); on PostgreSQL a READ ONLY transaction.
 """
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from contextvars import ContextVar
 from typing import Any
 
 from sqlalchemy import event
@@ -20,6 +31,10 @@ from sqlalchemy.ext.asyncio import (
 )
 
 SQLITE_BUSY_TIMEOUT_MS = 5000
+# Execution option of the engine behind `Database.read()`: start with a deferred BEGIN.
+READ_ONLY = "relais_read_only"
+# Set while this task is inside a unit of work (a nested one must not wait for itself).
+_in_unit_of_work: ContextVar[bool] = ContextVar("relais_in_unit_of_work", default=False)
 
 
 def is_sqlite(url: str) -> bool:
@@ -54,7 +69,10 @@ def _configure_sqlite(engine: AsyncEngine) -> None:
 
     @event.listens_for(engine.sync_engine, "begin")
     def _on_begin(connection: Any) -> None:
-        # Every unit of work may write; taking the write lock up front turns lock
+        if connection.get_execution_options().get(READ_ONLY):
+            connection.exec_driver_sql("BEGIN")
+            return
+        # A unit of work may write; taking the write lock up front turns lock
         # contention into a wait (busy_timeout) instead of a SQLITE_BUSY failure.
         connection.exec_driver_sql("BEGIN IMMEDIATE")
 
@@ -66,6 +84,12 @@ class Database:
         self.url = url
         self.engine = create_engine(url, **engine_kwargs)
         self.sessionmaker = async_sessionmaker(self.engine, expire_on_commit=False)
+        read_only = {READ_ONLY: True} if self.is_sqlite else {"postgresql_readonly": True}
+        self.read_sessionmaker = async_sessionmaker(
+            self.engine.execution_options(**read_only), expire_on_commit=False
+        )
+        # SQLite has one writer at a time: this process's units of work take turns here.
+        self._write_turn = asyncio.Lock() if self.is_sqlite else None
 
     @property
     def is_sqlite(self) -> bool:
@@ -74,7 +98,23 @@ class Database:
     @asynccontextmanager
     async def unit_of_work(self) -> AsyncIterator[AsyncSession]:
         """One transaction: committed when the block ends, rolled back if it raises."""
-        async with self.sessionmaker.begin() as session:
+        if self._write_turn is None or _in_unit_of_work.get():
+            async with self.sessionmaker.begin() as session:
+                yield session
+            return
+        async with self._write_turn:
+            token = _in_unit_of_work.set(True)
+            try:
+                async with self.sessionmaker.begin() as session:
+                    yield session
+            finally:
+                _in_unit_of_work.reset(token)
+
+    @asynccontextmanager
+    async def read(self) -> AsyncIterator[AsyncSession]:
+        """A transaction that only reads (never write in it: PostgreSQL refuses, SQLite may
+        fail to take the lock); it does not wait for SQLite's writers."""
+        async with self.read_sessionmaker.begin() as session:
             yield session
 
     async def dispose(self) -> None:
