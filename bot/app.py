@@ -12,6 +12,7 @@ import socket
 from typing import Any
 from zoneinfo import ZoneInfo
 
+import httpx
 from telegram.constants import ParseMode
 from telegram.ext import ApplicationBuilder, ContextTypes, Defaults
 from telegram.request import HTTPXRequest
@@ -28,6 +29,11 @@ from bot.runtime import BotData, RelaisApp, RelaisContext, Runtime
 from bot.updates import PerPersonUpdateProcessor
 
 log = logging.getLogger(__name__)
+
+# Up to 64 calls to Telegram at once (people's updates run concurrently, see bot/updates.py),
+# but no more than 16 idle connections kept: httpcore checks every idle connection on each
+# request, and a burst would otherwise leave dozens to check (measured in docs/performance.md).
+REPLY_CONNECTION_LIMITS = httpx.Limits(max_connections=64, max_keepalive_connections=16)
 
 
 class NotMigratedError(RuntimeError):
@@ -77,7 +83,14 @@ def build_application(
         .persistence(DatabasePersistence(db, clock, update_interval=persistence_interval))
         # Replies to a user's own action go straight out; bulk traffic is paced by the
         # outbox dispatcher, which never lets Telegram answer 429 in normal operation.
-        .request(HTTPXRequest(connection_pool_size=64, read_timeout=15, write_timeout=15))
+        .request(
+            HTTPXRequest(
+                connection_pool_size=64,
+                read_timeout=15,
+                write_timeout=15,
+                httpx_kwargs={"limits": REPLY_CONNECTION_LIMITS},
+            )
+        )
         .get_updates_request(HTTPXRequest(read_timeout=40))
         .rate_limiter(ReplyRateLimiter())
         .post_init(_post_init)

@@ -30,6 +30,11 @@ from sqlalchemy.ext.asyncio import (
     create_async_engine,
 )
 
+try:
+    from sqlalchemy.util import await_ as await_in_greenlet
+except ImportError:  # pragma: no cover - SQLAlchemy 2.0 names it await_only
+    from sqlalchemy.util import await_only as await_in_greenlet
+
 SQLITE_BUSY_TIMEOUT_MS = 5000
 # Execution option of the engine behind `Database.read()`: start with a deferred BEGIN.
 READ_ONLY = "relais_read_only"
@@ -46,6 +51,9 @@ def create_engine(url: str, **kwargs: Any) -> AsyncEngine:
     if is_sqlite(url):
         # Autocommit at the driver level lets SQLAlchemy own BEGIN, so that we can
         # start write transactions with BEGIN IMMEDIATE (no lock upgrade deadlocks).
+        # Every transaction ends with its own COMMIT or ROLLBACK (SQLAlchemy's Session and
+        # Connection see to it), so the pool's extra rollback on return is a wasted trip.
+        kwargs.setdefault("pool_reset_on_return", None)
         engine = create_async_engine(
             url,
             connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000, "isolation_level": None},
@@ -69,12 +77,17 @@ def _configure_sqlite(engine: AsyncEngine) -> None:
 
     @event.listens_for(engine.sync_engine, "begin")
     def _on_begin(connection: Any) -> None:
-        if connection.get_execution_options().get(READ_ONLY):
-            connection.exec_driver_sql("BEGIN")
-            return
         # A unit of work may write; taking the write lock up front turns lock
         # contention into a wait (busy_timeout) instead of a SQLITE_BUSY failure.
-        connection.exec_driver_sql("BEGIN IMMEDIATE")
+        begin = "BEGIN" if connection.get_execution_options().get(READ_ONLY) else "BEGIN IMMEDIATE"
+        # Straight to aiosqlite: one trip to its thread instead of three (a cursor opened,
+        # used and closed through SQLAlchemy's adapter), on every transaction.
+        driver = connection.connection.dbapi_connection
+        aiosqlite_connection = getattr(driver, "_connection", None)
+        if aiosqlite_connection is None:  # pragma: no cover - not the aiosqlite driver
+            connection.exec_driver_sql(begin)
+            return
+        await_in_greenlet(aiosqlite_connection.execute(begin))
 
 
 class Database:
