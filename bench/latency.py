@@ -4,6 +4,7 @@
     .venv/bin/python bench/latency.py --seconds 15 --users 50
     .venv/bin/python bench/latency.py --database-url postgresql+asyncpg://...   # EMPTIED
     .venv/bin/python bench/latency.py --burst 120           # a crowd in the same second
+    .venv/bin/python bench/latency.py --profile /tmp/relais.spy   # where Relais's CPU goes
 
 What it does, in one run:
 1. starts the sandbox Bot API in this process (flood limits off: the figure is the bot's own
@@ -26,8 +27,14 @@ concurrent updates and no database, answering every command with a short text.
 Latency is measured from the moment the user's update is queued at the sandbox to the bot's
 first visible answer in that chat (a new or edited message; for a button, the callback answer
 when it comes first). A reply not seen within 15 s counts as lost. Errors: the child's log
-lines "unhandled error", answers "Oups", and every 4xx/5xx the sandbox gave the bot. It prints
-p50/p90/p99/max per bot, the actions per second, and the same per kind of Relais action.
+lines "unhandled error", answers "Oups", and every 4xx/5xx the sandbox gave the bot (with its
+reason). It prints p50/p90/p99/max per bot, the actions per second, the same per kind of
+Relais action, and the CPU time each bot's process used per reply: on a machine shared with
+other work the latencies move with the load (printed too), the CPU per reply much less.
+
+`--profile PATH` samples Relais's process with py-spy while the users act (start-up left
+out, the bot not slowed down), writes the raw stacks to PATH and prints the functions of its
+main thread that were on the stack most often.
 """
 
 from __future__ import annotations

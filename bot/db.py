@@ -79,15 +79,22 @@ def _configure_sqlite(engine: AsyncEngine) -> None:
     def _on_begin(connection: Any) -> None:
         # A unit of work may write; taking the write lock up front turns lock
         # contention into a wait (busy_timeout) instead of a SQLITE_BUSY failure.
-        begin = "BEGIN" if connection.get_execution_options().get(READ_ONLY) else "BEGIN IMMEDIATE"
-        # Straight to aiosqlite: one trip to its thread instead of three (a cursor opened,
-        # used and closed through SQLAlchemy's adapter), on every transaction.
+        # `query_only` makes SQLite refuse any write in a read() transaction, as PostgreSQL's
+        # READ ONLY does (a connection serves both kinds, so it is set at every BEGIN).
+        begin = (
+            "PRAGMA query_only=ON; BEGIN"
+            if connection.get_execution_options().get(READ_ONLY)
+            else "PRAGMA query_only=OFF; BEGIN IMMEDIATE"
+        )
+        # Straight to aiosqlite: one trip to its thread for both statements, instead of three
+        # per statement (a cursor opened, used and closed through SQLAlchemy's adapter).
         driver = connection.connection.dbapi_connection
         aiosqlite_connection = getattr(driver, "_connection", None)
         if aiosqlite_connection is None:  # pragma: no cover - not the aiosqlite driver
-            connection.exec_driver_sql(begin)
+            for statement in begin.split("; "):
+                connection.exec_driver_sql(statement)
             return
-        await_in_greenlet(aiosqlite_connection.execute(begin))
+        await_in_greenlet(aiosqlite_connection.executescript(begin))
 
 
 class Database:
