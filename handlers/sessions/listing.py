@@ -27,7 +27,7 @@ async def list_sessions(update: Update, context: RelaisContext) -> None:
     if actor.active_cohort_id is None:
         await message.reply_text(t("Vous ne faites partie d'aucun groupe pour le moment."))
         return
-    async with rt.db.unit_of_work() as session:
+    async with rt.db.read() as session:
         upcoming = await sessions.upcoming(session, actor.active_cohort_id, now, UPCOMING_SHOWN)
         total = await sessions.count_upcoming(session, actor.active_cohort_id, now)
         ids = [ts.id for ts in upcoming]
