@@ -13,7 +13,7 @@ from bot.clock import ManualClock
 from bot.db import Database
 from bot.models import Cohort, Enrolment, Member, Role, StaffRole
 from bot.services.access import Access, Actor, load_actor
-from tests.unit.session_factories import make_cohort, make_member
+from tests.factories import make_cohort, make_member
 
 ADMIN = 777
 
