@@ -497,7 +497,9 @@ async def test_same_chat_is_paced_while_other_chats_go(
     await make_dispatcher(make_runtime(settings, db, clock, i18n), bot, limits=limits).drain()
     first = [r.at for r in bot.sent if r.chat_id == members[0].chat_id]
     assert len(first) == 2
-    assert first[1] - first[0] >= 0.3
+    # Paced from the moment each send was decided; the fake bot notes when the send's task
+    # ran, a moment later, and that moment varies by a millisecond or so with the loop.
+    assert first[1] - first[0] >= 0.3 - 0.01
     # The two other members did not wait behind the first one's second message.
     others = [r.at for r in bot.sent if r.chat_id != members[0].chat_id]
     assert max(others) < first[1]
