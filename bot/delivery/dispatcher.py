@@ -62,6 +62,7 @@ Policies (most likely truth wins)
 from __future__ import annotations
 
 import asyncio
+import functools
 import heapq
 import logging
 import math
@@ -345,6 +346,8 @@ class Dispatcher:
             )
             state.tasks.add(task)
             task.add_done_callback(state.tasks.discard)
+            # A task cancelled before it ran never hands its slot back itself.
+            task.add_done_callback(functools.partial(self._hand_back, ticket))
 
     async def _wind_down(self, state: _Drain, completed: bool) -> None:
         """Let sends in the air finish, then give back what was claimed and not sent."""
@@ -369,6 +372,9 @@ class Dispatcher:
                 completed = False
         if not completed:
             self._recover_own = True  # whatever is left `sending` under our name is stale
+
+    def _hand_back(self, ticket: int, task: asyncio.Task[None]) -> None:
+        self.limiter.finish(ticket, answered=False)  # nothing if the send already did
 
     def _batch_size(self) -> int:
         rate = self.limits.per_second * self.limiter.share
