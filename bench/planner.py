@@ -55,6 +55,7 @@ from sqlalchemy.ext.asyncio import AsyncSession  # noqa: E402
 
 from bot.clock import ManualClock  # noqa: E402
 from bot.config import Settings  # noqa: E402
+from bot.content import load_for_bot  # noqa: E402
 from bot.db import Database  # noqa: E402
 from bot.delivery.dispatcher import Dispatcher  # noqa: E402
 from bot.delivery.features import build_registry  # noqa: E402
@@ -311,7 +312,14 @@ async def measure(url: str, members: int, analyze: bool) -> dict[str, Any]:
             database_url=url,
         )
         clock = ManualClock(NOW - CATCH_UP_BEFORE)
-        runtime = Runtime(settings=settings, db=db, clock=clock, i18n=I18n(), instance="bench:1")
+        runtime = Runtime(
+            settings=settings,
+            db=db,
+            clock=clock,
+            i18n=I18n(),
+            content=load_for_bot(),
+            instance="bench:1",
+        )
         results: dict[str, Any] = {"members": members, "build": build_seconds}
 
         async def tick(
@@ -319,7 +327,7 @@ async def measure(url: str, members: int, analyze: bool) -> dict[str, Any]:
         ) -> tuple[float, int, int, dict[str, float], float]:
             clock.set(moment)
             per_planner: dict[str, float] = {}
-            registry = timed(build_registry(), per_planner)
+            registry = timed(build_registry(runtime.content), per_planner)
             gc.collect()
             if traced:
                 tracemalloc.start()

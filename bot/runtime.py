@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from telegram.ext import Application, CallbackContext, ExtBot
@@ -15,6 +16,7 @@ from telegram.ext import Application, CallbackContext, ExtBot
 from bot.clock import Clock
 from bot.config import Settings
 from bot.db import Database
+from bot.health import BotApiWatch
 from bot.i18n import I18n, Translator
 
 if TYPE_CHECKING:
@@ -29,15 +31,35 @@ class Runtime:
     db: Database
     clock: Clock
     i18n: I18n
+    # The tips library and the curriculum (content/), read once by build_application.
+    content: ContentLibrary
     # Name of the process, for the outbox's claims and the logs.
     instance: str = "relais"
     # Set by the delivery engine: call to send what became due now without waiting a tick.
     wake_dispatcher: Callable[[], None] = field(default=lambda: None)
-    # The outbox engine (bot/delivery/engine.py), created at start-up.
-    engine: DeliveryEngine | None = None
-    # The tips library and the curriculum (content/), read once at start-up.
-    content: ContentLibrary | None = None
-    extras: dict[str, Any] = field(default_factory=dict)
+    # False: the engine is built but its ticks are left to the caller (tests drive them).
+    start_engine: bool = True
+    # When the admins were last alerted of an error (handlers/errors.py spaces the alerts).
+    last_admin_alert: datetime | None = None
+    # How the Bot API has been answering (getUpdates, getWebhookInfo): read by /healthz.
+    bot_api: BotApiWatch = field(default_factory=BotApiWatch)
+    # The outbox engine (bot/delivery/engine.py), attached in the Application's post-init.
+    _engine: DeliveryEngine | None = field(default=None, repr=False)
+
+    @property
+    def engine(self) -> DeliveryEngine:
+        """The delivery engine; it exists once the Application is initialised."""
+        if self._engine is None:
+            raise RuntimeError("no delivery engine: the Application has not been initialised")
+        return self._engine
+
+    @engine.setter
+    def engine(self, value: DeliveryEngine) -> None:
+        self._engine = value
+
+    @property
+    def has_engine(self) -> bool:
+        return self._engine is not None
 
 
 class BotData:

@@ -43,7 +43,7 @@ from bot.delivery.registry import Button
 from bot.i18n import N_, Html, Translator
 from bot.models import CheckinAnswer, MeasureKind, ObjectiveStatus
 from bot.runtime import RelaisContext
-from bot.services import checkins, members, tips
+from bot.services import checkins, members
 from bot.services import objectives as objs
 from bot.services.checkins import label
 from bot.services.validation import InvalidValue
@@ -180,11 +180,8 @@ async def stale(update: Update, context: RelaisContext) -> None:
 
 
 def library(context: RelaisContext) -> ContentLibrary:
-    """The tips library of this Application (read at start-up; read here if it was not)."""
-    rt = context.rt
-    if rt.content is None:
-        rt.content = tips.load_library()
-    return rt.content
+    """The tips library of this Application (read once by build_application)."""
+    return context.rt.content
 
 
 # --- /objectif: the guided conversation ----------------------------------------------------

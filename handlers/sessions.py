@@ -39,7 +39,6 @@ from telegram.ext import (
 )
 
 from bot.content import ContentLibrary
-from bot.content import load as load_content
 from bot.i18n import N_, Translator
 from bot.models import RsvpAnswer, TrainingSession
 from bot.runtime import RelaisContext
@@ -184,17 +183,9 @@ def told_text(t: Translator, told: int) -> str:
     )
 
 
-def _library(context: RelaisContext) -> ContentLibrary | None:
-    """The curriculum, loaded once per Application (themes offered when planning)."""
-    extras = context.rt.extras
-    if "sessions.content" not in extras:
-        try:
-            extras["sessions.content"] = load_content(strict=False)
-        except Exception:  # a broken content folder must not stop planning
-            log.warning("could not read the curriculum", exc_info=True)
-            extras["sessions.content"] = None
-    library = extras["sessions.content"]
-    return library if isinstance(library, ContentLibrary) else None
+def _library(context: RelaisContext) -> ContentLibrary:
+    """The curriculum (themes offered when planning), read once by build_application."""
+    return context.rt.content
 
 
 # --- small helpers ----------------------------------------------------------------------------

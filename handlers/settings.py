@@ -1,4 +1,5 @@
-"""`/reglages` (and the ⚙️ menu button): tip days, tip time, pause / resume — buttons only.
+"""`/reglages` (and the ⚙️ menu button): the member's preferences — tip days, tip time,
+pause / resume — buttons only.
 
 One message shows the rhythm and its buttons; every tap changes one thing and redraws that
 message in place:
@@ -24,8 +25,8 @@ from bot.config import WEEKDAYS
 from bot.delivery.registry import Button
 from bot.i18n import Translator
 from bot.runtime import RelaisContext
-from bot.services import settings_prefs
-from bot.services.settings_prefs import PrefChange, TipPrefs
+from bot.services import preferences as preferences_service
+from bot.services.preferences import PreferenceChange, TipPreferences
 from bot.services.tips import days_text
 from handlers.common import answer_callback
 from handlers.menu import menu_button
@@ -36,9 +37,9 @@ log = logging.getLogger(__name__)
 NEW_MESSAGE = filters.UpdateType.MESSAGE
 
 
-def settings_text(t: Translator, prefs: TipPrefs) -> str:
+def preferences_text(t: Translator, preferences: TipPreferences) -> str:
     lines = [t("⚙️ <b>Vos réglages</b>"), ""]
-    if prefs.paused:
+    if preferences.paused:
         lines.append(
             t(
                 "⏸ <b>En pause</b> : je ne vous envoie plus rien (ni astuce, ni rappel) "
@@ -49,8 +50,8 @@ def settings_text(t: Translator, prefs: TipPrefs) -> str:
         lines.append(
             t(
                 "💡 Vous recevez une astuce chaque {days} à {time}.",
-                days=days_text(t, prefs.days),
-                time=t.time(prefs.at),
+                days=days_text(t, preferences.days),
+                time=t.time(preferences.at),
             )
         )
     lines += ["", t("Touchez un jour pour l'ajouter ou le retirer, puis choisissez l'heure.")]
@@ -61,46 +62,47 @@ def _time_code(at: time) -> str:
     return f"{at.hour:02d}{at.minute:02d}"
 
 
-def settings_buttons(
-    t: Translator, prefs: TipPrefs, offered: tuple[time, ...]
+def preferences_buttons(
+    t: Translator, preferences: TipPreferences, offered: tuple[time, ...]
 ) -> list[list[Button]]:
     names = t.locale.days["format"]["abbreviated"]
     days = [
         Button(
-            ("✅ " if day in prefs.days else "") + str(names[index]),
+            ("✅ " if day in preferences.days else "") + str(names[index]),
             callback_data=f"set:day:{day}",
         )
         for index, day in enumerate(WEEKDAYS)
     ]
     times = [
         Button(
-            ("✅ " if at == prefs.at else "") + t.time(at),
+            ("✅ " if at == preferences.at else "") + t.time(at),
             callback_data=f"set:time:{_time_code(at)}",
         )
         for at in offered
     ]
     pause = (
         Button(t("▶️ Reprendre"), callback_data="set:resume")
-        if prefs.paused
+        if preferences.paused
         else Button(t("⏸ Mettre en pause"), callback_data="set:pause")
     )
     return [days[:4], days[4:], times[:3], times[3:], [pause]]
 
 
 def _offered(context: RelaisContext) -> tuple[time, ...]:
-    return settings_prefs.offered_times(context.rt.settings.quiet_window)
+    return preferences_service.offered_times(context.rt.settings.quiet_window)
 
 
-async def show_settings(update: Update, context: RelaisContext) -> None:
+async def show_preferences(update: Update, context: RelaisContext) -> None:
     message = update.effective_message
     assert message is not None
     member_id = context.actor.member_id
     assert member_id is not None  # the gate let a merchant through
     async with context.rt.db.unit_of_work() as session:
-        prefs = await settings_prefs.get_prefs(session, member_id)
+        preferences = await preferences_service.get_preferences(session, member_id)
     t = context.t
     await message.reply_text(
-        settings_text(t, prefs), reply_markup=markup(settings_buttons(t, prefs, _offered(context)))
+        preferences_text(t, preferences),
+        reply_markup=markup(preferences_buttons(t, preferences, _offered(context))),
     )
 
 
@@ -125,19 +127,21 @@ async def on_button(update: Update, context: RelaisContext) -> None:
         return
     async with context.rt.db.unit_of_work() as session:
         if action == "day" and len(parts) == 3:
-            change, prefs = await settings_prefs.toggle_day(session, member_id, parts[2])
+            change, preferences = await preferences_service.toggle_day(session, member_id, parts[2])
         elif action == "time" and len(parts) == 3 and (at := _parse_time(parts[2])) is not None:
-            change, prefs = await settings_prefs.set_time(
+            change, preferences = await preferences_service.set_time(
                 session, member_id, at, context.rt.settings.quiet_window
             )
         elif action in ("pause", "resume") and len(parts) == 2:
-            change, prefs = await settings_prefs.set_paused(session, member_id, action == "pause")
+            change, preferences = await preferences_service.set_paused(
+                session, member_id, action == "pause"
+            )
         else:
-            change, prefs = PrefChange.NOT_OFFERED, None
-    if change is PrefChange.NOT_OFFERED or prefs is None:
+            change, preferences = PreferenceChange.NOT_OFFERED, None
+    if change is PreferenceChange.NOT_OFFERED or preferences is None:
         await answer_callback(update, t("Ce bouton n'est plus valable."))
         return
-    if change is PrefChange.LAST_DAY:
+    if change is PreferenceChange.LAST_DAY:
         await answer_callback(
             update,
             t("Gardez au moins un jour. Pour tout arrêter un moment, touchez ⏸ Mettre en pause."),
@@ -150,21 +154,21 @@ async def on_button(update: Update, context: RelaisContext) -> None:
         await answer_callback(update, t("▶️ C'est reparti !"))
     else:
         await answer_callback(update, t("C'est noté ✅"))
-    if change is PrefChange.UNCHANGED or query.message is None:
+    if change is PreferenceChange.UNCHANGED or query.message is None:
         return
     try:
         await query.edit_message_text(
-            settings_text(t, prefs),
-            reply_markup=markup(settings_buttons(t, prefs, _offered(context))),
+            preferences_text(t, preferences),
+            reply_markup=markup(preferences_buttons(t, preferences, _offered(context))),
         )
     except BadRequest as exc:  # too old to edit: show the settings again
         log.debug("could not redraw the settings: %s", exc)
-        await show_settings(update, context)
+        await show_preferences(update, context)
 
 
 def handlers() -> list[BaseHandler[Update, RelaisContext, Any]]:
     return [
-        CommandHandler("reglages", show_settings, filters=NEW_MESSAGE),
-        MessageHandler(NEW_MESSAGE & menu_button("reglages"), show_settings),
+        CommandHandler("reglages", show_preferences, filters=NEW_MESSAGE),
+        MessageHandler(NEW_MESSAGE & menu_button("reglages"), show_preferences),
         CallbackQueryHandler(on_button, pattern=r"^set:"),
     ]

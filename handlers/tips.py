@@ -48,11 +48,8 @@ def markup(rows: Sequence[Sequence[Button]]) -> InlineKeyboardMarkup | None:
 
 
 def library(context: RelaisContext) -> ContentLibrary:
-    """The tips library of this Application (read at start-up; read here if it was not)."""
-    rt = context.rt
-    if rt.content is None:
-        rt.content = tips.load_library()
-    return rt.content
+    """The tips library of this Application (read once by build_application)."""
+    return context.rt.content
 
 
 async def tip_now(update: Update, context: RelaisContext) -> None:

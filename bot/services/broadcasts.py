@@ -792,15 +792,14 @@ async def render_report(ctx: RenderContext, library: ContentLibrary) -> Rendered
     )
 
 
-def register_deliveries(registry: DeliveryRegistry, library: ContentLibrary | None = None) -> None:
+def register_deliveries(registry: DeliveryRegistry, library: ContentLibrary) -> None:
     """Add the broadcasts' planners and renderers to the outbox (see bot/delivery/features.py)."""
-    content = library if library is not None else tips.load_library()
 
     async def render(ctx: RenderContext) -> Rendered | Skip:
-        return await render_broadcast(ctx, content)
+        return await render_broadcast(ctx, library)
 
     async def render_author_report(ctx: RenderContext) -> Rendered | Skip:
-        return await render_report(ctx, content)
+        return await render_report(ctx, library)
 
     registry.add_planner("broadcasts", plan_scheduled)
     registry.add_planner("broadcast_reports", plan_reports)

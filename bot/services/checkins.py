@@ -73,6 +73,7 @@ from bot.models import (
     StaffRole,
     TrainingSession,
 )
+from bot.reports import digest
 from bot.services import due_times
 from bot.services import objectives as objs
 from bot.telegram_html import telegram_length, visible_text
@@ -794,15 +795,15 @@ async def render_digest(ctx: RenderContext) -> Rendered | Skip:
         return Skip("a digest for this session was sent a moment ago")
     zone = await _zone_of(ctx.session, ts.cohort_id, ctx.settings)
     t = ctx.t.with_zone(zone)
-    since = await objs.digest_since(ctx.session, ts.cohort_id, ts.starts_at)
-    data = await objs.trainer_digest(ctx.session, ts.cohort_id, since=since)
+    since = await digest.digest_since(ctx.session, ts.cohort_id, ts.starts_at)
+    data = await digest.trainer_digest(ctx.session, ts.cohort_id, since=since)
     if not data.has_news:
         # No objective in play and no question: a page of zeros would only be noise.
         return Skip("nothing to report")
     return Rendered(fit(digest_text(t, ts, data)), digest_buttons(t, data))
 
 
-def digest_text(t: Translator, ts: TrainingSession, data: objs.DigestData) -> str:
+def digest_text(t: Translator, ts: TrainingSession, data: digest.DigestData) -> str:
     parts = [
         t(
             "📋 <b>Avant la séance {number} de demain</b> ({when})",
@@ -869,7 +870,7 @@ def digest_text(t: Translator, ts: TrainingSession, data: objs.DigestData) -> st
     return "\n\n".join(parts)
 
 
-def digest_buttons(t: Translator, data: objs.DigestData) -> list[list[Button]]:
+def digest_buttons(t: Translator, data: digest.DigestData) -> list[list[Button]]:
     rows = [
         [Button(label(t, LABEL_REPLY_TO, name=question.first_name), f"qa:{question.id}")]
         for question in data.questions[:DIGEST_QUESTION_BUTTONS]

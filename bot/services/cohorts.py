@@ -73,6 +73,28 @@ async def find_by_code(session: AsyncSession, code: str) -> Cohort | None:
     )
 
 
+async def find_by_ref(
+    session: AsyncSession, ref: str, *, include_archived: bool = False
+) -> Cohort | None:
+    """A cohort by id or by join code (as printed on the invitation), for the command line.
+
+    `include_archived`: the tools that work on a finished programme (export, flyer, purge)
+    must still find it.
+    """
+    text = ref.strip()
+    if text.isdigit():
+        found = await session.get(Cohort, int(text))
+        if found is not None and (include_archived or found.archived_at is None):
+            return found
+    code = normalise_code(text)
+    if code is None:
+        return None
+    query = select(Cohort).where(Cohort.join_code == code)
+    if not include_archived:
+        query = query.where(Cohort.archived_at.is_(None))
+    return await session.scalar(query)
+
+
 async def create_cohort(
     session: AsyncSession,
     *,

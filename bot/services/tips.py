@@ -51,7 +51,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.config import WEEKDAYS
-from bot.content import ContentError, ContentLibrary, Tip
+from bot.content import ContentLibrary, Tip
 from bot.delivery.due import AnyRow, Rows, idle_until, plan_due
 from bot.delivery.quiet import first_instant_at
 from bot.delivery.registry import (
@@ -75,8 +75,7 @@ from bot.models import (
     TipReceipt,
     TrainingSession,
 )
-from bot.services.settings_prefs import parse_days
-from bot.telegram_html import visible_text
+from bot.services.preferences import parse_days
 
 TIP_KIND = DeliveryKind.TIP.value
 KEY_PREFIX = "tip:"
@@ -90,7 +89,6 @@ MAX_LEVEL = 3
 # Planned tips looked up in the outbox per query.
 _CHECK_CHUNK = 1000
 _TIP_ID = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
-_BOLD = re.compile(r"<b>(.*?)</b>", re.DOTALL)
 
 
 class Via(StrEnum):
@@ -372,11 +370,9 @@ async def feedback_summary(
 
 
 def tip_title(library: ContentLibrary, tip: Tip, lang: str, limit: int = 60) -> str:
-    """A short plain-text title: the tip's first bold words (else its first line)."""
-    html_text = library.render(tip, lang)
-    match = _BOLD.search(html_text)
-    title = visible_text(match.group(1) if match else html_text.split("\n", 1)[0]).strip()
-    title = title.rstrip(" .:!")
+    """The tip's short plain-text title in `lang` (its front matter `title:`), for buttons
+    and lists; the check keeps titles within 40 characters, `limit` is a last guard."""
+    title = tip.title(lang)
     return title if len(title) <= limit else title[: limit - 1].rstrip() + "…"
 
 
@@ -653,20 +649,11 @@ async def tip_sent(session: AsyncSession, delivery: Delivery, now: datetime) -> 
         await record_receipt(session, delivery.member_id, tip_id, Via.DRIP, now)
 
 
-def load_library() -> ContentLibrary:
-    """The content library for a process that was not given one (sound tips only)."""
-    try:
-        return ContentLibrary.load()
-    except ContentError:
-        return ContentLibrary.load(strict=False)
-
-
-def register_deliveries(registry: DeliveryRegistry, library: ContentLibrary | None = None) -> None:
+def register_deliveries(registry: DeliveryRegistry, library: ContentLibrary) -> None:
     """Add the drip's planner, renderer and after-send hook (see bot/delivery/features.py)."""
-    content = library if library is not None else load_library()
 
     async def render(ctx: RenderContext) -> Rendered | Skip:
-        return await render_tip(ctx, content)
+        return await render_tip(ctx, library)
 
     registry.add_planner("tips", plan_tips)
     registry.add_renderer(TIP_KIND, render, tip_sent)

@@ -18,7 +18,7 @@ import re
 import string
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from datetime import date, timedelta
+from datetime import timedelta
 from typing import Any
 
 import pytest
@@ -26,13 +26,11 @@ from telegram.ext import BaseHandler, CallbackQueryHandler, CommandHandler, Conv
 
 from bot.models import (
     Broadcast,
-    Objective,
     ObjectiveCheckin,
     Question,
     Role,
     Rsvp,
     TipReceipt,
-    TrainingSession,
 )
 from bot.sandbox.simulator import SimUser
 from bot.services.access import CALLBACK_ACCESS, COMMAND_ACCESS, Access
@@ -40,6 +38,7 @@ from handlers.access import refusal
 from handlers.menu import MERCHANT_MENU, STAFF_MENU
 from tests.e2e.harness import Harness
 from tests.e2e.session_helpers import forge_click
+from tests.factories import build_objective, build_session
 from tests.privacy_scan import snapshot_all
 
 # --- the registered handlers against the table ---------------------------------------------
@@ -153,26 +152,18 @@ async def world(relais: Harness) -> World:
     async with relais.session() as session:
         sessions = []
         for cohort in (a, b):
-            ts = TrainingSession(
-                cohort_id=cohort.id,
+            ts = build_session(
+                cohort,
+                now + timedelta(days=7),
                 number=1,
-                starts_at=now + timedelta(days=7),
-                ends_at=now + timedelta(days=7, hours=2),
-                place="Salle du Conseil",
-                theme="Vidéo et live",
                 checkin_token=f"tok{cohort.id}",
                 capacity=10,
             )
             session.add(ts)
             sessions.append(ts)
         await session.flush()
-        objective = Objective(
-            member_id=alice_member.id,
-            cohort_id=a.id,
-            text="Publier deux Reels par semaine",
-            measure_kind="count",
-            target_per_week=2,
-            due_on=date(2026, 12, 20),
+        objective = build_objective(
+            alice_member, a, "Publier deux Reels par semaine", target_per_week=2
         )
         question = Question(
             member_id=alice_member.id, cohort_id=a.id, text="Faut-il être sur TikTok ?"

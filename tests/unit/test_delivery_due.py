@@ -20,6 +20,7 @@ from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.config import Settings
+from bot.content import load_for_bot
 from bot.db import Database
 from bot.delivery import due as due_times
 from bot.delivery.outbox import enqueue
@@ -35,7 +36,7 @@ from bot.models import (
     Member,
     Objective,
 )
-from bot.services import checkins, members, settings_prefs, tips
+from bot.services import checkins, members, preferences, tips
 from bot.services import objectives as objs
 
 BRUSSELS = ZoneInfo("Europe/Brussels")
@@ -136,7 +137,7 @@ async def test_changing_tip_days_or_time_recomputes_the_due_time(
     # Wednesday added on Tuesday at noon: in the same unit of work the stored time is
     # forgotten, and the next tick finds Wednesday.
     async with db.unit_of_work() as session:
-        await settings_prefs.toggle_day(session, alice.id, "wed")
+        await preferences.toggle_day(session, alice.id, "wed")
         assert (await session.get(Member, alice.id)).next_tip_at is None  # type: ignore[union-attr]
     assert await next_tip_at(db, alice.id) is None
     assert await plan_tips(db, settings, local(2026, 11, 24, 12)) == []
@@ -144,7 +145,7 @@ async def test_changing_tip_days_or_time_recomputes_the_due_time(
 
     # Earlier on that Wednesday: 08:00, and it is planned at 08:00.
     async with db.unit_of_work() as session:
-        await settings_prefs.set_time(session, alice.id, time(8, 0), None)
+        await preferences.set_time(session, alice.id, time(8, 0), None)
     assert await plan_tips(db, settings, local(2026, 11, 24, 12)) == []
     assert await next_tip_at(db, alice.id) == local(2026, 11, 25, 8, 0)
     assert await plan_tips(db, settings, local(2026, 11, 25, 7, 59)) == ["tip:2026-11-25"]
@@ -155,12 +156,12 @@ async def test_a_member_who_resumes_gets_the_tip_of_the_morning_as_before(
 ) -> None:
     async with db.unit_of_work() as session:
         alice = await add_merchant(session, await add_cohort(session))
-        await settings_prefs.set_paused(session, alice.id, True)
+        await preferences.set_paused(session, alice.id, True)
     # Paused at the tip moment: nothing, and the time moves on all the same.
     assert await plan_tips(db, settings, local(2026, 11, 24, 9, 30)) == []
     assert await next_tip_at(db, alice.id) == local(2026, 11, 27, 9, 30)
     async with db.unit_of_work() as session:
-        await settings_prefs.set_paused(session, alice.id, False)
+        await preferences.set_paused(session, alice.id, False)
     # Back at 11:00: the 09:30 tip is still within the tolerance, as it always was.
     assert await plan_tips(db, settings, local(2026, 11, 24, 11)) == ["tip:2026-11-24"]
 
@@ -321,7 +322,7 @@ async def test_a_change_of_tip_time_resets_the_check_ins_too(
     await plan_checkins(db, settings, local(2026, 11, 25, 10))
     assert await next_checkin_at(db, objective.id) == local(2026, 12, 1, 9, 30)
     async with db.unit_of_work() as session:
-        await settings_prefs.set_time(session, alice.id, time(8, 0), None)
+        await preferences.set_time(session, alice.id, time(8, 0), None)
     assert await next_checkin_at(db, objective.id) is None
     assert await plan_checkins(db, settings, local(2026, 11, 30, 12)) == []
     assert await next_checkin_at(db, objective.id) == local(2026, 12, 1, 8, 0)
@@ -339,7 +340,7 @@ class Simulation:
         self.random = random.Random(seed)
         self.registry = DeliveryRegistry()
         checkins.register_deliveries(self.registry)
-        tips.register_deliveries(self.registry)
+        tips.register_deliveries(self.registry, load_for_bot())
         self.i18n = I18n()
         self.people: list[int] = []
         self.cohort_id = 0
@@ -352,7 +353,7 @@ class Simulation:
             self.cohort_id = group.id
             for _ in range(count):
                 days = self.random.sample(["mon", "tue", "wed", "thu", "fri", "sat", "sun"], 2)
-                at = self.random.choice(settings_prefs.TIME_CHOICES)
+                at = self.random.choice(preferences.TIME_CHOICES)
                 member = await add_merchant(
                     session, group, days=",".join(days), at=at, joined=start - timedelta(days=2)
                 )
@@ -426,14 +427,14 @@ class Simulation:
         async with self.db.unit_of_work() as session:
             if action == "day":
                 day = self.random.choice(["mon", "tue", "wed", "thu", "fri", "sat", "sun"])
-                await settings_prefs.toggle_day(session, member_id, day)
+                await preferences.toggle_day(session, member_id, day)
             elif action == "time":
-                at = self.random.choice(settings_prefs.TIME_CHOICES)
-                await settings_prefs.set_time(session, member_id, at, None)
+                at = self.random.choice(preferences.TIME_CHOICES)
+                await preferences.set_time(session, member_id, at, None)
             elif action == "pause":
                 member = await session.get(Member, member_id)
                 assert member is not None
-                await settings_prefs.set_paused(session, member_id, not member.paused)
+                await preferences.set_paused(session, member_id, not member.paused)
             elif action == "resume":
                 await objs.resume_checkins(session, member_id)
             else:

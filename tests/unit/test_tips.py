@@ -4,7 +4,6 @@ members who are due), rendering at send time, receipts and 👍 / 👎."""
 
 from __future__ import annotations
 
-import itertools
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, date, datetime, time, timedelta
@@ -32,12 +31,11 @@ from bot.models import (
     TipReceipt,
     TrainingSession,
 )
-from bot.services import settings_prefs, tips
-from bot.services.sessions import new_checkin_token
+from bot.services import preferences, tips
 from bot.services.tips import TipProfile, Via, Vote
+from tests.factories import content_library, make_cohort, make_member, make_session, plan_window
 
 BRUSSELS = ZoneInfo("Europe/Brussels")
-_ids = itertools.count(70_001)
 
 
 def local(
@@ -195,16 +193,7 @@ def test_callback_data_of_every_real_tip_fits_telegram() -> None:
 
 
 async def cohort(session: AsyncSession, zone: str = "Europe/Brussels") -> Cohort:
-    row = Cohort(
-        name="Estaimpuis",
-        commune="Estaimpuis",
-        timezone=zone,
-        language="fr",
-        join_code=f"T{next(_ids)}",
-    )
-    session.add(row)
-    await session.flush()
-    return row
+    return await make_cohort(session, "Estaimpuis", timezone=zone)
 
 
 async def merchant(
@@ -217,30 +206,24 @@ async def merchant(
     sector: str | None = "beauty",
     paused: bool = False,
 ) -> Member:
-    user_id = next(_ids)
-    member = Member(
-        telegram_user_id=user_id,
-        chat_id=user_id,
-        first_name="Alice",
+    """Alice of Salon Alice, enrolled in `group` since `joined`, with her tip rhythm."""
+    return await make_member(
+        session,
+        group,
+        "Alice",
+        joined_at=joined,
+        onboarded_at=joined,
+        created_at=joined,
         business_name="Salon Alice",
         sector=sector,
-        language="fr",
         tip_days=days,
         tip_time=at,
         paused=paused,
-        onboarded_at=joined,
-        active_cohort_id=group.id,
-        created_at=joined,
     )
-    session.add(member)
-    await session.flush()
-    session.add(Enrolment(cohort_id=group.id, member_id=member.id, joined_at=joined))
-    await session.flush()
-    return member
 
 
 def window(settings: Settings, now: datetime) -> PlanWindow:
-    return PlanWindow(now=now, horizon=now + timedelta(seconds=60), settings=settings)
+    return plan_window(settings, now, timedelta(seconds=60))
 
 
 JOINED = local(2026, 11, 20, 12)  # a Friday, after the tip time
@@ -416,19 +399,9 @@ async def test_the_planner_reads_only_who_is_due_whatever_the_population(
 async def add_session(
     session: AsyncSession, group: Cohort, number: int, starts: datetime, code: str | None
 ) -> TrainingSession:
-    row = TrainingSession(
-        cohort_id=group.id,
-        number=number,
-        starts_at=starts,
-        ends_at=starts + timedelta(hours=2),
-        place="Salle",
-        theme=code or "Libre",
-        theme_code=code,
-        checkin_token=new_checkin_token(),
+    return await make_session(
+        session, group, starts, number=number, place="Salle", theme=code or "Libre", theme_code=code
     )
-    session.add(row)
-    await session.flush()
-    return row
 
 
 async def test_the_theme_of_the_last_attended_session_wins_over_the_cohorts_last(
@@ -606,8 +579,8 @@ async def test_toggle_day(
 ) -> None:
     async with db.unit_of_work() as session:
         member = await merchant(session, await cohort(session), joined=JOINED, days=days)
-        change, prefs = await settings_prefs.toggle_day(session, member.id, toggle)
-    assert (change.value, prefs.days) == (outcome, after)
+        change, chosen = await preferences.toggle_day(session, member.id, toggle)
+    assert (change.value, chosen.days) == (outcome, after)
 
 
 @pytest.mark.parametrize(
@@ -621,15 +594,26 @@ async def test_toggle_day(
 )
 async def test_only_offered_times_outside_quiet_hours(db: Database, at: time, outcome: str) -> None:
     quiet = (time(21, 0), time(8, 0))
-    assert settings_prefs.offered_times(quiet) == (
+    assert preferences.offered_times(quiet) == (
         time(8, 0),
         time(9, 30),
         time(12, 0),
         time(14, 0),
         time(18, 0),
     )
-    assert time(8, 0) not in settings_prefs.offered_times((time(20, 0), time(8, 30)))
+    assert time(8, 0) not in preferences.offered_times((time(20, 0), time(8, 30)))
     async with db.unit_of_work() as session:
         member = await merchant(session, await cohort(session), joined=JOINED)
-        change, _ = await settings_prefs.set_time(session, member.id, at, quiet)
+        change, _ = await preferences.set_time(session, member.id, at, quiet)
     assert change.value == outcome
+
+
+def test_a_tips_title_is_its_front_matter_title_in_the_readers_language() -> None:
+    library = content_library()
+    tip = library.tip("objectifs-03-ce-qui-depend-de-vous")
+    assert tip is not None
+    assert tips.tip_title(library, tip, "fr") == "Viser ce qui dépend de vous"
+    assert tips.tip_title(library, tip, "nl") == "Mik op wat van u afhangt"
+    assert tips.tip_title(library, tip, "en") == "Aim at what depends on you"
+    # Not the first bold words of the text any more ("objectif d'action").
+    assert tips.tip_title(library, tip, "fr", limit=10) == "Viser ce…"

@@ -1,4 +1,7 @@
-"""A merchant's own rhythm: the days and the time of their tips, and the pause.
+"""A merchant's preferences: the days and the time of their tips, and the pause.
+
+(The deployment's configuration is `Settings`; what a member chooses for themself is a
+preference.)
 
 `/reglages` (handlers/settings.py) changes these with buttons only. The values are read by
 the tip planner (bot/services/tips.py) and, for days and time, by the objectives' check-ins.
@@ -32,7 +35,7 @@ from bot.services import due_times
 TIME_CHOICES: tuple[time, ...] = (time(8, 0), time(9, 30), time(12, 0), time(14, 0), time(18, 0))
 
 
-class PrefChange(StrEnum):
+class PreferenceChange(StrEnum):
     CHANGED = "changed"
     UNCHANGED = "unchanged"
     LAST_DAY = "last_day"  # refusing to switch off the only day left
@@ -40,7 +43,7 @@ class PrefChange(StrEnum):
 
 
 @dataclass(frozen=True)
-class TipPrefs:
+class TipPreferences:
     """What `/reglages` shows: days in week order, the time, the pause."""
 
     days: tuple[str, ...]
@@ -58,8 +61,10 @@ def offered_times(quiet: QuietWindow | None) -> tuple[time, ...]:
     return tuple(choice for choice in TIME_CHOICES if quiet is None or not in_window(choice, quiet))
 
 
-def prefs_of(member: Member) -> TipPrefs:
-    return TipPrefs(days=parse_days(member.tip_days), at=member.tip_time, paused=member.paused)
+def preferences_of(member: Member) -> TipPreferences:
+    return TipPreferences(
+        days=parse_days(member.tip_days), at=member.tip_time, paused=member.paused
+    )
 
 
 async def _member(session: AsyncSession, member_id: int) -> Member:
@@ -69,53 +74,53 @@ async def _member(session: AsyncSession, member_id: int) -> Member:
     return member
 
 
-async def get_prefs(session: AsyncSession, member_id: int) -> TipPrefs:
-    return prefs_of(await _member(session, member_id))
+async def get_preferences(session: AsyncSession, member_id: int) -> TipPreferences:
+    return preferences_of(await _member(session, member_id))
 
 
 async def toggle_day(
     session: AsyncSession, member_id: int, day: str
-) -> tuple[PrefChange, TipPrefs]:
+) -> tuple[PreferenceChange, TipPreferences]:
     """Switch one tip day on or off (never the last one)."""
     member = await _member(session, member_id)
     if day not in WEEKDAYS:
-        return PrefChange.NOT_OFFERED, prefs_of(member)
+        return PreferenceChange.NOT_OFFERED, preferences_of(member)
     days = set(parse_days(member.tip_days))
     if day in days:
         if len(days) == 1:
-            return PrefChange.LAST_DAY, prefs_of(member)
+            return PreferenceChange.LAST_DAY, preferences_of(member)
         days.discard(day)
     else:
         days.add(day)
     member.tip_days = ",".join(d for d in WEEKDAYS if d in days)
     await due_times.rhythm_changed(session, member)
     await session.flush()
-    return PrefChange.CHANGED, prefs_of(member)
+    return PreferenceChange.CHANGED, preferences_of(member)
 
 
 async def set_time(
     session: AsyncSession, member_id: int, at: time, quiet: QuietWindow | None
-) -> tuple[PrefChange, TipPrefs]:
+) -> tuple[PreferenceChange, TipPreferences]:
     """Set the tip time to one of the offered choices."""
     member = await _member(session, member_id)
     if at not in offered_times(quiet):
-        return PrefChange.NOT_OFFERED, prefs_of(member)
+        return PreferenceChange.NOT_OFFERED, preferences_of(member)
     if member.tip_time == at:
-        return PrefChange.UNCHANGED, prefs_of(member)
+        return PreferenceChange.UNCHANGED, preferences_of(member)
     member.tip_time = at
     await due_times.rhythm_changed(session, member)
     await session.flush()
-    return PrefChange.CHANGED, prefs_of(member)
+    return PreferenceChange.CHANGED, preferences_of(member)
 
 
 async def set_paused(
     session: AsyncSession, member_id: int, paused: bool
-) -> tuple[PrefChange, TipPrefs]:
+) -> tuple[PreferenceChange, TipPreferences]:
     """Pause or resume everything scheduled for the member."""
     member = await _member(session, member_id)
     if member.paused == paused:
-        return PrefChange.UNCHANGED, prefs_of(member)
+        return PreferenceChange.UNCHANGED, preferences_of(member)
     member.paused = paused
     await due_times.rhythm_changed(session, member)
     await session.flush()
-    return PrefChange.CHANGED, prefs_of(member)
+    return PreferenceChange.CHANGED, preferences_of(member)

@@ -2,9 +2,11 @@
 
 Message ids are extracted from bot/ and handlers/ with Babel (keywords `t`, `N_`, and
 `plural` for plural forms). Each id lives in the catalog of the area that first uses it:
-handlers/<area>.py and bot/services/<area>.py -> <area>.po, bot/delivery/ -> delivery.po,
-everything else -> common.po. `update` keeps every existing translation, restates French
-(the reference), and drops ids no longer used. `check` lists what is missing or broken.
+handlers/<area>.py, bot/services/<area>.py and bot/reports/<area>.py -> <area>.po (the
+/diffuser handler, handlers/broadcast.py, shares broadcasts.po with its service),
+bot/delivery/ -> delivery.po, everything else -> common.po. `update` keeps every existing
+translation, restates French (the reference), and drops ids no longer used. `check` lists
+what is missing or broken.
 """
 
 from __future__ import annotations
@@ -23,7 +25,7 @@ from babel.messages.pofile import read_po, write_po
 
 from bot.i18n import LANGUAGES, LOCALES_DIR, REFERENCE_LANGUAGE
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 SOURCE_DIRS = ("bot", "handlers")
 KEYWORDS: dict[str, tuple[int, ...] | None] = {"t": None, "N_": None, "plural": (1, 2)}
 
@@ -39,21 +41,31 @@ class Message:
         return self.msgid if isinstance(self.msgid, str) else self.msgid[0]
 
 
+# One area, one catalog, even where its modules are named differently.
+AREA_CATALOGS = {"broadcast": "broadcasts"}
+
+
 def domain_of(path: Path) -> str:
     rel = path.relative_to(ROOT).parts
+    area = "common"
     if rel[0] == "handlers" and len(rel) == 2 and rel[1] != "__init__.py":
-        return path.stem
-    if rel[:2] == ("bot", "services") and len(rel) == 3 and rel[2] != "__init__.py":
-        return path.stem
-    if rel[:2] == ("bot", "delivery"):
-        return "delivery"
-    return "common"
+        area = path.stem
+    elif rel[0] == "handlers" and len(rel) == 3:  # an area split into a package
+        area = rel[1]
+    elif rel[:2] in (("bot", "services"), ("bot", "reports")) and len(rel) == 3:
+        area = path.stem if rel[2] != "__init__.py" else "common"
+    elif rel[:2] == ("bot", "delivery"):
+        area = "delivery"
+    return AREA_CATALOGS.get(area, area)
 
 
 def extract(root: Path = ROOT) -> dict[str, Message]:
     messages: dict[str, Message] = {}
+    # The dev tools only press the bot's buttons (they reuse its texts): read them last, so
+    # that they never decide which catalog a text belongs to.
     files = sorted(
-        p for d in SOURCE_DIRS for p in (root / d).rglob("*.py") if "sandbox" not in p.parts
+        (p for d in SOURCE_DIRS for p in (root / d).rglob("*.py") if "sandbox" not in p.parts),
+        key=lambda p: ("devtools" in p.parts, p),
     )
     for path in files:
         for lineno, msgid, _comments, _context in extract_from_file(
@@ -168,24 +180,3 @@ def check(directory: Path = LOCALES_DIR) -> list[str]:
         for stale in sorted(set(known) - set(messages)):
             problems.append(f"{lang}: {stale!r} is in a catalog but no longer in the code")
     return problems
-
-
-def main(argv: list[str] | None = None) -> int:
-    import sys
-
-    args = sys.argv[1:] if argv is None else argv
-    if args[:1] == ["update"]:
-        missing = update()
-        for lang, ids in missing.items():
-            for key in ids:
-                print(f"{lang}: to translate: {key!r}")
-        return 0
-    problems = check()
-    for problem in problems:
-        print(problem)
-    print("catalogs OK" if not problems else f"{len(problems)} problem(s)")
-    return 1 if problems else 0
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())

@@ -1,22 +1,19 @@
-"""The coordinator's spreadsheet: one XLSX workbook per cohort, written with openpyxl.
+"""`/export`: the coordinator's spreadsheet, one XLSX workbook per cohort (openpyxl).
 
 Sheets: members, sessions, RSVPs, attendance, objectives. Instants are written as local
 times of the cohort's zone (spreadsheets have no time zones; the zone is in the header).
 Headers come translated in the reader's language; the values are the data as stored.
+The same workbook comes from `relais export --cohort <id or join code> --out file.xlsx`.
 
-Also `relais export --cohort <id or join code> --out file.xlsx` (`export_command`).
+Read-only: no telegram import, nothing written (the caller records the export in the audit).
 """
 
 from __future__ import annotations
 
-import asyncio
-import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from io import BytesIO
-from pathlib import Path
-from typing import TextIO
 from zoneinfo import ZoneInfo
 
 from openpyxl import Workbook
@@ -26,9 +23,7 @@ from openpyxl.worksheet.worksheet import Worksheet
 from sqlalchemy import or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.config import Settings
-from bot.db import Database
-from bot.i18n import N_, I18n, Translator
+from bot.i18n import N_, Translator
 from bot.models import (
     Attendance,
     Cohort,
@@ -40,7 +35,6 @@ from bot.models import (
     TrainingSession,
 )
 from bot.services import attendance as attendance_service
-from bot.services.audit import audit
 
 Cell = str | int | float | datetime | None
 
@@ -74,7 +68,7 @@ def _local(value: datetime | None, zone: ZoneInfo) -> datetime | None:
     return value.astimezone(zone).replace(tzinfo=None) if value else None
 
 
-async def collect(session: AsyncSession, cohort: Cohort, t: Translator) -> list[Sheet]:
+async def collect(tx: AsyncSession, cohort: Cohort, t: Translator) -> list[Sheet]:
     """Every sheet of the cohort's workbook as plain rows."""
     zone = ZoneInfo(cohort.timezone)
     at = t("({zone})", zone=cohort.timezone)
@@ -84,7 +78,7 @@ async def collect(session: AsyncSession, cohort: Cohort, t: Translator) -> list[
 
     sessions = list(
         (
-            await session.scalars(
+            await tx.scalars(
                 select(TrainingSession)
                 .where(TrainingSession.cohort_id == cohort.id)
                 .order_by(TrainingSession.number)
@@ -95,7 +89,7 @@ async def collect(session: AsyncSession, cohort: Cohort, t: Translator) -> list[
     by_id = {ts.id: ts for ts in sessions}
     rsvps = list(
         (
-            await session.scalars(
+            await tx.scalars(
                 select(Rsvp)
                 .where(Rsvp.session_id.in_(session_ids))
                 .order_by(Rsvp.session_id, Rsvp.answered_at)
@@ -104,7 +98,7 @@ async def collect(session: AsyncSession, cohort: Cohort, t: Translator) -> list[
     )
     presences = list(
         (
-            await session.scalars(
+            await tx.scalars(
                 select(Attendance)
                 .where(Attendance.session_id.in_(session_ids))
                 .order_by(Attendance.session_id, Attendance.recorded_at)
@@ -115,21 +109,17 @@ async def collect(session: AsyncSession, cohort: Cohort, t: Translator) -> list[
     # Members: enrolled merchants, staff, and name-only people seen at a session.
     enrolments = {
         e.member_id: e
-        for e in (
-            await session.scalars(select(Enrolment).where(Enrolment.cohort_id == cohort.id))
-        ).all()
+        for e in (await tx.scalars(select(Enrolment).where(Enrolment.cohort_id == cohort.id))).all()
     }
     staff: dict[int, list[str]] = {}
-    for role in (
-        await session.scalars(select(StaffRole).where(StaffRole.cohort_id == cohort.id))
-    ).all():
+    for role in (await tx.scalars(select(StaffRole).where(StaffRole.cohort_id == cohort.id))).all():
         staff.setdefault(role.member_id, []).append(role.role)
     attended_ids = {a.member_id for a in presences if a.member_id is not None}
     member_ids = set(enrolments) | set(staff) | attended_ids
     members = {
         m.id: m
         for m in (
-            await session.scalars(
+            await tx.scalars(
                 select(Member).where(
                     Member.id.in_(member_ids),
                     or_(
@@ -217,7 +207,7 @@ async def collect(session: AsyncSession, cohort: Cohort, t: Translator) -> list[
         for row in presences
     ]
     objectives = (
-        await session.scalars(
+        await tx.scalars(
             select(Objective).where(Objective.cohort_id == cohort.id).order_by(Objective.id)
         )
     ).all()
@@ -326,9 +316,9 @@ def _write(sheet: Worksheet, headers: Sequence[str], rows: Sequence[Sequence[Cel
                 item.number_format = "yyyy-mm-dd hh:mm"
 
 
-async def workbook_bytes(session: AsyncSession, cohort: Cohort, t: Translator) -> bytes:
+async def workbook_bytes(tx: AsyncSession, cohort: Cohort, t: Translator) -> bytes:
     """The cohort's workbook as XLSX bytes."""
-    sheets = await collect(session, cohort, t)
+    sheets = await collect(tx, cohort, t)
     book = Workbook()
     first = True
     for sheet in sheets:
@@ -348,47 +338,3 @@ async def workbook_bytes(session: AsyncSession, cohort: Cohort, t: Translator) -
 def filename(cohort: Cohort, now: datetime) -> str:
     safe = "".join(ch if ch.isalnum() else "-" for ch in cohort.name).strip("-").lower()
     return f"relais-{safe or cohort.id}-{now.astimezone(ZoneInfo(cohort.timezone)):%Y-%m-%d}.xlsx"
-
-
-# --- `relais export` --------------------------------------------------------------------------
-
-
-async def find_cohort(session: AsyncSession, ref: str) -> Cohort | None:
-    """A cohort by id or by join code (as printed on the invitation)."""
-    text = ref.strip()
-    if text.isdigit():
-        found = await session.get(Cohort, int(text))
-        if found is not None:
-            return found
-    return await session.scalar(select(Cohort).where(Cohort.join_code == text.upper()))
-
-
-async def _export(settings: Settings, ref: str, out: Path) -> tuple[Cohort | None, int]:
-    db = Database(settings.database_url)
-    try:
-        async with db.unit_of_work() as session:
-            cohort = await find_cohort(session, ref)
-            if cohort is None:
-                return None, 0
-            t = I18n(default_language=settings.default_language)(cohort.language, cohort.timezone)
-            data = await workbook_bytes(session, cohort, t)
-            # Personal data left the database: the commune can see who exported what, when.
-            await audit(session, None, cohort.id, "cohort.export", {"via": "cli"})
-    finally:
-        await db.dispose()
-    await asyncio.to_thread(out.write_bytes, data)
-    return cohort, len(data)
-
-
-def export_command(
-    settings: Settings, cohort: str, out: str | Path, *, stdout: TextIO | None = None
-) -> int:
-    """`relais export --cohort <id or join code> --out file.xlsx`; exit code 0 when written."""
-    stream = stdout or sys.stdout
-    path = Path(out)
-    found, size = asyncio.run(_export(settings, cohort, path))
-    if found is None:
-        print(f"relais: no cohort with id or join code {cohort!r}", file=sys.stderr)
-        return 1
-    print(f"Wrote {path} ({size} bytes) for cohort {found.id} {found.name!r}.", file=stream)
-    return 0

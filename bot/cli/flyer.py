@@ -6,20 +6,36 @@ The join link needs the bot's username: `--bot` gives it, otherwise Telegram is 
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import sys
 from pathlib import Path
 
-from bot.cli import EXIT_CONFIG, CliError
+from bot.cli.common import EXIT_CONFIG, CliError, load_settings, open_database
 from bot.config import Settings
-from bot.db import Database
-from bot.i18n import I18n
-from bot.services.export import find_cohort
-from bot.services.flyer import flyer_text, join_url, render_flyer
+
+
+def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    flyer = commands.add_parser(
+        "flyer",
+        help="write a cohort's printable A4 poster (PDF) with its join QR code",
+        description="A printable A4 PDF for the room: the cohort's and commune's names, the "
+        "join QR code, three illustrated steps and the link written out.",
+    )
+    flyer.add_argument("--cohort", required=True, help="the cohort's id or join code")
+    flyer.add_argument("--out", required=True, metavar="FILE", help="the .pdf file to write")
+    flyer.add_argument(
+        "--bot", metavar="USERNAME", help="the bot's username (default: asked to Telegram, getMe)"
+    )
+    flyer.set_defaults(handler=cmd_flyer)
+
+
+def cmd_flyer(args: argparse.Namespace) -> int:
+    return flyer_command(load_settings(), args.cohort, args.out, bot_username=args.bot)
 
 
 async def _username(settings: Settings) -> str:
-    from bot.init_cli import bot_username
+    from bot.cli.init import bot_username
 
     token = settings.token
     if not token:
@@ -35,20 +51,20 @@ async def _username(settings: Settings) -> str:
 
 
 async def _flyer(settings: Settings, ref: str, bot: str | None) -> tuple[str, bytes] | None:
-    db = Database(settings.database_url)
-    try:
-        async with db.unit_of_work() as session:
-            cohort = await find_cohort(session, ref)
-            if cohort is None:
-                return None
-            name, commune, code, language = (
-                cohort.name,
-                cohort.commune,
-                cohort.join_code,
-                cohort.language,
-            )
-    finally:
-        await db.dispose()
+    from bot.i18n import I18n
+    from bot.services.cohorts import find_by_ref
+    from bot.services.flyer import flyer_text, join_url, render_flyer
+
+    async with open_database(settings.database_url) as db, db.unit_of_work() as session:
+        cohort = await find_by_ref(session, ref, include_archived=True)
+        if cohort is None:
+            return None
+        name, commune, code, language = (
+            cohort.name,
+            cohort.commune,
+            cohort.join_code,
+            cohort.language,
+        )
     username = (bot or "").lstrip("@") or await _username(settings)
     i18n = I18n(default_language=settings.default_language, default_zone=settings.timezone)
     text = flyer_text(i18n(language), programme=name, commune=commune, url=join_url(username, code))

@@ -55,7 +55,7 @@ _BARE_VALUE = re.compile(r"^[^\s\"=\\]+$")
 _HANDLER_MARK = "_relais_handler"
 
 
-def redact(text: str, tokens: Iterable[str] = ()) -> str:
+def redact(text: str, tokens: Iterable[str | None] = ()) -> str:
     """`text` with each of `tokens` (raw or URL-encoded) and any token-shaped string replaced."""
     for token in tokens:
         if token:

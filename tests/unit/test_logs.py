@@ -1,4 +1,4 @@
-"""bot/logging.py: one key=value line per event, and the bot token never in a log line."""
+"""bot/logs.py: one key=value line per event, and the bot token never in a log line."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from collections.abc import Iterator
 import pytest
 
 from bot.config import Settings
-from bot.logging import QUIET_LOGGERS, REDACTED, KeyValueFormatter, TokenFilter, setup_logging
+from bot.logs import QUIET_LOGGERS, REDACTED, KeyValueFormatter, TokenFilter, setup_logging
 
 TOKEN = "123456789:AAEhBOweik9ai2o4Pq_rStUvWxYz0123456"
 

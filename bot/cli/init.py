@@ -30,25 +30,22 @@ from pathlib import Path
 from typing import TextIO
 
 from dotenv import dotenv_values
-from sqlalchemy import func, select
 
-from bot.cli import (
+from bot.cli.cohort import create_with_settings
+from bot.cli.common import (
     EXIT_CONFIG,
     CliError,
     load_settings,
-    migrate_or_explain,
+    open_database,
     safe_url,
+    short_lived_bot,
 )
+from bot.cli.run import migrate_or_explain
 from bot.clock import Clock, SystemClock
 from bot.config import Settings
-from bot.db import Database
-from bot.models import Cohort
-from bot.services import cohorts
-from bot.services import setup as setup_codes
-from bot.services.cohorts import COMMUNE_MAX, NAME_MAX
 from bot.services.validation import InvalidValue, clean_text
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 EXAMPLE = ROOT / ".env.example"
 _TOKEN = re.compile(r"^\d{3,}:[A-Za-z0-9_-]{5,}$")
 _PLAIN_VALUE = re.compile(r"^[A-Za-z0-9_.,:/@+=-]*$")
@@ -57,6 +54,26 @@ TEXT_MAX = 120  # organisation name and contact (one line of the privacy notice)
 BOTFATHER = """\
      Dans Telegram, écrivez à @BotFather : /newbot, puis un nom (« Relais Estaimpuis ») et
      un identifiant qui finit par « bot ». Il répond avec un jeton (123456789:AAE…) : collez-le."""
+
+
+def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    init = commands.add_parser(
+        "init",
+        help="first run: token, privacy notice, first cohort, first coordinator",
+        description="Ask six questions (the bot's token, the organisation's name and contact, "
+        "the first cohort's name and commune, the coordinator's Telegram id), write .env, "
+        "migrate the database and create the cohort. Without a coordinator id it prints a "
+        "one-time setup code. Answers may be piped, one per line in that order. Re-running "
+        "keeps .env's other lines and never drops the database nor doubles the cohort.",
+    )
+    init.add_argument("--token", help="the bot's token from @BotFather")
+    init.add_argument("--org", help="the organisation's name (privacy notice)")
+    init.add_argument("--contact", help="how to reach it about personal data")
+    init.add_argument("--cohort-name", help='the first cohort, e.g. "Estaimpuis 2026"')
+    init.add_argument("--commune", help='where its sessions take place, e.g. "Estaimpuis"')
+    init.add_argument("--admin-id", help="the coordinator's Telegram user id (else a setup code)")
+    init.add_argument("--yes", action="store_true", help="ask nothing: flags, then current values")
+    init.set_defaults(handler=cmd_init)
 
 
 def wrong(message: str) -> CliError:
@@ -219,17 +236,9 @@ async def bot_username(token: str, base_url: str) -> str:
 
     Raises OSError-like `ConnectionError` when the Bot API cannot be reached.
     """
-    from telegram import Bot
     from telegram.error import InvalidToken, NetworkError, TelegramError
-    from telegram.request import HTTPXRequest
 
-    file_url = base_url.replace("/bot", "/file/bot", 1) if base_url.endswith("/bot") else base_url
-    bot = Bot(
-        token,
-        base_url=base_url,
-        base_file_url=file_url,
-        request=HTTPXRequest(connect_timeout=5, read_timeout=10),
-    )
+    bot = short_lived_bot(token, base_url)
     try:
         me = await bot.get_me()
     except InvalidToken:
@@ -253,15 +262,16 @@ class DatabaseState:
 
 
 async def read_database(url: str) -> DatabaseState:
-    db = Database(url)
-    try:
-        async with db.unit_of_work() as session:
-            first = await setup_codes.first_cohort(session)
-            names = (
-                await session.scalars(select(Cohort.name).where(Cohort.archived_at.is_(None)))
-            ).all()
-    finally:
-        await db.dispose()
+    from sqlalchemy import select
+
+    from bot.models import Cohort
+    from bot.services import setup as setup_codes
+
+    async with open_database(url) as db, db.unit_of_work() as session:
+        first = await setup_codes.first_cohort(session)
+        names = (
+            await session.scalars(select(Cohort.name).where(Cohort.archived_at.is_(None)))
+        ).all()
     return DatabaseState(
         first.name if first else None,
         first.commune if first else None,
@@ -281,51 +291,46 @@ class Outcome:
 
 async def apply(settings: Settings, name: str, commune: str, *, clock: Clock) -> Outcome:
     """Create the cohort unless an open one of that name exists; a setup code if needed."""
+    from sqlalchemy import func, select
+
+    from bot.models import Cohort
+    from bot.services import setup as setup_codes
+    from bot.services.cohorts import NAME_MAX
+
     now = clock.now()
-    db = Database(settings.database_url)
-    try:
-        async with db.unit_of_work() as session:
-            cohort = None
-            created = False
-            if name:
-                cohort = await session.scalar(
-                    select(Cohort)
-                    .where(
-                        func.lower(Cohort.name) == clean_text(name, max_length=NAME_MAX).lower(),
-                        Cohort.archived_at.is_(None),
-                    )
-                    .order_by(Cohort.id)
-                    .limit(1)
+    async with open_database(settings.database_url) as db, db.unit_of_work() as session:
+        cohort = None
+        created = False
+        if name:
+            cohort = await session.scalar(
+                select(Cohort)
+                .where(
+                    func.lower(Cohort.name) == clean_text(name, max_length=NAME_MAX).lower(),
+                    Cohort.archived_at.is_(None),
                 )
-                if cohort is None and not commune:
-                    raise wrong("il manque la commune du nouveau groupe (--commune)")
-                if cohort is None:
-                    cohort = await cohorts.create_cohort(
-                        session,
-                        name=name,
-                        commune=commune,
-                        timezone=settings.timezone,
-                        language=settings.default_language,
-                        now=now,
-                    )
-                    created = True
-            first = await setup_codes.first_cohort(session)
-            code = None
-            if settings.admin_ids or await setup_codes.has_coordinator(session):
-                # Someone coordinates: a code left from an earlier run must not work any more.
-                await setup_codes.retire_codes(session, now)
-            elif first is not None:
-                code = await setup_codes.issue_code(session, now)
-            shown = cohort or first
-            return Outcome(
-                shown.name if shown else None,
-                shown.commune if shown else None,
-                shown.join_code if shown else None,
-                created,
-                code,
+                .order_by(Cohort.id)
+                .limit(1)
             )
-    finally:
-        await db.dispose()
+            if cohort is None and not commune:
+                raise wrong("il manque la commune du nouveau groupe (--commune)")
+            if cohort is None:
+                cohort = await create_with_settings(session, settings, name, commune, now)
+                created = True
+        first = await setup_codes.first_cohort(session)
+        code = None
+        if settings.admin_ids or await setup_codes.has_coordinator(session):
+            # Someone coordinates: a code left from an earlier run must not work any more.
+            await setup_codes.retire_codes(session, now)
+        elif first is not None:
+            code = await setup_codes.issue_code(session, now)
+        shown = cohort or first
+        return Outcome(
+            shown.name if shown else None,
+            shown.commune if shown else None,
+            shown.join_code if shown else None,
+            created,
+            code,
+        )
 
 
 # --- the command ----------------------------------------------------------------------------
@@ -348,6 +353,8 @@ def _given(flag: str | None, ask: Callable[[], str]) -> str:
 
 def validate_flags(flags: Flags) -> None:
     """Refuse a wrong flag before anything is touched."""
+    from bot.services.cohorts import COMMUNE_MAX, NAME_MAX
+
     checks: tuple[tuple[str, str | None, Callable[[str], str | None]], ...] = (
         ("--token", flags.token, check_token),
         ("--org", flags.org, _text_check("nom", TEXT_MAX)),
@@ -409,6 +416,9 @@ def run_init(
     clock: Clock | None = None,
 ) -> int:
     """`relais init`; returns the exit code (CliError for a wrong answer or flag)."""
+    from bot.services import setup as setup_codes
+    from bot.services.cohorts import COMMUNE_MAX, NAME_MAX
+
     validate_flags(flags)
     out = out or sys.stdout
     asker = Asker(stdin or sys.stdin, out, assume_yes=flags.yes)
@@ -544,18 +554,15 @@ def _print_qr(link: str, out: TextIO) -> None:
 
 def setup_code_notice(settings: Settings, *, clock: Clock | None = None) -> str | None:
     """For `relais run`: the setup code to print while nobody coordinates, else None."""
+    from bot.services import setup as setup_codes
 
     async def find() -> str | None:
-        db = Database(settings.database_url)
-        try:
-            async with db.unit_of_work() as session:
-                if settings.admin_ids or await setup_codes.has_coordinator(session):
-                    return None
-                if await setup_codes.first_cohort(session) is None:
-                    return ""
-                return await setup_codes.issue_code(session, (clock or SystemClock()).now())
-        finally:
-            await db.dispose()
+        async with open_database(settings.database_url) as db, db.unit_of_work() as session:
+            if settings.admin_ids or await setup_codes.has_coordinator(session):
+                return None
+            if await setup_codes.first_cohort(session) is None:
+                return ""
+            return await setup_codes.issue_code(session, (clock or SystemClock()).now())
 
     code = asyncio.run(find())
     if code is None:
@@ -572,8 +579,8 @@ def setup_code_notice(settings: Settings, *, clock: Clock | None = None) -> str 
     )
 
 
-def init_command(args: argparse.Namespace) -> int:
-    """Entry point of `relais init` (see bot/cli.py for the flags)."""
+def cmd_init(args: argparse.Namespace) -> int:
+    """Entry point of `relais init` (the flags are in `register` above)."""
     flags = Flags(
         token=args.token,
         org=args.org,

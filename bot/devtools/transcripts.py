@@ -4,10 +4,10 @@
     relais transcripts --check    write nothing; exit 1 and name the stale files
 
 Each story below runs the unchanged Application against the sandbox Bot API, with the demo
-cohort (bot/demo.py), a clock that only moves when the story moves it, and random codes drawn
-from a fixed seed: the same code gives the same text, byte for byte. A story writes one or
-more chapters; each chapter becomes docs/transcripts/<name>.md (who said what, the bot's
-replies as plain text with their [buttons]), and every block
+cohort (bot/devtools/demo.py), a clock that only moves when the story moves it, and random
+codes drawn from a fixed seed: the same code gives the same text, byte for byte. A story
+writes one or more chapters; each chapter becomes docs/transcripts/<name>.md (who said what,
+the bot's replies as plain text with their [buttons]), and every block
 
     <!-- transcript:<name> -->
     ...
@@ -44,13 +44,13 @@ from bot.clock import ManualClock
 from bot.config import Settings
 from bot.db import Database
 from bot.delivery.limits import Limits
-from bot.demo import Demo, seed_demo
+from bot.devtools.demo import Demo, seed_demo
 from bot.i18n import I18n, Translator
 from bot.models import Cohort, TrainingSession
 from bot.runtime import RelaisApp
 from bot.sandbox import SandboxBotAPI, SentMessage, Simulator, SimUser
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 DOCS = ROOT / "docs"
 TRANSCRIPTS = DOCS / "transcripts"
 TOKEN = "555555:RELAIS-TRANSCRIPTS"
@@ -444,7 +444,6 @@ class Stage:
     async def tick(self) -> None:
         runtime = self.app.bot_data.runtime
         assert runtime is not None
-        assert runtime.engine is not None
         await runtime.engine.plan_once()
         await runtime.engine.dispatch_once()
         await self.sim.idle()
@@ -528,7 +527,6 @@ async def play(story: Story, lang: str, template: Path, folder: Path) -> dict[st
                 await app.post_init(app)
             runtime = app.bot_data.runtime
             assert runtime is not None
-            assert runtime.engine is not None
             # The sandbox has no flood limits: no need to pace the outbox like Telegram.
             runtime.engine.dispatcher.limits = Limits(per_second=10_000, chat_interval=0.0)
             await app.start()
@@ -825,7 +823,7 @@ def transcripts_command(*, check: bool = False, docs: Path = DOCS) -> int:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m bot.transcripts", description=__doc__)
+    parser = argparse.ArgumentParser(prog="python -m bot.devtools.transcripts", description=__doc__)
     parser.add_argument("--check", action="store_true", help="write nothing; exit 1 if stale")
     args = parser.parse_args(argv)
     return transcripts_command(check=args.check)

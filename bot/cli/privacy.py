@@ -14,33 +14,69 @@ relais audit [--cohort C] [--since YYYY-MM-DD] [--action A] [--limit N] [--json]
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import json
 import sys
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
-from sqlalchemy import select
-
-from bot.clock import SystemClock
+from bot.cli.common import load_settings, open_database
 from bot.config import Settings
-from bot.db import Database
-from bot.models import AuditEntry, Cohort, Member
-from bot.services import privacy
+
+if TYPE_CHECKING:
+    from bot.db import Database
+    from bot.services.privacy import PurgeReport
+
+
+def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    purge = commands.add_parser(
+        "purge",
+        help="erase members inactive for RETENTION_DAYS (after their week of notice)",
+        description="Erase the members whose retention period (RETENTION_DAYS) and week of "
+        "notice are over, as the bot's daily pass does, and queue the warnings that are due "
+        "(the running bot sends them).",
+    )
+    purge.add_argument("--dry-run", action="store_true", help="only count, change nothing")
+    purge.set_defaults(handler=cmd_purge)
+
+    audit = commands.add_parser(
+        "audit",
+        help="list the audit log (staff actions, erasures)",
+        description="Print the audit log, oldest first: who did what, when, in which cohort.",
+    )
+    audit.add_argument("--cohort", help="only this cohort (id or join code)")
+    audit.add_argument("--since", metavar="YYYY-MM-DD", help="only entries from this day on")
+    audit.add_argument("--action", help='only actions starting with this (e.g. "staff.")')
+    audit.add_argument("--limit", type=int, default=200, help="the newest N entries (200)")
+    audit.add_argument("--json", action="store_true", help="one JSON object per line")
+    audit.set_defaults(handler=cmd_audit)
+
+
+def cmd_purge(args: argparse.Namespace) -> int:
+    return purge_command(load_settings(), dry_run=args.dry_run)
+
+
+def cmd_audit(args: argparse.Namespace) -> int:
+    return audit_command(
+        load_settings(),
+        cohort=args.cohort,
+        since=args.since,
+        action=args.action,
+        limit=args.limit,
+        as_json=args.json,
+    )
+
 
 # --- purge ---------------------------------------------------------------------------------------
 
 
-async def run_purge(settings: Settings, now: datetime, *, dry_run: bool) -> privacy.PurgeReport:
-    db = Database(settings.database_url)
-    try:
-        async with db.unit_of_work() as session:
-            return await privacy.purge_inactive(
-                session, now, settings.retention_days, dry_run=dry_run
-            )
-    finally:
-        await db.dispose()
+async def run_purge(settings: Settings, now: datetime, *, dry_run: bool) -> PurgeReport:
+    from bot.services import privacy
+
+    async with open_database(settings.database_url) as db, db.unit_of_work() as session:
+        return await privacy.purge_inactive(session, now, settings.retention_days, dry_run=dry_run)
 
 
 def purge_command(
@@ -51,6 +87,8 @@ def purge_command(
     if settings.retention_days <= 0:
         print("RETENTION_DAYS is 0: automatic erasure is off, nothing to do.", file=out)
         return 0
+    from bot.clock import SystemClock
+
     report = asyncio.run(run_purge(settings, SystemClock().now(), dry_run=dry_run))
     verb = "would erase" if dry_run else "erased"
     queue = "would queue" if dry_run else "queued"
@@ -102,7 +140,10 @@ async def audit_lines(
     limit: int = 200,
 ) -> list[AuditLine] | None:
     """The newest `limit` entries matching, oldest first; None if the cohort is unknown."""
-    from bot.services.export import find_cohort
+    from sqlalchemy import select
+
+    from bot.models import AuditEntry, Cohort, Member
+    from bot.services.cohorts import find_by_ref
 
     async with db.unit_of_work() as session:
         query = select(AuditEntry, Member.first_name, Cohort.name).outerjoin(
@@ -110,7 +151,7 @@ async def audit_lines(
         )
         query = query.outerjoin(Cohort, Cohort.id == AuditEntry.cohort_id)
         if cohort is not None:
-            found = await find_cohort(session, cohort)
+            found = await find_by_ref(session, cohort, include_archived=True)
             if found is None:
                 return None
             query = query.where(AuditEntry.cohort_id == found.id)
@@ -157,11 +198,8 @@ def audit_command(
             return 2
 
     async def read() -> list[AuditLine] | None:
-        db = Database(settings.database_url)
-        try:
+        async with open_database(settings.database_url) as db:
             return await audit_lines(db, cohort=cohort, since=start, action=action, limit=limit)
-        finally:
-            await db.dispose()
 
     lines = asyncio.run(read())
     if lines is None:

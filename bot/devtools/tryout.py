@@ -1,14 +1,16 @@
 """`relais try`: chat with the real Relais in the terminal, before creating a Telegram bot.
 
 The unchanged Application runs against the sandbox Bot API with a throw-away SQLite
-database; you are one simulated Telegram user. Buttons are numbered: type the number to
-tap one. A demo cohort is there from the start (unless `--empty`), so that the staff
-commands show something real. `:time +2d` moves time forward to see scheduled messages.
+database; you are one simulated Telegram user. The inline buttons of the last message are
+numbered: type the number to tap one (a number that is not a button on screen is sent as
+text, as when the bot asks for a name or a count). The menu's buttons (the reply keyboard)
+are numbered m1, m2...: plain numbers would hide the numbers people answer. A demo cohort
+is there from the start (unless `--empty`), so that the staff commands show something real.
+`:time +2d` moves time forward to see scheduled messages.
 """
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import re
 import sys
@@ -22,7 +24,7 @@ from bot.app import build_application
 from bot.clock import OffsetClock
 from bot.config import Settings
 from bot.db import Database
-from bot.demo import Demo, seed_demo
+from bot.devtools.demo import Demo, seed_demo
 from bot.migrate import upgrade
 from bot.models import Member, Role, StaffRole
 from bot.runtime import RelaisApp
@@ -33,12 +35,14 @@ YOU = 777_001
 HELP = """\
 Relais dans le terminal — vous êtes un utilisateur de Telegram.
   texte ou /commande   envoyer un message
-  un numéro (ex. 2)    appuyer sur le bouton [2]
+  un numéro (ex. 2)    appuyer sur le bouton [2] du dernier message (sinon, le nombre est envoyé)
+  m1, m2…              appuyer sur un bouton du menu [m1], [m2]…
   :photo [légende]     envoyer une photo
   :time +2h | +3d      avancer l'horloge (voir les rappels et astuces programmés)
   :help                cette aide        :quit   quitter
 """
 _DURATION = re.compile(r"^\+?(\d+)\s*([mhd])$")
+_MENU_NUMBER = re.compile(r"^[mM](\d+)$")
 
 
 def parse_duration(text: str) -> timedelta | None:
@@ -59,7 +63,9 @@ class Terminal:
         self.out = out
         self.files = files
         self.shown: dict[int, int] = {}  # message_id -> number of edits shown
-        self.buttons: list[str] = []
+        # The inline buttons numbered on screen, with the message that carries them; empty
+        # once a message without buttons is shown after them (then a number is text).
+        self.buttons: list[tuple[SentMessage, str]] = []
 
     def flush(self) -> None:
         for message in self.user.messages:
@@ -80,20 +86,38 @@ class Terminal:
                 path = self.files / str(name)
                 path.write_bytes(stored.data)
                 write(f"[{label} : {path}]\n")
-        rows = message.inline_keyboard
-        if rows:
-            self.buttons = []
-            for row in rows:
-                cells = []
-                for button in row:
-                    self.buttons.append(button.text)
-                    cells.append(f"[{len(self.buttons)}] {button.text}")
-                write("   " + "   ".join(cells) + "\n")
-        keyboard = self.user.reply_keyboard
-        if keyboard and message is self.user.last:
-            labels = " | ".join(button.text for row in keyboard for button in row)
-            write(f"   menu : {labels}\n")
+        self.buttons = []
+        for row in message.inline_keyboard:
+            cells = []
+            for button in row:
+                self.buttons.append((message, button.text))
+                cells.append(f"[{len(self.buttons)}] {button.text}")
+            write("   " + "   ".join(cells) + "\n")
+        if message is self.user.last:
+            labels = [f"[m{n}] {label}" for n, label in enumerate(self.menu(), start=1)]
+            if labels:
+                write(f"   menu : {' | '.join(labels)}\n")
         self.out.flush()
+
+    def menu(self) -> list[str]:
+        """The labels of the reply keyboard shown now, in reading order."""
+        return [button.text for row in self.user.reply_keyboard or [] for button in row]
+
+    def inline_button(self, line: str) -> tuple[SentMessage, str] | None:
+        """The numbered inline button `line` stands for, if its message still shows it."""
+        if not line.isdigit() or not 1 <= int(line) <= len(self.buttons):
+            return None
+        message, label = self.buttons[int(line) - 1]
+        shown = [button.text for row in message.inline_keyboard for button in row]
+        return (message, label) if not message.deleted and label in shown else None
+
+    def menu_button(self, line: str) -> str | None:
+        """The label of the menu button `line` (m1, m2...) stands for."""
+        match = _MENU_NUMBER.match(line)
+        labels = self.menu()
+        if match is None or not 1 <= int(match.group(1)) <= len(labels):
+            return None
+        return labels[int(match.group(1)) - 1]
 
     async def act(self, line: str, advance: Callable[[timedelta], None]) -> bool:
         """Carry out one typed line; False when the user wants to leave."""
@@ -112,14 +136,14 @@ class Terminal:
                 advance(delta)
         elif line.startswith(":photo"):
             await self.user.send_photo(caption=line[6:].strip() or None)
-        elif line.isdigit() and 1 <= int(line) <= len(self.buttons):
-            await self.user.click(self.buttons[int(line) - 1])
+        elif (inline := self.inline_button(line)) is not None:
+            await self.user.click(inline[1], message=inline[0])
+        elif (menu_label := self.menu_button(line)) is not None:
+            await self.user.tap(menu_label)
+        elif line in self.menu():
+            await self.user.tap(line)
         else:
-            keyboard = self.user.reply_keyboard or []
-            if any(button.text == line for row in keyboard for button in row):
-                await self.user.tap(line)
-            else:
-                await self.user.send(line)
+            await self.user.send(line)
         self.flush()
         return True
 
@@ -175,7 +199,9 @@ async def run(
                 log_level="WARNING",
             )
             demo = await _prepare(settings, role, empty)
-            sim = Simulator(sandbox)
+            # Wait up to 15 s for the bot's answer before showing the prompt: on a busy
+            # machine the first answers are slow, and the prompt must come after them.
+            sim = Simulator(sandbox, timeout=15.0)
             if demo is not None:
                 for telegram_id in (*demo.merchant_telegram_ids, demo.trainer_telegram_id):
                     sandbox.add_user(telegram_id, "Démo")
@@ -243,7 +269,3 @@ def _stdin_lines() -> asyncio.Queue[str | None]:
 
     loop.run_in_executor(None, reader)
     return queue
-
-
-async def main(args: argparse.Namespace) -> int:
-    return await run(role=getattr(args, "role", "merchant"), empty=getattr(args, "empty", False))
