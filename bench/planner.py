@@ -19,7 +19,7 @@ For each size it runs the real planners (bot/delivery/features.py) through `run_
    them out, a bounded number per tick, until none is unknown (nothing is due yet; before
    due times were stored this was one ordinary tick);
 2. the first tick (it queues the due work);
-3. the steady state: ticks every 30 s after it (nothing new; the median of seven);
+3. the steady state: ticks every 30 s after it (nothing new; the median of fifteen);
 
 then the dispatcher's own per-loop query (`next_due_at`). It prints the time of each, per
 planner, the Python memory peak of the first tick (tracemalloc), and the growth from 10k to
@@ -82,7 +82,7 @@ DUE_COHORTS = 5  # sessions whose 24-hour reminder is due in the tick: 100 remin
 DUE_MEMBERS = 50  # merchants due for a tip and a check-in in the tick
 HISTORY_PER_MEMBER = 3  # sent deliveries already in the outbox
 CHUNK = 5000
-STEADY_RUNS = 7
+STEADY_RUNS = 15
 CATCH_UP_BEFORE = timedelta(hours=3)
 MAX_CATCH_UP_TICKS = 60
 TICK = timedelta(seconds=30)
