@@ -5,6 +5,10 @@
     ...
     await engine.stop()
 
+When the bot is the Application's (its rate limiter is bot/ratelimit.py's), the dispatcher
+shares that limiter's message budget: replies to people go first, the outbox sends in what
+they leave.
+
 Both run on PTB's JobQueue, so they live and stop with the Application: the planner as a
 repeating job, the dispatcher as one long job that drains what is due, then sleeps until
 the next due row, a wake-up (`runtime.wake_dispatcher()`, e.g. after a trainer confirmed a
@@ -33,9 +37,10 @@ from telegram import Bot
 from telegram.ext import Application, Job
 
 from bot.delivery.dispatcher import Dispatcher, DispatchReport
-from bot.delivery.limits import Limits
+from bot.delivery.limits import Limits, SendBudget
 from bot.delivery.planner import PlanReport, run_planners
 from bot.delivery.registry import DeliveryRegistry
+from bot.ratelimit import ReplyRateLimiter
 from bot.runtime import Runtime
 
 log = logging.getLogger(__name__)
@@ -69,7 +74,7 @@ class DeliveryEngine:
         self.runtime = runtime
         self.bot = bot
         self.registry = registry
-        self.dispatcher = Dispatcher(runtime, bot, registry, limits)
+        self.dispatcher = Dispatcher(runtime, bot, registry, limits, budget=shared_budget(bot))
         self.last_plan: PlanReport | None = None
         self._wake = asyncio.Event()
         self._stopping = False
@@ -164,6 +169,7 @@ class DeliveryEngine:
             await self.dispatcher.close()
         except Exception:
             log.exception("could not release the dispatcher lease")
+        log.info("message budget: %s", self.dispatcher.limiter.budget.summary())
         self.runtime.wake_dispatcher = _nothing
 
     async def _planner_tick(self, context: Any) -> None:
@@ -234,6 +240,13 @@ class DeliveryEngine:
                 await asyncio.wait_for(self._wake.wait(), min(remaining, STOP_POLL_SECONDS))
             except TimeoutError:
                 continue
+
+
+def shared_budget(bot: Bot) -> SendBudget | None:
+    """The message budget of the Application's replies, if the bot has one: the outbox then
+    uses what the replies leave (bot/ratelimit.py)."""
+    limiter = getattr(bot, "rate_limiter", None)
+    return limiter.budget if isinstance(limiter, ReplyRateLimiter) else None
 
 
 def _nothing() -> None:

@@ -16,10 +16,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.config import LANGUAGES
 from bot.models import Cohort, Enrolment, Member, Sector, StaffRole
-from bot.services import cohorts
+from bot.services import cohorts, due_times
 from bot.services.validation import InvalidValue, clean_text
 
-# Activity is recorded at most this often, to keep a write off most updates.
+# Activity is recorded at most this often, to keep a write off most updates: the access gate
+# reads `last_seen_at` with the actor and only calls `touch` when it is older than this.
 TOUCH_GRANULARITY = timedelta(minutes=15)
 
 # Short enough to fit a button label and a line of a report, long enough for real names.
@@ -91,7 +92,11 @@ async def get(session: AsyncSession, member_id: int) -> Member | None:
 
 
 async def touch(session: AsyncSession, member_id: int, now: datetime) -> None:
-    """Remember that the member was active (retention counts from here)."""
+    """Remember that the member was active (retention counts from here).
+
+    The condition repeats the gate's check in the database, so two updates of the same
+    minute that both saw a stale time write once.
+    """
     await session.execute(
         update(Member)
         .where(
@@ -165,6 +170,7 @@ async def register(
     member.consent_at = now
     member.onboarded_at = member.onboarded_at or now
     member.active_cohort_id = cohort.id
+    due_times.tips_changed(member)
     await cohorts.enrol(session, member.id, cohort.id, now)
     await session.flush()
     return member
@@ -200,6 +206,7 @@ async def join_cohort(
     if not has_merchant_profile(member):
         return JoinOutcome.NEEDS_PROFILE
     member.active_cohort_id = cohort.id
+    due_times.tips_changed(member)
     joined = await cohorts.enrol(session, member_id, cohort.id, now)
     await session.flush()
     return JoinOutcome.JOINED if joined else JoinOutcome.ALREADY
@@ -276,5 +283,7 @@ async def set_active_cohort(
     if not is_admin and not await belongs_to(session, member_id, cohort_id):
         return None
     member.active_cohort_id = cohort.id
+    # The tips follow the active cohort (its zone, the enrolment there).
+    due_times.tips_changed(member)
     await session.flush()
     return cohort

@@ -43,7 +43,7 @@ from bot.models import (
     TipReceipt,
     TrainingSession,
 )
-from bot.services import tips
+from bot.services import due_times, tips
 from bot.services.validation import clean_text
 
 MAX_ACTIVE = 3
@@ -536,6 +536,7 @@ async def answer_checkin(
         # Past the due date and not done: "not reached", without blame; the reply offers
         # to carry it over.
         await _finish(session, objective, ObjectiveStatus.NOT_REACHED, now)
+    await due_times.checkins_changed(session, objective.member_id)
     await session.flush()
     return _outcome(
         objective,
@@ -566,6 +567,7 @@ async def record_number(
     if row.answer is None:
         row.answer = CheckinAnswer.DOING.value
         row.answered_at = now
+    await due_times.checkins_changed(session, objective.member_id)
     await session.flush()
     answer = CheckinAnswer(row.answer)
     return _outcome(
@@ -666,6 +668,7 @@ async def resume_checkins(session: AsyncSession, member_id: int) -> bool:
     if member is None or not member.checkins_paused:
         return False
     member.checkins_paused = False
+    await due_times.checkins_changed(session, member_id)
     return True
 
 

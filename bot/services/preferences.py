@@ -13,6 +13,9 @@ the tip planner (bot/services/tips.py) and, for days and time, by the objectives
   tip sent in them anyway; offering such a time would only promise something we do not do).
 - The pause (`Member.paused`) stops everything scheduled for the member (the dispatcher skips
   their deliveries and the planners leave them out) until they resume.
+
+Each change resets the member's stored due times (bot/services/due_times.py): the next planner
+tick works out their tips and check-ins from the new rhythm.
 """
 
 from __future__ import annotations
@@ -26,6 +29,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot.config import WEEKDAYS
 from bot.delivery.quiet import QuietWindow, in_window
 from bot.models import Member
+from bot.services import due_times
 
 # The times offered as buttons (those inside the quiet hours are left out).
 TIME_CHOICES: tuple[time, ...] = (time(8, 0), time(9, 30), time(12, 0), time(14, 0), time(18, 0))
@@ -89,6 +93,7 @@ async def toggle_day(
     else:
         days.add(day)
     member.tip_days = ",".join(d for d in WEEKDAYS if d in days)
+    await due_times.rhythm_changed(session, member)
     await session.flush()
     return PreferenceChange.CHANGED, preferences_of(member)
 
@@ -103,6 +108,7 @@ async def set_time(
     if member.tip_time == at:
         return PreferenceChange.UNCHANGED, preferences_of(member)
     member.tip_time = at
+    await due_times.rhythm_changed(session, member)
     await session.flush()
     return PreferenceChange.CHANGED, preferences_of(member)
 
@@ -115,5 +121,6 @@ async def set_paused(
     if member.paused == paused:
         return PreferenceChange.UNCHANGED, preferences_of(member)
     member.paused = paused
+    await due_times.rhythm_changed(session, member)
     await session.flush()
     return PreferenceChange.CHANGED, preferences_of(member)

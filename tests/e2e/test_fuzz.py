@@ -34,6 +34,7 @@ from hypothesis import HealthCheck, given
 from hypothesis import settings as hypothesis_settings
 from hypothesis import strategies as st
 
+from bot.callbacks import AREAS as CODEC_AREAS
 from bot.clock import ManualClock
 from bot.config import Settings
 from bot.db import Database
@@ -42,7 +43,7 @@ from bot.models import Role, StaffInvitation
 from bot.sandbox.records import SentMessage
 from bot.sandbox.server import PendingUpdate
 from bot.sandbox.simulator import SimUser, text_entities, tiny_png
-from bot.services.access import CALLBACK_ACCESS, COMMAND_ACCESS
+from bot.services.access import COMMAND_ACCESS
 from handlers.menu import MERCHANT_MENU, STAFF_MENU
 from tests.conftest import TEST_DATABASE_URL, truncate_all
 from tests.e2e.harness import Harness, running_harness
@@ -161,7 +162,7 @@ MENU_LABELS = sorted(
     {I18N(lang)(label) for lang in LANGUAGES for label, _ in (*MERCHANT_MENU, *STAFF_MENU)}
 )
 COMMANDS = sorted({*COMMAND_ACCESS, "help", "start"})
-AREAS = sorted(CALLBACK_ACCESS)
+AREAS = sorted(CODEC_AREAS)
 
 # Any Unicode but lone surrogates (not valid in JSON); Telegram trims messages, never sends
 # an empty or blank one, and caps a message at 4 096 characters.

@@ -498,7 +498,8 @@ async def test_same_chat_is_paced_while_other_chats_go(
     await make_dispatcher(make_runtime(settings, db, clock, i18n), bot, limits=limits).drain()
     first = [r.at for r in bot.sent if r.chat_id == members[0].chat_id]
     assert len(first) == 2
-    assert first[1] - first[0] >= 0.3
+    # Recorded when the fake bot runs, a few ms after the limiter released the send.
+    assert first[1] - first[0] >= 0.3 - 0.02
     # The two other members did not wait behind the first one's second message.
     others = [r.at for r in bot.sent if r.chat_id != members[0].chat_id]
     assert max(others) < first[1]

@@ -14,9 +14,11 @@ import pytest
 from sqlalchemy import event, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot import buttons, callbacks
 from bot.config import Settings
 from bot.content import ContentLibrary, Curriculum, CurriculumSession, Tip
 from bot.db import Database
+from bot.delivery import due as due_times
 from bot.delivery.outbox import enqueue
 from bot.delivery.registry import PlanWindow, RenderContext, Rendered, Skip
 from bot.i18n import I18n
@@ -178,14 +180,19 @@ def test_session_focus(code: str | None, focus: tuple[str, ...]) -> None:
     assert tips.session_focus(small_library(), code) == focus
 
 
-def test_callback_data_of_every_real_tip_fits_telegram() -> None:
+def test_callback_data_of_every_real_tip_and_theme_fits_telegram() -> None:
     library = ContentLibrary.load()
     t = I18n()("fr")
     for item in library.tips:
-        for row in tips.tip_buttons(t, item):
+        for row in buttons.tip_votes(t, item):
             for button in row:
                 if button.callback_data:
                     assert len(button.callback_data.encode()) <= 64
+        # The library's buttons (bc:tip / bc:push / bc:pushok): pack() refuses what does not fit.
+        for shape in (callbacks.LibraryTip, callbacks.PushTip, callbacks.PushTipConfirm):
+            assert shape.parse(shape(item.id).pack()) == shape(item.id)
+    for theme in library.themes:
+        assert callbacks.LibraryTheme.parse(callbacks.LibraryTheme(theme).pack())
 
 
 # -- the database side ------------------------------------------------------------------------
@@ -367,29 +374,29 @@ async def test_the_planner_reads_only_who_is_due_whatever_the_population(
                 days=("mon,wed", "tue,fri")[index % 2],
                 at=(time(9, 30), time(18, 0))[index % 2],
             )
-    monkeypatch.setattr(tips, "PLAN_BATCH", 2)
+    # New members have no due time yet: a first tick (Monday evening) works out everyone's.
+    async with db.unit_of_work() as session:
+        assert await tips.plan_tips(session, window(settings, local(2026, 11, 23, 18, 30))) == []
+    monkeypatch.setattr(due_times, "BATCH", 2)
     rows_seen: list[int] = []
-    original = tips._due_on
+    original = tips._evaluate_tips
 
-    async def spy(*args: Any, **kwargs: Any) -> list[Any]:
-        found = await original(*args, **kwargs)
-        rows_seen.append(len(found))
-        return found
+    async def spy(rows: Any, plan_window: PlanWindow) -> Any:
+        rows_seen.append(len(rows))
+        return await original(rows, plan_window)
 
-    monkeypatch.setattr(tips, "_due_on", spy)
+    monkeypatch.setattr(tips, "_evaluate_tips", spy)
     async with db.unit_of_work() as session:
         with counting(db) as statements:
             planned = await tips.plan_tips(session, window(settings, tuesday))
     assert sorted(p.member_id for p in planned) == [m.id for m in due]
     assert sum(rows_seen) == 3
     selects = [s for s in statements if s.lstrip().upper().startswith("SELECT")]
-    member_queries = [s for s in selects if "tip_time" in s]
-    # One wall-time slice (Tuesday, 03:29-10:31): 3 due members in batches of 2 -> 2 queries.
-    assert len(member_queries) == 2
-    assert len(selects) == 3  # + the cohorts' zones
-    for statement in member_queries:
-        assert "members.tip_time >=" in statement
-        assert "members.tip_time <=" in statement
+    # 3 due members in batches of 2 -> 2 queries, then one for members changed meanwhile,
+    # and one look in the outbox for the tips planned.
+    assert len(selects) == 4
+    assert sum("members.next_tip_at <=" in s for s in selects) == 2
+    assert sum("members.next_tip_at IS NULL" in s for s in selects) == 1
 
 
 # -- choosing with the member's data, rendering, receipts ------------------------------------
