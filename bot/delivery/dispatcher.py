@@ -1066,9 +1066,13 @@ class Dispatcher:
     async def hand_back_claims(self) -> int:
         """At stop, once no drain runs: requeue every row still `sending` under our name.
 
-        Only abandoned sends can be left (a drain gives back what it did not send): their
-        outcome is unknown, so they are treated like the claims of a stopped dispatcher.
+        Sends Telegram accepted while the database was away are written first, as sent (if
+        the database is still away this raises and nothing is requeued: a requeued row would
+        be sent twice). What is left then are abandoned sends, whose outcome is unknown: they
+        are treated like the claims of a stopped dispatcher.
         """
+        if self._unrecorded:
+            await self._record_unrecorded()
         return await self._recover(self.rt.clock.now(), own=True, everyone=False, only_own=True)
 
     async def close(self) -> None:
