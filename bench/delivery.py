@@ -3,10 +3,14 @@
     .venv/bin/python bench/delivery.py                  # 3,000 messages, SQLite in a temp dir
     .venv/bin/python bench/delivery.py -n 600 --database-url postgresql+asyncpg://...  # EMPTIED
     .venv/bin/python bench/delivery.py --skip-ptb       # the outbox only
+    .venv/bin/python bench/delivery.py --strict --latency 20-150   # the safe reading, latency
 
 What it does:
 1. starts the sandbox Bot API with Telegram's flood limits (30 messages/s per bot, 1/s per
-   chat with bursts of 3, 20/min per group) on this process's event loop;
+   chat with bursts of 3, 20/min per group) on this process's event loop; `--strict`: at most
+   30 sent or edited messages in any trailing second, measured at arrival (no burst at all);
+   `--latency LOW-HIGH`: every request takes a round trip drawn in LOW-HIGH ms (seeded by
+   `--seed`; `--uplink` of it before the request arrives, the rest before the answer);
 2. creates N members (distinct private chats) and queues one delivery each, due now;
 3. runs the real engine in a child process, like `relais run` would (Runtime, Bot, engine,
    `dispatch_once()` until nothing is due), so that its memory is measured alone;
@@ -14,7 +18,8 @@ What it does:
    groups 20/min, 3 retries on 429), also in a child process, for comparison.
 
 It prints, for each: messages/s (first to last message as the sandbox received them), the
-ratio to Telegram's 30/s, 429s answered, duplicates and losses (from the sandbox's record),
+ratio to Telegram's 30/s, 429s answered, the most messages that arrived in any trailing
+second, duplicates and losses (from the sandbox's record),
 p50/p99 lateness (outbox: sent_at - due_at, counted from the engine's start since the child
 needs a moment to boot; AIORateLimiter: send time - start) and the child's peak RSS. A
 benchmark, not a test: it prints figures and fails only if something is lost.
@@ -41,6 +46,7 @@ sys.path.insert(0, str(ROOT))
 
 from sqlalchemy import select, text  # noqa: E402
 
+from bot.content import load_for_bot  # noqa: E402
 from bot.db import Database  # noqa: E402
 from bot.migrate import upgrade  # noqa: E402
 from bot.models import Base, Delivery  # noqa: E402
@@ -95,7 +101,12 @@ async def child_outbox(database_url: str, base_url: str) -> dict[str, Any]:
     )
     await bot.initialize()
     runtime = Runtime(
-        settings=settings, db=db, clock=SystemClock(), i18n=I18n(), instance="bench:1"
+        settings=settings,
+        db=db,
+        clock=SystemClock(),
+        i18n=I18n(),
+        content=load_for_bot(),
+        instance="bench:1",
     )
     registry = DeliveryRegistry()
     install_test_kind(registry)
@@ -107,11 +118,14 @@ async def child_outbox(database_url: str, base_url: str) -> dict[str, Any]:
     await engine.dispatcher.close()
     await bot.shutdown()
     await db.dispose()
+    budget = engine.dispatcher.limiter.budget
     return {
         "elapsed": elapsed,
         "started_at": started_at.isoformat(),
         "report": report.as_dict(),
         "peak_rss_mb": peak_rss_mb(),
+        "round_trip": budget.round_trips / max(budget.answered, 1),
+        "allowance": budget.allowance(),
     }
 
 
@@ -201,15 +215,30 @@ def describe(name: str, count: int, times: list[float], extra: dict[str, Any]) -
     return {"name": name, "messages": count, "rate": rate, **extra}
 
 
-async def main(n: int, database_url: str | None, skip_ptb: bool, latency: float) -> int:
+def parse_latency(text: str) -> tuple[float, float] | None:
+    """`20-150` (ms) -> (0.02, 0.15); `50` -> (0.05, 0.05); `0` -> None."""
+    low, _, high = text.partition("-")
+    bounds = (float(low) / 1000, float(high or low) / 1000)
+    return None if bounds == (0.0, 0.0) else bounds
+
+
+async def main(args: argparse.Namespace) -> int:
     from tests.e2e.delivery_support import queue_test_notices, seed_recipients
 
+    n: int = args.n
+    latency = parse_latency(args.latency)
     results: list[dict[str, Any]] = []
     with tempfile.TemporaryDirectory() as tmp:
-        url = await prepare_database(database_url, Path(tmp))
-        async with SandboxBotAPI(flood_limits=True) as sandbox:
+        url = await prepare_database(args.database_url, Path(tmp))
+        sandbox_api = SandboxBotAPI(
+            flood_limits=True,
+            strict_flood=args.strict,
+            latency=latency,
+            latency_seed=args.seed,
+            latency_uplink=args.uplink,
+        )
+        async with sandbox_api as sandbox:
             sandbox.add_bot(TOKEN, username="relais_bench_bot")
-            sandbox.set_latency(latency)
             db = Database(url)
             recipients = await seed_recipients(db, sandbox, n)
             chats = [r.chat_id for r in recipients]
@@ -232,19 +261,22 @@ async def main(n: int, database_url: str | None, skip_ptb: bool, latency: float)
                     sorted(m.sent_at for m in sent),
                     {
                         "429": sandbox.stats.flood_429,
+                        "most": sandbox.stats.most_in_any_window(1.0),
                         "duplicates": sum(1 for c in chats if per_chat[c] > 1),
                         "losses": sum(1 for c in chats if per_chat[c] == 0),
                         "p50": percentile(lateness, 0.5),
                         "p99": percentile(lateness, 0.99),
                         "peak_rss_mb": outbox["peak_rss_mb"],
                         "elapsed": outbox["elapsed"],
+                        "round_trip": outbox["round_trip"],
+                        "allowance": outbox["allowance"],
                     },
                 )
             )
             await db.dispose()
 
             # 2. PTB's AIORateLimiter, same chats, no outbox
-            if not skip_ptb:
+            if not args.skip_ptb:
                 await asyncio.sleep(1.5)  # let every chat's and the bot's bucket refill
                 sandbox.stats.reset()
                 before = len(sandbox.all_sent())
@@ -260,6 +292,7 @@ async def main(n: int, database_url: str | None, skip_ptb: bool, latency: float)
                         sorted(m.sent_at for m in sent),
                         {
                             "429": sandbox.stats.flood_429,
+                            "most": sandbox.stats.most_in_any_window(1.0),
                             "duplicates": sum(1 for c in chats if per_chat[c] > 1),
                             "losses": sum(1 for c in chats if per_chat[c] == 0),
                             "p50": ptb["p50"],
@@ -271,19 +304,40 @@ async def main(n: int, database_url: str | None, skip_ptb: bool, latency: float)
                 )
 
     backend = "PostgreSQL" if url.startswith("postgresql") else "SQLite"
-    print(f"delivery benchmark: N={n} distinct chats, {backend}, sandbox latency {latency} s")
-    print("flood limits: 30/s per bot (burst 30), 1/s per chat (burst 3), 20/min per group")
+    if latency is None:
+        network = "no latency"
+    else:
+        network = (
+            f"latency {latency[0] * 1000:.0f}-{latency[1] * 1000:.0f} ms "
+            f"(seed {args.seed}, {args.uplink:.0%} before arrival)"
+        )
+    print(f"delivery benchmark: N={n} distinct chats, {backend}, {network}")
+    if args.strict:
+        print(
+            "flood limits: strict, at most 30 sent+edited in any trailing second at arrival; "
+            "1/s per chat (burst 3), 20/min per group"
+        )
+    else:
+        print("flood limits: 30/s per bot (burst 30), 1/s per chat (burst 3), 20/min per group")
     header = (
-        f"{'':30} {'msg/s':>7} {'ratio':>6} {'429s':>5} {'dup':>4} {'lost':>5} "
+        f"{'':30} {'msg/s':>7} {'ratio':>6} {'429s':>5} {'max/s':>5} {'dup':>4} {'lost':>5} "
         f"{'p50 late':>9} {'p99 late':>9} {'peak RSS':>9} {'elapsed':>8}"
     )
     print(header)
     for r in results:
         print(
             f"{r['name']:30} {r['rate']:7.2f} {r['rate'] / TELEGRAM_LIMIT:6.3f} {r['429']:5d} "
-            f"{r['duplicates']:4d} {r['losses']:5d} {r['p50']:8.1f}s {r['p99']:8.1f}s "
-            f"{r['peak_rss_mb']:7.0f}MB {r['elapsed']:7.1f}s"
+            f"{r['most']:5d} {r['duplicates']:4d} {r['losses']:5d} {r['p50']:8.1f}s "
+            f"{r['p99']:8.1f}s {r['peak_rss_mb']:7.0f}MB {r['elapsed']:7.1f}s"
         )
+    outbox = results[0]
+    # Each message holds its budget slot one second plus its round trip, less the allowance.
+    held = 1.0 + outbox["round_trip"] - outbox["allowance"]
+    print(
+        f"outbox: mean round trip {outbox['round_trip'] * 1000:.0f} ms seen by the dispatcher, "
+        f"allowance {outbox['allowance'] * 1000:.0f} ms: a slot is held {held:.3f} s, "
+        f"so at most {30 / held:.2f} msg/s ({30 / held / TELEGRAM_LIMIT:.3f})"
+    )
     return 1 if any(r["losses"] for r in results[:1]) else 0
 
 
@@ -305,9 +359,18 @@ def cli() -> int:
         "--database-url", help="PostgreSQL URL (its tables are EMPTIED); default: SQLite temp"
     )
     parser.add_argument("--skip-ptb", action="store_true", help="skip the AIORateLimiter run")
-    parser.add_argument("--latency", type=float, default=0.0, help="sandbox answer delay (s)")
+    parser.add_argument(
+        "--strict", action="store_true", help="30 sent+edited messages in any trailing second"
+    )
+    parser.add_argument(
+        "--latency", default="0", help="round trip of each request, LOW-HIGH ms (e.g. 20-150)"
+    )
+    parser.add_argument("--seed", type=int, default=1, help="seed of the latency draws")
+    parser.add_argument(
+        "--uplink", type=float, default=0.5, help="share of the round trip before arrival"
+    )
     args = parser.parse_args()
-    return asyncio.run(main(args.n, args.database_url, args.skip_ptb, args.latency))
+    return asyncio.run(main(args))
 
 
 if __name__ == "__main__":

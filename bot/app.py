@@ -19,8 +19,11 @@ from telegram.request import HTTPXRequest
 
 from bot.clock import Clock, SystemClock
 from bot.config import Settings
-from bot.content import ContentError, ContentLibrary
+from bot.content import load_for_bot
 from bot.db import Database
+from bot.delivery.engine import DeliveryEngine
+from bot.delivery.features import build_registry
+from bot.health import WatchedRequest
 from bot.i18n import I18n
 from bot.migrate import current_revision, head_revision
 from bot.persistence import DatabasePersistence
@@ -67,8 +70,16 @@ def build_application(
     clock = clock or SystemClock()
     db = db or Database(settings.database_url)
     i18n = i18n or I18n(default_language=settings.default_language, default_zone=settings.timezone)
-    runtime = Runtime(settings=settings, db=db, clock=clock, i18n=i18n, instance=_instance_name())
-    runtime.content = _load_content()
+    runtime = Runtime(
+        settings=settings,
+        db=db,
+        clock=clock,
+        i18n=i18n,
+        # The one place the tips library and the curriculum are read.
+        content=load_for_bot(),
+        instance=_instance_name(),
+        start_engine=start_engine,
+    )
 
     context_types = ContextTypes(context=RelaisContext, bot_data=BotData)
     base_url = settings.telegram_api_base_url
@@ -91,7 +102,8 @@ def build_application(
                 httpx_kwargs={"limits": REPLY_CONNECTION_LIMITS},
             )
         )
-        .get_updates_request(HTTPXRequest(read_timeout=40))
+        # Watched: /healthz and the outage log need to know how getUpdates is answered.
+        .get_updates_request(WatchedRequest(runtime.bot_api, read_timeout=40))
         .rate_limiter(ReplyRateLimiter())
         .post_init(_post_init)
         .post_shutdown(_post_shutdown)
@@ -100,21 +112,11 @@ def build_application(
     )
     application: RelaisApp = builder.build()
     application.bot_data.runtime = runtime
-    runtime.extras["start_engine"] = start_engine
 
     from handlers import register
 
     register(application)
     return application
-
-
-def _load_content() -> ContentLibrary:
-    """The tips library: a tip that fails the check is left out (and said), never fatal."""
-    try:
-        return ContentLibrary.load()
-    except ContentError as exc:
-        log.warning("content/ has problems; the tips concerned are left out:\n%s", exc)
-        return ContentLibrary.load(strict=False)
 
 
 async def _post_init(application: Any) -> None:
@@ -130,7 +132,12 @@ async def _post_init(application: Any) -> None:
         )
     from handlers import on_startup
 
+    # Telegram-facing set-up (menu labels, the command list) belongs to the handlers.
     await on_startup(app)
+    engine = DeliveryEngine(runtime, app.bot, build_registry(runtime.content))
+    runtime.engine = engine
+    if runtime.start_engine:
+        engine.start(app)
     log.info("relais started", extra={"instance": runtime.instance})
 
 
@@ -138,9 +145,9 @@ async def _post_shutdown(application: Any) -> None:
     app: RelaisApp = application
     runtime = app.bot_data.runtime
     if runtime is not None:
-        from handlers import on_shutdown
-
-        await on_shutdown(app)
+        # The engine's last sends go out before the bot's HTTP client and the database close.
+        if runtime.has_engine:
+            await runtime.engine.stop()
         await runtime.db.dispose()
 
 

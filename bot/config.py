@@ -50,6 +50,8 @@ class Settings(BaseSettings):
     port: int = 8443
     # GET /healthz of the running bot (both modes; 0 disables). See bot/health.py.
     health_port: int = Field(default=8080, ge=0, le=65535)
+    # /healthz says 503 when the Bot API has not answered for this long (failures included).
+    health_stale_seconds: float = Field(default=30.0, gt=0)
     timezone: str = "Europe/Brussels"
     default_language: str = "fr"
     reminder_offsets_minutes: Annotated[list[int], NoDecode] = Field(

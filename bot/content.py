@@ -9,6 +9,7 @@ A tip file is YAML front matter, then the text in Telegram HTML::
 
     ---
     id: objectifs-01-un-seul-chiffre
+    title: "Un seul chiffre"       # plain text, at most 40 characters (it labels buttons)
     theme: objectives              # a code of curriculum.yaml `themes:`
     sectors: [all]                 # or codes of bot.models.Sector: [beauty, food]
     level: 1                       # 1 beginner, 2, 3
@@ -18,11 +19,11 @@ A tip file is YAML front matter, then the text in Telegram HTML::
     <b>One idea.</b> One action for this week...
 
 Rules the check enforces (``check(directory)`` / ``relais content check``): the front matter
-fields above and no others; the id is the file name and unique; every tip exists in fr, nl and
-en with the same theme, sectors, level and session; known theme, sectors and session; level
-1-3; https links; the text is valid Telegram HTML using only ``<b> <i> <u> <a href> <code>
-<blockquote>`` (a new line is a line break), at most 700 visible characters, and uses no
-placeholder but ``{first_name}`` and ``{business_name}``.
+fields above and no others; the id is the file name and unique; a short plain title in each
+language; every tip exists in fr, nl and en with the same theme, sectors, level and session;
+known theme, sectors and session; level 1-3; https links; the text is valid Telegram HTML
+using only ``<b> <i> <u> <a href> <code> <blockquote>`` (a new line is a line break), at most
+700 visible characters, and uses no placeholder but ``{first_name}`` and ``{business_name}``.
 
 Placeholders are filled at send time with HTML-escaped values. When the member gave no
 business name, ``{business_name}`` becomes the fallback of curriculum.yaml (e.g. "votre
@@ -30,25 +31,31 @@ commerce"); an empty ``{first_name}`` disappears with the comma or space before 
 it after a word: "Bonjour {first_name} !", "À vous de jouer, {first_name} !".
 
 No telegram import here: handlers and the delivery renderers turn a tip into a message.
+
+Longer than our ~600 lines on purpose: the loader and the checks of `relais content check`
+are one grammar of the front matter; keeping them together keeps the rules and the errors
+that explain them in step.
 """
 
 from __future__ import annotations
 
 import difflib
 import html
+import logging
 import re
-import sys
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Protocol, TextIO
+from typing import Any, Protocol
 
 import yaml
 
 from bot.i18n import LANGUAGES, REFERENCE_LANGUAGE
 from bot.models import Sector
 from bot.telegram_html import inspect_html
+
+log = logging.getLogger(__name__)
 
 CONTENT_DIR = Path(__file__).resolve().parent.parent / "content"
 CURRICULUM_FILE = "curriculum.yaml"
@@ -77,8 +84,10 @@ MAX_VISIBLE_CHARACTERS = 700
 LEVELS = (1, 2, 3)
 # Ids travel in callback data ("tip:<id>:down" and the like, at most 64 bytes).
 MAX_ID_LENGTH = 48
+# A title labels the tip on a button (the trainer's library, /stats): it must fit on a phone.
+MAX_TITLE_LENGTH = 40
 
-REQUIRED_FIELDS = ("id", "theme", "sectors", "level", "session")
+REQUIRED_FIELDS = ("id", "title", "theme", "sectors", "level", "session")
 OPTIONAL_FIELDS = ("link",)
 # Fields that must be the same in every language of a tip.
 SHARED_FIELDS = ("theme", "sectors", "level", "session")
@@ -102,6 +111,8 @@ class Tip:
     session: int
     texts: Mapping[str, str]
     links: Mapping[str, str] = field(default_factory=dict)
+    # Short plain-text titles per language (front matter `title:`), for buttons and lists.
+    titles: Mapping[str, str] = field(default_factory=dict)
 
     @property
     def for_all(self) -> bool:
@@ -123,6 +134,10 @@ class Tip:
     def text(self, lang: str) -> str:
         """The raw HTML (placeholders unfilled) in `lang`, French when missing."""
         return self.texts.get(lang) or self.texts[REFERENCE_LANGUAGE]
+
+    def title(self, lang: str) -> str:
+        """The short title in `lang`, French when missing (the id for a tip without one)."""
+        return self.titles.get(lang) or self.titles.get(REFERENCE_LANGUAGE) or self.id
 
 
 @dataclass(frozen=True)
@@ -297,6 +312,16 @@ def load(directory: Path = CONTENT_DIR, *, strict: bool = True) -> ContentLibrar
     return ContentLibrary.load(directory, strict=strict)
 
 
+def load_for_bot(directory: Path = CONTENT_DIR) -> ContentLibrary:
+    """The library a running bot uses: a tip that fails the check is left out (and said),
+    never fatal — one broken tip must not keep the whole bot from starting."""
+    try:
+        return ContentLibrary.load(directory)
+    except ContentError as exc:
+        log.warning("content/ has problems; the tips concerned are left out:\n%s", exc)
+        return ContentLibrary.load(directory, strict=False)
+
+
 # -- problems -----------------------------------------------------------------------------
 
 
@@ -307,7 +332,7 @@ class Problem:
     `code` is stable for programs and tests: missing_file, yaml, front_matter, missing_field,
     unknown_field, bad_value, bad_id, id_mismatch, duplicate_id, missing_translation,
     inconsistent, unknown_theme, unknown_sector, bad_level, unknown_session, bad_link,
-    empty_text, html, too_long, unknown_placeholder, unknown_language, stray_file,
+    bad_title, empty_text, html, too_long, unknown_placeholder, unknown_language, stray_file,
     curriculum.
     """
 
@@ -363,6 +388,7 @@ class _TipFile:
     level: int | None = None
     session: int | None = None
     link: str | None = None
+    title: str | None = None
 
 
 def _read(directory: Path) -> tuple[ContentLibrary, list[Problem]]:
@@ -765,6 +791,23 @@ def _read_tip_file(
         else:
             tip.session = session
 
+    title = meta.get("title")
+    if title is not None:
+        text = title.strip() if isinstance(title, str) else ""
+        if not text:
+            report("bad_title", "title", 'a short title in plain words, e.g. "Shoot by the window"')
+        elif len(text) > MAX_TITLE_LENGTH:
+            report(
+                "bad_title",
+                "title",
+                f"the title is {len(text)} characters long; at most {MAX_TITLE_LENGTH} "
+                "(it labels a button)",
+            )
+        elif re.search(r"[<>&{}\n]", text):
+            report("bad_title", "title", "a title is plain text: no <, >, &, { or }")
+        else:
+            tip.title = text
+
     link = meta.get("link")
     if link is not None:
         if not isinstance(link, str) or not re.fullmatch(r"https://[^\s\"'<>]+\.[^\s\"'<>]+", link):
@@ -909,6 +952,7 @@ def _assemble(files: list[_TipFile], problems: list[Problem]) -> dict[str, Tip]:
             session=reference.session,
             texts={lang: version.body for lang, version in versions.items()},
             links={lang: version.link for lang, version in versions.items() if version.link},
+            titles={lang: version.title for lang, version in versions.items() if version.title},
         )
     return tips
 
@@ -945,21 +989,3 @@ def summary(directory: Path = CONTENT_DIR) -> list[str]:
     totals = [sum(counts[(t, lang)] for t in order) for lang in LANGUAGES]
     lines.append(f"{'total':<{width}}  " + "  ".join(f"{n:>4}" for n in totals))
     return lines
-
-
-def content_check_command(directory: Path | None = None, out: TextIO | None = None) -> int:
-    """`relais content check`: print each problem, then a summary. Exit code 1 on problems."""
-    out = out or sys.stdout
-    directory = directory or CONTENT_DIR
-    problems = check(directory)
-    for problem in problems:
-        print(problem, file=out)
-    if problems:
-        print(file=out)
-    print("\n".join(summary(directory)), file=out)
-    print(file=out)
-    if problems:
-        print(f"{len(problems)} problem(s) to fix.", file=out)
-        return 1
-    print("Content OK: every tip and the curriculum pass the check.", file=out)
-    return 0

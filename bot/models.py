@@ -181,8 +181,7 @@ class Member(Base):
     commune: Mapped[str | None] = mapped_column(String(120))
     language: Mapped[str] = mapped_column(String(8))
     tip_days: Mapped[str] = mapped_column(String(32))  # "tue,fri"
-    # The tip and check-in planners select members by the time of day that falls due.
-    tip_time: Mapped[time] = mapped_column(Time(), index=True)
+    tip_time: Mapped[time] = mapped_column(Time())
     paused: Mapped[bool] = mapped_column(Boolean, default=False)
     checkins_paused: Mapped[bool] = mapped_column(Boolean, default=False)
     reachable: Mapped[bool] = mapped_column(Boolean, default=True)
@@ -194,6 +193,9 @@ class Member(Base):
     created_at: Mapped[datetime] = mapped_column(default=_now)
     last_seen_at: Mapped[datetime | None]
     retention_warned_at: Mapped[datetime | None]
+    # When the tip planner must look at this member next (bot/delivery/due.py): their next
+    # tip moment, NULL when something it depends on changed (the next tick works it out).
+    next_tip_at: Mapped[datetime | None] = mapped_column(index=True)
 
     enrolments: Mapped[list[Enrolment]] = relationship(
         back_populates="member", cascade="all, delete-orphan", passive_deletes=True
@@ -316,6 +318,8 @@ class Objective(Base):
     """A concrete objective a merchant set for themself."""
 
     __tablename__ = "objectives"
+    # The check-in planner reads the active objectives that fall due, on this index.
+    __table_args__ = (Index("ix_objectives_status_next_checkin_at", "status", "next_checkin_at"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     member_id: Mapped[int] = mapped_column(ForeignKey("members.id", ondelete="CASCADE"), index=True)
@@ -332,6 +336,9 @@ class Objective(Base):
     )
     created_at: Mapped[datetime] = mapped_column(default=_now)
     closed_at: Mapped[datetime | None]
+    # When the check-in planner must look at this objective next (bot/delivery/due.py);
+    # NULL when something it depends on changed (the next tick works it out).
+    next_checkin_at: Mapped[datetime | None]
 
     checkins: Mapped[list[ObjectiveCheckin]] = relationship(
         back_populates="objective",

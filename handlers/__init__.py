@@ -85,24 +85,13 @@ def register(app: RelaisApp) -> None:
 
 
 async def on_startup(app: RelaisApp) -> None:
-    """After the bot is initialised: load menu labels, set commands, start the engine."""
+    """After the bot is initialised: load the menu labels and set the command list.
+
+    Called from bot/app.py's post-init, which also wires the delivery engine.
+    """
     runtime = app.bot_data.runtime
     assert runtime is not None
     menu.load_labels(runtime.i18n)
     from handlers import help as help_
 
     await help_.set_bot_commands(app)
-    from bot.delivery.engine import DeliveryEngine
-    from bot.delivery.features import build_registry
-
-    engine = DeliveryEngine(runtime, app.bot, build_registry(runtime.content))
-    runtime.engine = engine
-    if runtime.extras.get("start_engine", True):
-        engine.start(app)
-
-
-async def on_shutdown(app: RelaisApp) -> None:
-    """Before resources close: stop the delivery engine."""
-    runtime = app.bot_data.runtime
-    if runtime is not None and runtime.engine is not None:
-        await runtime.engine.stop()

@@ -17,6 +17,7 @@ from bot.i18n import Translator
 from bot.runtime import RelaisContext
 from bot.services.access import Access, callback_access, command_access, load_actor
 from bot.services.members import TOUCH_GRANULARITY, touch
+from handlers.common import stale_button
 from handlers.menu import command_for_text
 
 log = logging.getLogger(__name__)
@@ -92,7 +93,7 @@ async def gate(update: Update, context: RelaisContext) -> None:
         data = query.data or ""
         access = callback_access(data)
         if access is None:
-            await query.answer(t("Ce bouton n'est plus valable."), show_alert=False)
+            await query.answer(stale_button(t), show_alert=False)
             raise ApplicationHandlerStop
         if not actor.may(access):
             log.info("refused callback area=%s user=%s", data.split(":", 1)[0], user.id)

@@ -16,21 +16,22 @@ from telegram import Update
 from telegram.error import Forbidden, NetworkError, TelegramError
 
 from bot.i18n import Translator, normalise_language
+from bot.logs import redact
 from bot.runtime import RelaisContext
 
 log = logging.getLogger(__name__)
 ADMIN_ALERT_INTERVAL = timedelta(minutes=5)
-_ALERT_KEY = "last_admin_alert"
-
-
-def scrub(text: str, token: str | None) -> str:
-    return text.replace(token, "<BOT_TOKEN>") if token else text
 
 
 async def on_error(update: object, context: RelaisContext) -> None:
     error = context.error
+    if update is None and context.job is None and isinstance(error, TelegramError):
+        # A failed getUpdates, which PTB's polling loop reports here each time: the Bot API
+        # watch (bot/health.py) logs the outage once, with a count, and /healthz reports it.
+        log.debug("polling: %s: %s", type(error).__name__, error)
+        return
     token = context.rt.settings.token
-    trace = scrub("".join(traceback.format_exception(error)) if error else "", token)
+    trace = redact("".join(traceback.format_exception(error)) if error else "", [token])
     update_repr = update.to_dict() if isinstance(update, Update) else repr(update)
     update_id = update.update_id if isinstance(update, Update) else None
     log.error("unhandled error update_id=%s\n%s", update_id, trace)
@@ -69,11 +70,11 @@ def _translator(update: Update, context: RelaisContext) -> Translator:
 async def _alert_admins(context: RelaisContext, update_repr: object, trace: str) -> None:
     rt = context.rt
     now: datetime = rt.clock.now()
-    last = rt.extras.get(_ALERT_KEY)
-    if isinstance(last, datetime) and now - last < ADMIN_ALERT_INTERVAL:
+    last = rt.last_admin_alert
+    if last is not None and now - last < ADMIN_ALERT_INTERVAL:
         return
-    rt.extras[_ALERT_KEY] = now
-    details = scrub(json.dumps(update_repr, default=str, ensure_ascii=False), rt.settings.token)
+    rt.last_admin_alert = now
+    details = redact(json.dumps(update_repr, default=str, ensure_ascii=False), [rt.settings.token])
     text = (
         "⚠️ Relais error\n"
         f"<pre>{html.escape(details[:1200])}</pre>\n"

@@ -1,7 +1,8 @@
 """`/export` (coordinator): the cohort's XLSX workbook as a document.
 
-Sheets: members, sessions, RSVPs, attendance, objectives (bot/services/export.py), with
-headers in the coordinator's language. The same file comes from `relais export`.
+Sheets: members, sessions, RSVPs, attendance, objectives (bot/reports/export.py), with
+headers in the coordinator's language. The same file comes from `relais export`. An archived
+cohort is no one's group any more: nothing leaves the database through Telegram for it.
 """
 
 from __future__ import annotations
@@ -11,9 +12,9 @@ from typing import Any
 from telegram import InputFile, Update
 from telegram.ext import BaseHandler, CommandHandler, filters
 
-from bot.models import Cohort
+from bot.reports import export
 from bot.runtime import RelaisContext
-from bot.services import export
+from bot.services import cohorts
 from bot.services.audit import audit
 
 NEW_MESSAGE = filters.UpdateType.MESSAGE
@@ -27,13 +28,13 @@ async def send_export(update: Update, context: RelaisContext) -> None:
     cohort_id = context.actor.active_cohort_id
     cohort = None
     if cohort_id is not None:
-        async with rt.db.unit_of_work() as session:
-            cohort = await session.get(Cohort, cohort_id)
-            data = await export.workbook_bytes(session, cohort, t) if cohort else b""
+        async with rt.db.unit_of_work() as tx:
+            cohort = await cohorts.get(tx, cohort_id)
+            data = await export.workbook_bytes(tx, cohort, t) if cohort else b""
             if cohort is not None:
                 # Personal data leaves the database: the commune can see who exported it.
                 await audit(
-                    session,
+                    tx,
                     context.actor.member_id,
                     cohort.id,
                     "cohort.export",

@@ -13,38 +13,38 @@ from typing import Any
 from telegram import Update
 from telegram.ext import BaseHandler, CallbackQueryHandler, CommandHandler, MessageHandler, filters
 
+from bot.callbacks import GRP, GroupOpen, GroupPage
 from bot.delivery.registry import Button
 from bot.i18n import N_, Translator
-from bot.models import Cohort
+from bot.reports import group as report
 from bot.runtime import RelaisContext
-from bot.services import objectives as objs
+from bot.services import cohorts
 from bot.services.checkins import clip, fit
-from handlers.common import answer_callback, page_arg
+from handlers.common import answer_callback, answer_stale, clicked_in, show
 from handlers.menu import menu_button
-from handlers.objectives import show
 
 PAGE_SIZE = 8
 NEW_MESSAGE = filters.UpdateType.MESSAGE
 
 STATE_ICONS = {
-    objs.GroupState.STUCK: "😕",
-    objs.GroupState.NO_NEWS: "💤",
-    objs.GroupState.DOING: "🚧",
-    objs.GroupState.DONE: "✅",
-    objs.GroupState.NOT_REACHED: "🌱",
-    objs.GroupState.NONE: "➖",
+    report.GroupState.STUCK: "😕",
+    report.GroupState.NO_NEWS: "💤",
+    report.GroupState.DOING: "🚧",
+    report.GroupState.DONE: "✅",
+    report.GroupState.NOT_REACHED: "🌱",
+    report.GroupState.NONE: "➖",
 }
 STATE_WORDS = {
-    objs.GroupState.STUCK: N_("bloqués"),
-    objs.GroupState.NO_NEWS: N_("sans nouvelles"),
-    objs.GroupState.DOING: N_("en cours"),
-    objs.GroupState.DONE: N_("atteints"),
-    objs.GroupState.NOT_REACHED: N_("pas atteints"),
-    objs.GroupState.NONE: N_("sans objectif"),
+    report.GroupState.STUCK: N_("bloqués"),
+    report.GroupState.NO_NEWS: N_("sans nouvelles"),
+    report.GroupState.DOING: N_("en cours"),
+    report.GroupState.DONE: N_("atteints"),
+    report.GroupState.NOT_REACHED: N_("pas atteints"),
+    report.GroupState.NONE: N_("sans objectif"),
 }
 
 
-def row_text(t: Translator, row: objs.GroupRow) -> str:
+def row_text(t: Translator, row: report.GroupRow) -> str:
     who = t("{icon} <b>{name}</b>", icon=STATE_ICONS[row.state], name=clip(row.first_name, 40))
     if row.business_name:
         who += " " + t("({business})", business=clip(row.business_name, 40))
@@ -52,8 +52,8 @@ def row_text(t: Translator, row: objs.GroupRow) -> str:
         return who + " — " + t("pas encore d'objectif")
     details = [t("« {text} »", text=clip(row.objective_text, 70))]
     if row.due_on is not None and row.state not in (
-        objs.GroupState.DONE,
-        objs.GroupState.NOT_REACHED,
+        report.GroupState.DONE,
+        report.GroupState.NOT_REACHED,
     ):
         details.append(t("📅 {date}", date=t.date(row.due_on, "d MMM")))
     if row.last_checkin_at is not None:
@@ -77,7 +77,7 @@ def row_text(t: Translator, row: objs.GroupRow) -> str:
     return "\n".join(lines)
 
 
-def page_text(t: Translator, cohort_name: str, page: objs.GroupPage) -> str:
+def page_text(t: Translator, cohort_name: str, page: report.GroupPage) -> str:
     counts = " · ".join(
         t("{icon} {word} : {n}", icon=STATE_ICONS[state], word=t(STATE_WORDS[state]), n=n)
         for state, n in page.counts.items()
@@ -92,12 +92,12 @@ def page_text(t: Translator, cohort_name: str, page: objs.GroupPage) -> str:
     return "\n\n".join(parts)
 
 
-def page_buttons(t: Translator, page: objs.GroupPage) -> list[list[Button]]:
+def page_buttons(t: Translator, page: report.GroupPage) -> list[list[Button]]:
     row: list[Button] = []
     if page.page > 0:
-        row.append(Button(t(N_("◀ Précédent")), f"grp:page:{page.page - 1}"))
+        row.append(Button(t(N_("◀ Précédent")), GroupPage(page.page - 1).pack()))
     if page.page < page.pages - 1:
-        row.append(Button(t(N_("Suivant ▶")), f"grp:page:{page.page + 1}"))
+        row.append(Button(t(N_("Suivant ▶")), GroupPage(page.page + 1).pack()))
     return [row] if row else []
 
 
@@ -108,11 +108,18 @@ async def send_page(update: Update, context: RelaisContext, number: int, *, edit
     if cohort_id is None:  # pragma: no cover - the access gate requires a staff role in it
         await show(update, t("Choisissez d'abord votre groupe avec /cohorte."), edit=False)
         return
-    async with context.rt.db.unit_of_work() as session:
-        cohort = await session.get(Cohort, cohort_id)
-        page = await objs.group_overview(session, cohort_id, page=number, page_size=PAGE_SIZE)
-    name = cohort.name if cohort is not None else ""
-    await show(update, fit(page_text(t, name, page)), page_buttons(t, page), edit=edit)
+    async with context.rt.db.unit_of_work() as tx:
+        cohort = await cohorts.get(tx, cohort_id)
+        page = (
+            await report.group_overview(tx, cohort.id, page=number, page_size=PAGE_SIZE)
+            if cohort is not None
+            else None
+        )
+    if cohort is None or page is None:
+        # An archived cohort: its objectives are nobody's business any more.
+        await show(update, t("Vous ne faites partie d'aucun groupe pour le moment."), edit=edit)
+        return
+    await show(update, fit(page_text(t, cohort.name, page)), page_buttons(t, page), edit=edit)
 
 
 async def group(update: Update, context: RelaisContext) -> None:
@@ -121,22 +128,20 @@ async def group(update: Update, context: RelaisContext) -> None:
 
 async def turn_page(update: Update, context: RelaisContext) -> None:
     """`grp:page:<n>` edits the list in place; `grp:open` (the digest's button) sends it."""
-    query = update.callback_query
-    parts = (query.data or "").split(":") if query is not None else []
-    if parts == ["grp", "open"]:
+    button = clicked_in(update, GRP)
+    if isinstance(button, GroupOpen):
         await answer_callback(update)
         await send_page(update, context, 0, edit=False)
         return
-    number = page_arg(parts[2]) if len(parts) == 3 and parts[1] == "page" else None
-    if number is None:
-        await answer_callback(update, context.t("Ce bouton n'est plus valable."))
+    if not isinstance(button, GroupPage):
+        await answer_stale(update, context.t)
         return
-    await send_page(update, context, number, edit=True)
+    await send_page(update, context, button.page, edit=True)
 
 
 def handlers() -> list[BaseHandler[Update, RelaisContext, Any]]:
     return [
         CommandHandler("groupe", group, filters=NEW_MESSAGE),
         MessageHandler(NEW_MESSAGE & menu_button("groupe"), group),
-        CallbackQueryHandler(turn_page, pattern=r"^grp:"),
+        CallbackQueryHandler(turn_page, pattern=GRP.pattern),
     ]

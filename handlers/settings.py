@@ -1,4 +1,5 @@
-"""`/reglages` (and the ⚙️ menu button): tip days, tip time, pause / resume — buttons only.
+"""`/reglages` (and the ⚙️ menu button): the member's preferences — tip days, tip time,
+pause / resume — buttons only.
 
 One message shows the rhythm and its buttons; every tap changes one thing and redraws that
 message in place:
@@ -20,25 +21,26 @@ from telegram import Update
 from telegram.error import BadRequest
 from telegram.ext import BaseHandler, CallbackQueryHandler, CommandHandler, MessageHandler, filters
 
+from bot.callbacks import SET, Pause, TipDay, TipTime
 from bot.config import WEEKDAYS
 from bot.delivery.registry import Button
 from bot.i18n import Translator
+from bot.keyboards import keyboard
 from bot.runtime import RelaisContext
-from bot.services import settings_prefs
-from bot.services.settings_prefs import PrefChange, TipPrefs
+from bot.services import preferences as preferences_service
+from bot.services.preferences import PreferenceChange, TipPreferences
 from bot.services.tips import days_text
-from handlers.common import answer_callback
+from handlers.common import answer_callback, answer_stale, clicked_in
 from handlers.menu import menu_button
-from handlers.tips import markup
 
 log = logging.getLogger(__name__)
 
 NEW_MESSAGE = filters.UpdateType.MESSAGE
 
 
-def settings_text(t: Translator, prefs: TipPrefs) -> str:
+def preferences_text(t: Translator, preferences: TipPreferences) -> str:
     lines = [t("⚙️ <b>Vos réglages</b>"), ""]
-    if prefs.paused:
+    if preferences.paused:
         lines.append(
             t(
                 "⏸ <b>En pause</b> : je ne vous envoie plus rien (ni astuce, ni rappel) "
@@ -49,122 +51,110 @@ def settings_text(t: Translator, prefs: TipPrefs) -> str:
         lines.append(
             t(
                 "💡 Vous recevez une astuce chaque {days} à {time}.",
-                days=days_text(t, prefs.days),
-                time=t.time(prefs.at),
+                days=days_text(t, preferences.days),
+                time=t.time(preferences.at),
             )
         )
     lines += ["", t("Touchez un jour pour l'ajouter ou le retirer, puis choisissez l'heure.")]
     return "\n".join(lines)
 
 
-def _time_code(at: time) -> str:
-    return f"{at.hour:02d}{at.minute:02d}"
-
-
-def settings_buttons(
-    t: Translator, prefs: TipPrefs, offered: tuple[time, ...]
+def preferences_buttons(
+    t: Translator, preferences: TipPreferences, offered: tuple[time, ...]
 ) -> list[list[Button]]:
     names = t.locale.days["format"]["abbreviated"]
     days = [
         Button(
-            ("✅ " if day in prefs.days else "") + str(names[index]),
-            callback_data=f"set:day:{day}",
+            ("✅ " if day in preferences.days else "") + str(names[index]),
+            callback_data=TipDay(day).pack(),
         )
         for index, day in enumerate(WEEKDAYS)
     ]
     times = [
         Button(
-            ("✅ " if at == prefs.at else "") + t.time(at),
-            callback_data=f"set:time:{_time_code(at)}",
+            ("✅ " if at == preferences.at else "") + t.time(at),
+            callback_data=TipTime(at).pack(),
         )
         for at in offered
     ]
     pause = (
-        Button(t("▶️ Reprendre"), callback_data="set:resume")
-        if prefs.paused
-        else Button(t("⏸ Mettre en pause"), callback_data="set:pause")
+        Button(t("▶️ Reprendre"), callback_data=Pause("resume").pack())
+        if preferences.paused
+        else Button(t("⏸ Mettre en pause"), callback_data=Pause("pause").pack())
     )
     return [days[:4], days[4:], times[:3], times[3:], [pause]]
 
 
 def _offered(context: RelaisContext) -> tuple[time, ...]:
-    return settings_prefs.offered_times(context.rt.settings.quiet_window)
+    return preferences_service.offered_times(context.rt.settings.quiet_window)
 
 
-async def show_settings(update: Update, context: RelaisContext) -> None:
-    message = update.effective_message
-    assert message is not None
-    member_id = context.actor.member_id
-    assert member_id is not None  # the gate let a merchant through
+async def show_preferences(update: Update, context: RelaisContext) -> None:
+    message = context.message
+    member_id = context.merchant.member_id
     async with context.rt.db.unit_of_work() as session:
-        prefs = await settings_prefs.get_prefs(session, member_id)
+        preferences = await preferences_service.get_preferences(session, member_id)
     t = context.t
     await message.reply_text(
-        settings_text(t, prefs), reply_markup=markup(settings_buttons(t, prefs, _offered(context)))
+        preferences_text(t, preferences),
+        reply_markup=keyboard(preferences_buttons(t, preferences, _offered(context))),
     )
-
-
-def _parse_time(code: str) -> time | None:
-    if len(code) != 4 or not code.isdigit():
-        return None
-    hour, minute = int(code[:2]), int(code[2:])
-    if hour > 23 or minute > 59:
-        return None
-    return time(hour, minute)
 
 
 async def on_button(update: Update, context: RelaisContext) -> None:
     t = context.t
-    query = update.callback_query
-    assert query is not None
+    query = context.query
     member_id = context.actor.member_id
-    parts = (query.data or "").split(":")
-    action = parts[1] if len(parts) > 1 else ""
+    button = clicked_in(update, SET)
     if member_id is None:
-        await answer_callback(update, t("Ce bouton n'est plus valable."))
+        await answer_stale(update, t)
         return
     async with context.rt.db.unit_of_work() as session:
-        if action == "day" and len(parts) == 3:
-            change, prefs = await settings_prefs.toggle_day(session, member_id, parts[2])
-        elif action == "time" and len(parts) == 3 and (at := _parse_time(parts[2])) is not None:
-            change, prefs = await settings_prefs.set_time(
-                session, member_id, at, context.rt.settings.quiet_window
+        if isinstance(button, TipDay):
+            change, preferences = await preferences_service.toggle_day(
+                session, member_id, button.day
             )
-        elif action in ("pause", "resume") and len(parts) == 2:
-            change, prefs = await settings_prefs.set_paused(session, member_id, action == "pause")
+        elif isinstance(button, TipTime):
+            change, preferences = await preferences_service.set_time(
+                session, member_id, button.at, context.rt.settings.quiet_window
+            )
+        elif isinstance(button, Pause):
+            change, preferences = await preferences_service.set_paused(
+                session, member_id, button.action == "pause"
+            )
         else:
-            change, prefs = PrefChange.NOT_OFFERED, None
-    if change is PrefChange.NOT_OFFERED or prefs is None:
-        await answer_callback(update, t("Ce bouton n'est plus valable."))
+            change, preferences = PreferenceChange.NOT_OFFERED, None
+    if change is PreferenceChange.NOT_OFFERED or preferences is None:
+        await answer_stale(update, t)
         return
-    if change is PrefChange.LAST_DAY:
+    if change is PreferenceChange.LAST_DAY:
         await answer_callback(
             update,
             t("Gardez au moins un jour. Pour tout arrêter un moment, touchez ⏸ Mettre en pause."),
             alert=True,
         )
         return
-    if action == "pause":
+    if isinstance(button, Pause) and button.action == "pause":
         await answer_callback(update, t("⏸ C'est en pause. Revenez ici pour reprendre."))
-    elif action == "resume":
+    elif isinstance(button, Pause):
         await answer_callback(update, t("▶️ C'est reparti !"))
     else:
         await answer_callback(update, t("C'est noté ✅"))
-    if change is PrefChange.UNCHANGED or query.message is None:
+    if change is PreferenceChange.UNCHANGED or query.message is None:
         return
     try:
         await query.edit_message_text(
-            settings_text(t, prefs),
-            reply_markup=markup(settings_buttons(t, prefs, _offered(context))),
+            preferences_text(t, preferences),
+            reply_markup=keyboard(preferences_buttons(t, preferences, _offered(context))),
         )
     except BadRequest as exc:  # too old to edit: show the settings again
         log.debug("could not redraw the settings: %s", exc)
-        await show_settings(update, context)
+        await show_preferences(update, context)
 
 
 def handlers() -> list[BaseHandler[Update, RelaisContext, Any]]:
     return [
-        CommandHandler("reglages", show_settings, filters=NEW_MESSAGE),
-        MessageHandler(NEW_MESSAGE & menu_button("reglages"), show_settings),
-        CallbackQueryHandler(on_button, pattern=r"^set:"),
+        CommandHandler("reglages", show_preferences, filters=NEW_MESSAGE),
+        MessageHandler(NEW_MESSAGE & menu_button("reglages"), show_preferences),
+        CallbackQueryHandler(on_button, pattern=SET.pattern),
     ]

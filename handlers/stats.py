@@ -1,24 +1,25 @@
 """`/stats` (coordinator): attendance across the cohort's sessions, as a chart and a table.
 
 The chart is a bar chart of attendance per session (the RSVP yes as markers), drawn by
-bot/services/charts.py; the table under it gives, per session, present, yes, the no-show
-rate and the change since the previous session, with the overall trend. When the
-objectives feature offers `engagement_summary`, its figures follow.
+bot/reports/charts.py; the table under it gives, per session, present, yes, the no-show
+rate and the change since the previous session, with the overall trend; the coaching loop's
+figures follow (bot/reports/stats.py).
 """
 
 from __future__ import annotations
 
 import logging
+from html import escape
 from typing import Any
 
 from telegram import InputFile, Update
 from telegram.ext import BaseHandler, CommandHandler, MessageHandler, filters
 
 from bot.i18n import N_, Translator
+from bot.reports import charts
+from bot.reports import stats as stats_report
+from bot.reports.stats import CohortStats, EngagementSummary, Trend
 from bot.runtime import RelaisContext
-from bot.services import attendance, charts
-from bot.services import objectives as objectives_service
-from bot.services.attendance import CohortStats, Trend
 from handlers import tips as tips_handlers
 from handlers.menu import menu_button
 
@@ -56,8 +57,6 @@ def table_text(t: Translator, stats: CohortStats) -> str:
         )
         for row in (header, *body)
     ]
-    from html import escape
-
     text = t("<b>Présences par séance</b>") + "\n<pre>" + escape("\n".join(lines)) + "</pre>\n"
     text += t("* Absents : part de ceux qui avaient dit oui et ne sont pas venus.")
     if len(stats.sessions) > TABLE_ROWS:
@@ -69,25 +68,24 @@ def table_text(t: Translator, stats: CohortStats) -> str:
     return text
 
 
-def engagement_text(t: Translator, summary: Any) -> str:
-    merchants = int(getattr(summary, "merchants", 0))
+def engagement_text(t: Translator, summary: EngagementSummary) -> str:
     return "\n".join(
         (
             t("<b>Participation entre les séances</b>"),
-            t("👥 Commerçants inscrits : {count}", count=merchants),
+            t("👥 Commerçants inscrits : {count}", count=summary.merchants),
             t(
                 "💬 Ont répondu à un suivi ces 7 derniers jours : {count}",
-                count=int(getattr(summary, "answered_last_7_days", 0)),
+                count=summary.answered_last_7_days,
             ),
             t(
                 "🎯 Ont un objectif en cours : {count} ({share} % des commerçants)",
-                count=int(getattr(summary, "with_active_objective", 0)),
-                share=round(100 * float(getattr(summary, "share_with_active", 0.0))),
+                count=summary.with_active_objective,
+                share=round(100 * summary.share_with_active),
             ),
             t(
                 "🏁 Objectifs fixés : {set} · atteints : {done}",
-                set=int(getattr(summary, "objectives_set", 0)),
-                done=int(getattr(summary, "objectives_done", 0)),
+                set=summary.objectives_set,
+                done=summary.objectives_done,
             ),
         )
     )
@@ -103,21 +101,16 @@ async def show_stats(update: Update, context: RelaisContext) -> None:
         await message.reply_text(t("Vous ne faites partie d'aucun groupe pour le moment."))
         return
     now = rt.clock.now()
-    engagement = None
-    async with rt.db.unit_of_work() as session:
-        stats = await attendance.cohort_stats(session, cohort_id, now)
-        # The objectives feature may not offer its summary (yet): look it up at call time.
-        summarise = getattr(objectives_service, "engagement_summary", None)
-        if summarise is not None:
-            engagement = await summarise(session, cohort_id, now)
+    async with rt.db.unit_of_work() as tx:
+        stats = await stats_report.cohort_stats(tx, cohort_id, now)
+        engagement = await stats_report.engagement_summary(tx, cohort_id, now)
     # The tips' 👍 / 👎: the most and the least useful tips (handlers/tips.py).
     tips_text = await tips_handlers.stats_block(context, cohort_id)
     chat = update.effective_chat
     assert chat is not None
     if not stats.sessions:
         text = t("Aucune séance n'a encore eu lieu : les chiffres viendront après la première.")
-        if engagement is not None:
-            text += "\n\n" + engagement_text(t, engagement)
+        text += "\n\n" + engagement_text(t, engagement)
         await message.reply_text(text + "\n\n" + tips_text)
         return
     labels = charts.AttendanceChartLabels(
@@ -141,9 +134,7 @@ async def show_stats(update: Update, context: RelaisContext) -> None:
         total=total,
     )
     await context.bot.send_photo(chat.id, InputFile(png, filename="presences.png"), caption=caption)
-    text = table_text(t, stats)
-    if engagement is not None:
-        text += "\n\n" + engagement_text(t, engagement)
+    text = table_text(t, stats) + "\n\n" + engagement_text(t, engagement)
     await message.reply_text(text + "\n\n" + tips_text)
 
 

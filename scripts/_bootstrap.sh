@@ -1,7 +1,9 @@
 # shellcheck shell=bash
 # Sourced by ./relais and scripts/test: make sure .venv exists and holds this checkout,
-# installed (editable) with the requested extras. Needs only python3 >= 3.11 and PyPI.
-# Re-installs when pyproject.toml changes (its hash is kept in .venv/.relais-installed).
+# installed (editable) with the requested extras, at the versions of constraints.txt (the
+# ones CI and the Docker image use). Needs only python3 >= 3.11 and PyPI.
+# Re-installs when pyproject.toml or constraints.txt change (their hash is kept in
+# .venv/.relais-installed).
 
 relais_bootstrap() {
     local extras="${1:-}"   # "" (to run the bot) or "dev" (tests and checks too)
@@ -28,15 +30,18 @@ relais_bootstrap() {
         fi
     fi
 
-    # What is installed: "<hash of pyproject.toml> <extras>". The dev install covers both.
-    want="$("$venv/bin/python" -c 'import hashlib, sys; print(hashlib.sha256(open(sys.argv[1], "rb").read()).hexdigest())' "$root/pyproject.toml")"
+    # What is installed: "<hash of pyproject.toml and constraints.txt> <extras>". The dev
+    # install covers both.
+    want="$("$venv/bin/python" -c 'import hashlib, sys; print(hashlib.sha256(b"".join(open(f, "rb").read() for f in sys.argv[1:])).hexdigest())' "$root/pyproject.toml" "$root/constraints.txt")"
     have="$(cat "$venv/.relais-installed" 2>/dev/null || true)"
     if [ "$have" = "$want dev" ] || [ "$have" = "$want $extras" ]; then
         return 0
     fi
     local spec="$root"
     [ -n "$extras" ] && spec="$root[$extras]"
-    echo "relais: installing $( [ -n "$extras" ] && echo "with $extras tools " )into $venv (first run or pyproject.toml changed)..." >&2
-    "$venv/bin/python" -m pip install --quiet --disable-pip-version-check -e "$spec" >&2
+    echo "relais: installing $( [ -n "$extras" ] && echo "with $extras tools " )into $venv (first run, or pyproject.toml or constraints.txt changed)..." >&2
+    # PIP_CONSTRAINT also pins the build backend in pip's isolated build environment.
+    PIP_CONSTRAINT="$root/constraints.txt" "$venv/bin/python" -m pip install --quiet \
+        --disable-pip-version-check -c "$root/constraints.txt" -e "$spec" >&2
     echo "$want $extras" > "$venv/.relais-installed"
 }

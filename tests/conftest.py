@@ -72,11 +72,18 @@ def clock() -> ManualClock:
     return ManualClock(DEFAULT_NOW)
 
 
+# Where the tests' settings send Bot API calls unless a test gives the sandbox's address: a
+# closed local port, so that a test that forgot the sandbox fails at once instead of talking
+# to Telegram (port 9, "discard": nothing listens there).
+UNREACHABLE_BOT_API = "http://127.0.0.1:9/bot"
+
+
 @pytest.fixture
 def settings(database_url: str) -> Settings:
     return Settings(
         _env_file=None,  # type: ignore[call-arg]
         bot_token="123456:TEST-TOKEN",
         database_url=database_url,
+        telegram_api_base_url=UNREACHABLE_BOT_API,
         admin_ids=[],
     )

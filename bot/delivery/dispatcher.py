@@ -11,8 +11,9 @@ How a delivery goes out
               renderer says Skip), renders the rest in the member's language and marks them
               `sending` with `claimed_at`/`claimed_by`. Batches are half a second of sending, so
               that little is in the air if the process dies.
-    send      Each claimed row waits for its slot (global rate, its chat, its group: limits.py)
-              and is sent by a task (sends overlap, so network latency does not cut the rate).
+    send      Each claimed row waits for its slot (global rate, its chat, its group, and the
+              bot's message budget, where replies to people come first: limits.py) and is
+              sent by a task (sends overlap, so network latency does not cut the rate).
     record    One short transaction per row records the outcome, guarded by
               `status='sending' AND claimed_by=<us>` so a claim taken over elsewhere is never
               overwritten. After a success, the kind's `after_send` hook runs in the same one.
@@ -79,7 +80,7 @@ import httpx
 from sqlalchemy import CursorResult, and_, delete, exists, func, literal, or_, select, update
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.ext.asyncio import AsyncSession
-from telegram import Bot, InlineKeyboardButton, InlineKeyboardMarkup, Message
+from telegram import Bot, Message
 from telegram.constants import ParseMode
 from telegram.error import (
     BadRequest,
@@ -95,10 +96,11 @@ from telegram.error import (
 from telegram.ext import ExtBot
 from telegram.warnings import PTBDeprecationWarning
 
-from bot.delivery.limits import Limits, RateLimiter, TimeSource, retry_delay
+from bot.delivery.limits import Limits, RateLimiter, SendBudget, TimeSource, retry_delay
 from bot.delivery.outbox import skip_pending
 from bot.delivery.quiet import quiet_until
 from bot.delivery.registry import DeliveryRegistry, RenderContext, Rendered, Skip
+from bot.keyboards import keyboard
 from bot.models import Cohort, Delivery, DeliveryStatus, Lease, Member
 from bot.ratelimit import OUTBOX
 from bot.runtime import Runtime
@@ -225,11 +227,13 @@ class Dispatcher:
         limits: Limits | None = None,
         *,
         time_source: TimeSource = time.monotonic,
+        budget: SendBudget | None = None,
     ) -> None:
         self.rt = runtime
         self.bot = bot
         self.registry = registry
-        self.limiter = RateLimiter(limits, time_source)
+        # `budget`: the bot's message budget shared with the replies (bot/ratelimit.py).
+        self.limiter = RateLimiter(limits, time_source, budget)
         # claimed_by is 64 characters, and so is the registration's name with its prefix.
         self.name = runtime.instance[: 64 - len(REGISTRATION_PREFIX)]
         self._time = time_source
@@ -245,6 +249,7 @@ class Dispatcher:
         # Sends Telegram accepted whose outcome could not be written (the database was away):
         # written at the start of the next drain, before our `sending` rows are requeued.
         self._unrecorded: dict[int, tuple[_Claimed, dict[str, Any]]] = {}
+        self._draining: _Drain | None = None  # the drain in progress (abandon_sends)
 
     @property
     def limits(self) -> Limits:
@@ -264,6 +269,7 @@ class Dispatcher:
         """Send everything due now; return when nothing due is left (or sending is paused)."""
         async with self._lock:
             state = _Drain(DispatchReport())
+            self._draining = state
             started = self._time()
             completed = False
             try:
@@ -276,6 +282,7 @@ class Dispatcher:
                 completed = True
             finally:
                 await self._wind_down(state, completed)
+                self._draining = None
             state.report.elapsed = self._time() - started
             return state.report
 
@@ -332,8 +339,10 @@ class Dispatcher:
                     item, state.report, SKIPPED, note=state.unreachable[item.member_id]
                 )
                 continue
-            self.limiter.record(item.chat_id)
-            task = asyncio.create_task(self._deliver(item, state), name=f"delivery-{item.id}")
+            ticket = self.limiter.record(item.chat_id)
+            task = asyncio.create_task(
+                self._deliver(item, state, ticket), name=f"delivery-{item.id}"
+            )
             state.tasks.add(task)
             task.add_done_callback(state.tasks.discard)
 
@@ -580,10 +589,10 @@ class Dispatcher:
         return self._username
 
     # --- sending ----------------------------------------------------------------------------
-    async def _deliver(self, item: _Claimed, state: _Drain) -> None:
+    async def _deliver(self, item: _Claimed, state: _Drain, ticket: int) -> None:
         report = state.report
         try:
-            message = await self._send(item)
+            message = await self._send_counted(item, ticket)
         except RetryAfter as exc:
             seconds = retry_after_seconds(exc)
             self.limiter.pause(seconds)
@@ -636,24 +645,24 @@ class Dispatcher:
         self.limiter.note_success()
         await self._finish(item, report, SENT, message_id=message.message_id, tried=True)
 
+    async def _send_counted(self, item: _Claimed, ticket: int) -> Message:
+        """`_send`, then hand its budget slot back: it counts a window past the answer, or
+        past the failure if no answer came (the message may have arrived up to then)."""
+        try:
+            message = await self._send(item)
+        except BaseException as exc:
+            lost = isinstance(exc, NetworkError) and not isinstance(exc, BadRequest)
+            self.limiter.finish(ticket, answered=isinstance(exc, Exception) and not lost)
+            raise
+        self.limiter.finish(ticket)
+        return message
+
     async def _send(self, item: _Claimed) -> Message:
         rendered = item.rendered
-        markup = (
-            InlineKeyboardMarkup(
-                [
-                    [
-                        InlineKeyboardButton(
-                            button.label, callback_data=button.callback_data, url=button.url
-                        )
-                        for button in row
-                    ]
-                    for row in rendered.buttons
-                ]
-            )
-            if rendered.buttons
-            else None
-        )
-        options: dict[str, Any] = {"parse_mode": ParseMode.HTML, "reply_markup": markup}
+        options: dict[str, Any] = {
+            "parse_mode": ParseMode.HTML,
+            "reply_markup": keyboard(rendered.buttons),
+        }
         if isinstance(self.bot, ExtBot):
             # The dispatcher paces itself and handles 429s: the Application's rate limiter
             # (bot/ratelimit.py) lets these calls through. A plain Bot takes no such argument.
@@ -981,10 +990,14 @@ class Dispatcher:
         )
         return max(int(alive or 0), 1)
 
-    async def _recover(self, now: datetime, *, own: bool, everyone: bool) -> int:
+    async def _recover(
+        self, now: datetime, *, own: bool, everyone: bool, only_own: bool = False
+    ) -> int:
         """Requeue (or fail, past max attempts) the `sending` rows of dead claims."""
         stale: Any
-        if everyone:
+        if only_own:
+            stale = and_(Delivery.status == SENDING, Delivery.claimed_by == self.name)
+        elif everyone:
             stale = Delivery.status == SENDING
         else:
             registered = exists(
@@ -1032,6 +1045,25 @@ class Dispatcher:
                 _rowcount(exhausted),
             )
         return count
+
+    def abandon_sends(self) -> int:
+        """Stop waiting for the sends in the air (the process stops and Telegram does not
+        answer); returns how many. Their rows stay `sending` for `hand_back_claims`."""
+        state = self._draining
+        if state is None:
+            return 0
+        tasks = [task for task in state.tasks if not task.done()]
+        for task in tasks:
+            task.cancel()
+        return len(tasks)
+
+    async def hand_back_claims(self) -> int:
+        """At stop, once no drain runs: requeue every row still `sending` under our name.
+
+        Only abandoned sends can be left (a drain gives back what it did not send): their
+        outcome is unknown, so they are treated like the claims of a stopped dispatcher.
+        """
+        return await self._recover(self.rt.clock.now(), own=True, everyone=False, only_own=True)
 
     async def close(self) -> None:
         """Give up the lease (SQLite) or the registration (PostgreSQL)."""

@@ -10,8 +10,8 @@ if TYPE_CHECKING:
     from bot.content import ContentLibrary
 
 
-def build_registry(content: ContentLibrary | None = None) -> DeliveryRegistry:
-    """`content`: the tips library of the Runtime (read from content/ when not given)."""
+def build_registry(content: ContentLibrary) -> DeliveryRegistry:
+    """`content`: the tips library of the Runtime (`runtime.content`)."""
     registry = DeliveryRegistry()
     # Each feature adds its planners and renderers here, in bot/services/<area>.py:
     #   from bot.services import sessions; sessions.register_deliveries(registry)

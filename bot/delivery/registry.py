@@ -7,7 +7,8 @@ imports telegram: a renderer returns plain data that the dispatcher turns into a
 
 Planners run every tick, so they must cost what is *due*, not what exists: select with a
 time window on indexed columns (`PlanWindow.now` .. `PlanWindow.horizon`), never the whole
-population.
+population. A contact that follows each person's own rhythm (tips, check-ins) stores its
+next due time on the row and plans through bot/delivery/due.py.
 """
 
 from __future__ import annotations

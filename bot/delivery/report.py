@@ -1,4 +1,4 @@
-"""`relais outbox`: the operator's window into the delivery engine.
+"""The operator's window into the delivery engine, printed by `relais outbox` (bot/cli/outbox.py).
 
     $ relais outbox
     Outbox at 2026-11-25 10:00 UTC
@@ -18,16 +18,12 @@ what is claimed right now and by whom, the dispatcher lease(s), and the last fai
 
 from __future__ import annotations
 
-import asyncio
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.clock import SystemClock
-from bot.config import Settings
-from bot.db import Database
 from bot.delivery.dispatcher import LEASE_NAME, REGISTRATION_PREFIX, UNCONFIRMED_NOTE
 from bot.models import Delivery, DeliveryStatus, Lease
 
@@ -224,19 +220,3 @@ def format_report(report: OutboxReport) -> str:
     else:
         lines.append("last failures: none")
     return "\n".join(lines)
-
-
-async def show_outbox(settings: Settings) -> str:
-    db = Database(settings.database_url)
-    try:
-        async with db.sessionmaker() as session:
-            report = await build_report(session, SystemClock().now())
-    finally:
-        await db.dispose()
-    return format_report(report)
-
-
-def outbox_command(settings: Settings) -> int:
-    """`relais outbox`: print the report; 0 on success."""
-    print(asyncio.run(show_outbox(settings)))
-    return 0

@@ -7,7 +7,11 @@ sandbox models them as:
 
 * a token bucket per chat (private chats and groups): `per_chat_per_second`, burst `per_chat_burst`;
 * a sliding 60 s window per group: at most `group_per_minute` messages in any 60 s;
-* a global token bucket per bot: `global_per_second`, burst `global_burst`.
+* a global token bucket per bot: `global_per_second`, burst `global_burst`;
+* or, in strict mode, the safe reading of the global limit: at most `global_per_second` sent
+  AND edited messages in any trailing second, measured at arrival (a sliding window, not a
+  bucket: no burst is ever tolerated). Edits then count too (`check_global`); per chat and per
+  group only new messages count, as in the default mode.
 
 A message is accepted only if every limit that applies has room; a refused message consumes
 nothing (Telegram does not count the requests it answers with 429 either). `check` answers how
@@ -17,6 +21,7 @@ Telegram).
 
 from __future__ import annotations
 
+import math
 from collections import deque
 
 __all__ = ["FloodLimiter", "SlidingWindow", "TokenBucket"]
@@ -80,11 +85,16 @@ class FloodLimiter:
         global_burst: int,
         group_per_minute: int,
         now: float,
+        strict: bool = False,
     ) -> None:
         self.per_chat_per_second = per_chat_per_second
         self.per_chat_burst = per_chat_burst
         self.group_per_minute = group_per_minute
-        self.global_bucket = TokenBucket(global_per_second, global_burst, now)
+        self.global_bucket: TokenBucket | SlidingWindow = (
+            SlidingWindow(max(1, math.floor(global_per_second)), 1.0)
+            if strict
+            else TokenBucket(global_per_second, global_burst, now)
+        )
         self.chats: dict[int, TokenBucket] = {}
         self.groups: dict[int, SlidingWindow] = {}
 
@@ -105,7 +115,28 @@ class FloodLimiter:
         if wait > 0.0:
             return wait
         chat.take()
-        self.global_bucket.take()
+        self._take_global(now)
         if window is not None:
             window.take(now)
         return 0.0
+
+    @property
+    def strict(self) -> bool:
+        return isinstance(self.global_bucket, SlidingWindow)
+
+    def check_global(self, now: float) -> float:
+        """An edit: in strict mode it counts in the global window (0.0 and counted if there
+        is room); otherwise edits are never limited."""
+        if not self.strict:
+            return 0.0
+        wait = self.global_bucket.wait_time(now)
+        if wait > 0.0:
+            return wait
+        self._take_global(now)
+        return 0.0
+
+    def _take_global(self, now: float) -> None:
+        if isinstance(self.global_bucket, SlidingWindow):
+            self.global_bucket.take(now)
+        else:
+            self.global_bucket.take()

@@ -311,9 +311,22 @@ class SandboxStats:
     webhook_posts: int = 0
     webhook_failures: int = 0
     chat_actions: int = 0
+    #: time.monotonic() of every sent or edited message accepted, at its arrival
+    accepted: list[float] = field(default_factory=list)
+
+    def most_in_any_window(self, seconds: float = 1.0) -> int:
+        """The most messages accepted in any trailing `seconds` (what strict flood checks)."""
+        times = sorted(self.accepted)
+        most, first = 0, 0
+        for last, moment in enumerate(times):
+            while times[first] <= moment - seconds:
+                first += 1
+            most = max(most, last - first + 1)
+        return most
 
     def reset(self) -> None:
         self.requests.clear()
         self.statuses.clear()
+        self.accepted.clear()
         self.flood_429 = self.client_errors = self.server_errors = self.injected = 0
         self.webhook_posts = self.webhook_failures = self.chat_actions = 0

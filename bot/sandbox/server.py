@@ -25,6 +25,15 @@ Deliberate choices where Telegram is vague or where a test needs more:
   Edits, deletions, callback answers and chat actions are never limited: Telegram's limits on
   edits are undocumented and much looser, and a stand-in that invents them would make tests
   flaky rather than realistic.
+* ``strict_flood=True`` takes the safe reading instead, for benchmarks of pacing: sent AND
+  edited messages share one bot-wide budget of at most `global_per_second` (30) in any
+  trailing 1,000 ms, measured when the request arrives; the 31st gets 429 with
+  ``retry_after``. Callback answers, deletions and chat actions stay free.
+* ``latency=(low, high)`` gives every request a round trip drawn uniformly in that range
+  (seeded by `latency_seed`, so runs repeat): a share `latency_uplink` of it (half by default,
+  a symmetric network) passes before the request arrives (and is counted by the flood
+  limits), the rest before its answer leaves. Requests sent evenly spaced thus arrive
+  unevenly, as they do at Telegram (20-150 ms from Europe). Off by default.
 * A user who exists but never sent anything to the bot gives 403 ``Forbidden: bot can't initiate
   conversation with a user`` (what Telegram answers); an id nobody knows gives 400
   ``Bad Request: chat not found``.
@@ -47,6 +56,7 @@ import itertools
 import json
 import logging
 import math
+import random
 import re
 import struct
 import time
@@ -195,6 +205,15 @@ def _ok(result: object) -> bytes:
     return json.dumps(
         {"ok": True, "result": result}, ensure_ascii=False, separators=(",", ":")
     ).encode()
+
+
+def _too_many(wait: float) -> None:
+    """Telegram's 429 when a flood limit says to wait (rounded up to whole seconds)."""
+    if wait > 0:
+        retry_after = max(1, math.ceil(wait))
+        raise ApiError(
+            429, f"Too Many Requests: retry after {retry_after}", retry_after=retry_after
+        )
 
 
 @dataclass(eq=False, slots=True)
@@ -572,6 +591,10 @@ class SandboxBotAPI:
         global_per_second: float = 30.0,
         global_burst: int = 30,
         group_per_minute: int = 20,
+        strict_flood: bool = False,
+        latency: tuple[float, float] | None = None,
+        latency_seed: int = 0,
+        latency_uplink: float = 0.5,
         strict_ampersand: bool = True,
         wall_clock: Callable[[], float] = time.time,
     ) -> None:
@@ -579,6 +602,15 @@ class SandboxBotAPI:
         self._port = port
         #: flood limits can be switched on and off at any time
         self.flood_limits = flood_limits
+        #: sent and edited messages share the global limit, a sliding window of one second
+        self.strict_flood = strict_flood
+        if latency is not None and not 0.0 <= latency[0] <= latency[1]:
+            raise ValueError("latency is (low, high) seconds with 0 <= low <= high")
+        if not 0.0 <= latency_uplink <= 1.0:
+            raise ValueError("latency_uplink is a share of the round trip, from 0 to 1")
+        self.latency = latency
+        self.latency_uplink = latency_uplink
+        self._latency_rng = random.Random(latency_seed)
         self.per_chat_per_second = per_chat_per_second
         self.per_chat_burst = per_chat_burst
         self.global_per_second = global_per_second
@@ -716,6 +748,7 @@ class SandboxBotAPI:
             global_burst=self.global_burst,
             group_per_minute=self.group_per_minute,
             now=time.monotonic(),
+            strict=self.strict_flood,
         )
         bot = SandboxBot(token, bot_id, username, first_name, limiter, privacy_mode)
         self._bots[token] = bot
@@ -1060,8 +1093,12 @@ class SandboxBotAPI:
         if counted:
             self._in_flight += 1
             self._last_activity = time.monotonic()
+        up, down = self._draw_latency()
         try:
+            if up > 0:
+                await asyncio.sleep(up)  # the way there: the request arrives after it
             status, body, delay = await self._answer(handler, token, canonical)
+            delay += down  # the way back
         finally:
             if counted:
                 self._in_flight -= 1
@@ -1217,6 +1254,15 @@ class SandboxBotAPI:
     def set_latency(self, seconds: float) -> None:
         """Delay every answer by `seconds` (0 to stop)."""
         self._latency = max(0.0, seconds)
+
+    def _draw_latency(self) -> tuple[float, float]:
+        """(way there, way back) of one request's random round trip; (0, 0) when off."""
+        if self.latency is None:
+            return 0.0, 0.0
+        low, high = self.latency
+        round_trip = self._latency_rng.uniform(low, high)
+        up = round_trip * self.latency_uplink
+        return up, round_trip - up
 
     def go_down(self) -> None:
         """Every request (pending long polls too) gets 502 Bad Gateway until `come_back`."""
@@ -1542,14 +1588,18 @@ class SandboxBotAPI:
         return group.chat_json()
 
     def _flood(self, bot: SandboxBot, chat_id: int) -> None:
-        if not self.flood_limits:
-            return
-        wait = bot.limiter.check(chat_id, time.monotonic())
-        if wait > 0:
-            retry_after = max(1, math.ceil(wait))
-            raise ApiError(
-                429, f"Too Many Requests: retry after {retry_after}", retry_after=retry_after
-            )
+        """A new message arrives: refuse it (429) past the flood limits, else count it."""
+        now = time.monotonic()
+        if self.flood_limits:
+            _too_many(bot.limiter.check(chat_id, now))
+        self.stats.accepted.append(now)
+
+    def _flood_edit(self, bot: SandboxBot) -> None:
+        """An edit arrives: in strict mode it counts in the bot's global window."""
+        now = time.monotonic()
+        if self.flood_limits and self.strict_flood:
+            _too_many(bot.limiter.check_global(now))
+        self.stats.accepted.append(now)
 
     def _formatted(
         self, p: _Params, text_key: str, entities_key: str, *, caption: bool
@@ -1744,6 +1794,7 @@ class SandboxBotAPI:
 
     def _apply_edit(
         self,
+        bot: SandboxBot,
         log: _ChatLog,
         message: SentMessage,
         method: str,
@@ -1759,6 +1810,7 @@ class SandboxBotAPI:
                 "message is not modified: specified new message content and reply markup are "
                 "exactly the same as a current content and reply markup of the message"
             )
+        self._flood_edit(bot)
         now = time.monotonic()
         wall = self.wall_clock()
         message.edits.append(
@@ -1993,6 +2045,7 @@ class SandboxBotAPI:
         raw, plain, entities, parse_mode = self._formatted(p, "text", "entities", caption=False)
         markup = self._markup(p, inline_only=True)
         self._apply_edit(
+            bot,
             log,
             message,
             "editMessageText",
@@ -2013,6 +2066,7 @@ class SandboxBotAPI:
         )
         markup = self._markup(p, inline_only=True)
         self._apply_edit(
+            bot,
             log,
             message,
             "editMessageCaption",
@@ -2028,6 +2082,7 @@ class SandboxBotAPI:
         log, message = self._editable(bot, p)
         markup = self._markup(p, inline_only=True)
         self._apply_edit(
+            bot,
             log,
             message,
             "editMessageReplyMarkup",

@@ -1,9 +1,9 @@
 """Who may do what: the one authorisation table, and the actor of an update.
 
-Every command and every callback-data area is listed here with the access it needs.
-Anything not listed is refused (deny by default). handlers/access.py enforces the table
-for every update before any handler runs, and a test walks every registered handler
-against it.
+Every command is listed here with the access it needs; every callback-data area is listed
+with its access in the codec, bot/callbacks.py. Anything not listed is refused (deny by
+default). handlers/access.py enforces both for every update before any handler runs, and a
+test walks every registered handler against them.
 """
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ class Access(StrEnum):
     MEMBER = "member"  # anyone who completed onboarding or holds a staff role
     MERCHANT = "merchant"  # enrolled in the active cohort
     STAFF = "staff"  # trainer or coordinator of the active cohort
-    TRAINER = "trainer"
+    TRAINER = "trainer"  # a coordinator too: she may do everything a trainer may (DESIGN.md)
     COORDINATOR = "coordinator"
 
 
@@ -58,29 +58,6 @@ COMMAND_ACCESS: dict[str, Access] = {
     "stats": Access.COORDINATOR,
     "export": Access.COORDINATOR,
     "inviter": Access.COORDINATOR,
-}
-
-CALLBACK_ACCESS: dict[str, Access] = {
-    "lang": Access.ANYONE,
-    "onb": Access.ANYONE,  # onboarding steps (sector, consent, ...)
-    "menu": Access.MEMBER,
-    "cohort": Access.MEMBER,  # pick the cohort one acts on
-    "rsvp": Access.MEMBER,
-    "ics": Access.MEMBER,
-    "obj": Access.MERCHANT,
-    "objset": Access.MERCHANT,
-    "tip": Access.MERCHANT,
-    "set": Access.MERCHANT,
-    "q": Access.MERCHANT,
-    "priv": Access.ANYONE,  # erasure confirmation, retention "keep me" (handlers/privacy.py)
-    "inv": Access.COORDINATOR,
-    "sess": Access.STAFF,
-    "newsess": Access.STAFF,
-    "roll": Access.TRAINER,
-    "grp": Access.STAFF,
-    "bc": Access.TRAINER,
-    "qa": Access.TRAINER,  # a trainer answering a question
-    "pres": Access.STAFF,
 }
 
 
@@ -122,7 +99,8 @@ class Actor:
         if access is Access.STAFF:
             return self.is_staff
         if access is Access.TRAINER:
-            return Role.TRAINER in self.roles
+            # A small commune often has one person in both roles.
+            return bool(self.roles & {Role.TRAINER, Role.COORDINATOR})
         if access is Access.COORDINATOR:
             return Role.COORDINATOR in self.roles or self.is_admin
         raise ValueError(access)  # pragma: no cover
@@ -133,8 +111,12 @@ def command_access(command: str) -> Access | None:
 
 
 def callback_access(data: str) -> Access | None:
-    area = data.split(":", 1)[0]
-    return CALLBACK_ACCESS.get(area)
+    """The access of the callback area named by `data` (the codec's table), or None."""
+    # Imported here: bot/callbacks.py imports this module for `Access`.
+    from bot.callbacks import area_of
+
+    area = area_of(data)
+    return area.access if area is not None else None
 
 
 async def load_actor(

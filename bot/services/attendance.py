@@ -28,8 +28,9 @@ from bot.models import (
     StaffRole,
     TrainingSession,
 )
+from bot.services import cohorts
 from bot.services.audit import audit
-from bot.services.sessions import checkin_window, count_upcoming
+from bot.services.sessions import checkin_window
 from bot.services.validation import clean_text
 
 NAME_MAX = 80
@@ -65,7 +66,7 @@ class CheckinOutcome:
 
 
 async def check_in(
-    session: AsyncSession,
+    tx: AsyncSession,
     *,
     token: str,
     member_id: int | None,
@@ -73,9 +74,7 @@ async def check_in(
     settings: Settings,
 ) -> CheckinOutcome:
     """Record a QR check-in, once, within the session's window."""
-    ts = await session.scalar(
-        select(TrainingSession).where(TrainingSession.checkin_token == token[:48])
-    )
+    ts = await tx.scalar(select(TrainingSession).where(TrainingSession.checkin_token == token[:48]))
     if ts is None:
         return CheckinOutcome(CheckinStatus.UNKNOWN)
     opens_at, closes_at = checkin_window(ts, settings)
@@ -85,23 +84,14 @@ async def check_in(
 
     if ts.cancelled_at is not None:
         return outcome(CheckinStatus.CANCELLED)
-    enrolled = member_id is not None and (
-        await session.scalar(
-            select(Enrolment.id).where(
-                Enrolment.cohort_id == ts.cohort_id,
-                Enrolment.member_id == member_id,
-                Enrolment.left_at.is_(None),
-            )
-        )
-        is not None
-    )
+    enrolled = member_id is not None and await cohorts.is_enrolled(tx, member_id, ts.cohort_id)
     if not enrolled:
-        if member_id is not None and await _is_staff(session, ts.cohort_id, member_id):
+        if member_id is not None and await _is_staff(tx, ts.cohort_id, member_id):
             return outcome(CheckinStatus.STAFF)
-        code = await session.scalar(select(Cohort.join_code).where(Cohort.id == ts.cohort_id))
+        code = await tx.scalar(select(Cohort.join_code).where(Cohort.id == ts.cohort_id))
         return outcome(CheckinStatus.NOT_ENROLLED, code)
     assert member_id is not None
-    existing = await session.scalar(
+    existing = await tx.scalar(
         select(Attendance.id).where(
             Attendance.session_id == ts.id, Attendance.member_id == member_id
         )
@@ -112,7 +102,7 @@ async def check_in(
         return outcome(CheckinStatus.TOO_EARLY)
     if now > closes_at:
         return outcome(CheckinStatus.TOO_LATE)
-    session.add(
+    tx.add(
         Attendance(
             session_id=ts.id,
             member_id=member_id,
@@ -121,12 +111,12 @@ async def check_in(
             recorded_by_id=member_id,
         )
     )
-    await session.flush()
+    await tx.flush()
     return outcome(CheckinStatus.RECORDED)
 
 
-async def _is_staff(session: AsyncSession, cohort_id: int, member_id: int) -> bool:
-    found = await session.scalar(
+async def _is_staff(tx: AsyncSession, cohort_id: int, member_id: int) -> bool:
+    found = await tx.scalar(
         select(StaffRole.id).where(
             StaffRole.cohort_id == cohort_id,
             StaffRole.member_id == member_id,
@@ -148,7 +138,7 @@ class RollEntry:
     method: AttendanceMethod | None = None
 
 
-async def roll_call(session: AsyncSession, ts: TrainingSession) -> list[RollEntry]:
+async def roll_call(tx: AsyncSession, ts: TrainingSession) -> list[RollEntry]:
     """Everyone who could be in the room: enrolled members, whoever answered, whoever is
     already recorded, and the cohort's name-only people. Those who said yes come first."""
     enrolled = select(Enrolment.member_id).where(
@@ -163,7 +153,7 @@ async def roll_call(session: AsyncSession, ts: TrainingSession) -> list[RollEntr
         .where(Attendance.session_id.in_(cohort_sessions), Member.telegram_user_id.is_(None))
     )
     members = (
-        await session.scalars(
+        await tx.scalars(
             select(Member).where(
                 Member.id.in_(enrolled.union(answered, recorded, name_only).subquery().select())
             )
@@ -171,14 +161,12 @@ async def roll_call(session: AsyncSession, ts: TrainingSession) -> list[RollEntr
     ).all()
     answers = dict(
         (
-            await session.execute(
-                select(Rsvp.member_id, Rsvp.answer).where(Rsvp.session_id == ts.id)
-            )
+            await tx.execute(select(Rsvp.member_id, Rsvp.answer).where(Rsvp.session_id == ts.id))
         ).all()
     )
     methods = dict(
         (
-            await session.execute(
+            await tx.execute(
                 select(Attendance.member_id, Attendance.method).where(
                     Attendance.session_id == ts.id
                 )
@@ -201,7 +189,7 @@ async def roll_call(session: AsyncSession, ts: TrainingSession) -> list[RollEntr
 
 
 async def toggle(
-    session: AsyncSession,
+    tx: AsyncSession,
     *,
     ts: TrainingSession,
     member_id: int,
@@ -213,16 +201,16 @@ async def toggle(
     None when `member_id` is nobody who could be on this session's roll call (callback
     data is untrusted).
     """
-    if member_id not in {entry.member_id for entry in await roll_call(session, ts)}:
+    if member_id not in {entry.member_id for entry in await roll_call(tx, ts)}:
         return None
-    existing = await session.scalar(
+    existing = await tx.scalar(
         select(Attendance).where(Attendance.session_id == ts.id, Attendance.member_id == member_id)
     )
     if existing is not None:
-        await session.delete(existing)
-        await session.flush()
+        await tx.delete(existing)
+        await tx.flush()
         await audit(
-            session,
+            tx,
             by_id,
             ts.cohort_id,
             "attendance.untick",
@@ -230,7 +218,7 @@ async def toggle(
             at=now,
         )
         return False
-    session.add(
+    tx.add(
         Attendance(
             session_id=ts.id,
             member_id=member_id,
@@ -239,9 +227,9 @@ async def toggle(
             recorded_by_id=by_id,
         )
     )
-    await session.flush()
+    await tx.flush()
     await audit(
-        session,
+        tx,
         by_id,
         ts.cohort_id,
         "attendance.tick",
@@ -252,7 +240,7 @@ async def toggle(
 
 
 async def add_by_name(
-    session: AsyncSession,
+    tx: AsyncSession,
     *,
     ts: TrainingSession,
     name: str,
@@ -266,7 +254,7 @@ async def add_by_name(
     """
     clean = clean_text(name, max_length=NAME_MAX)
     cohort_sessions = select(TrainingSession.id).where(TrainingSession.cohort_id == ts.cohort_id)
-    member = await session.scalar(
+    member = await tx.scalar(
         select(Member)
         .join(Attendance, Attendance.member_id == Member.id)
         .where(
@@ -277,7 +265,7 @@ async def add_by_name(
         .limit(1)
     )
     if member is None:
-        language = await session.scalar(select(Cohort.language).where(Cohort.id == ts.cohort_id))
+        language = await tx.scalar(select(Cohort.language).where(Cohort.id == ts.cohort_id))
         member = Member(
             telegram_user_id=None,
             chat_id=None,
@@ -291,15 +279,15 @@ async def add_by_name(
             reachable=False,
             created_at=now,
         )
-        session.add(member)
-        await session.flush()
-    present = await session.scalar(
+        tx.add(member)
+        await tx.flush()
+    present = await tx.scalar(
         select(Attendance.id).where(
             Attendance.session_id == ts.id, Attendance.member_id == member.id
         )
     )
     if present is None:
-        session.add(
+        tx.add(
             Attendance(
                 session_id=ts.id,
                 member_id=member.id,
@@ -308,9 +296,9 @@ async def add_by_name(
                 recorded_by_id=by_id,
             )
         )
-        await session.flush()
+        await tx.flush()
     await audit(
-        session,
+        tx,
         by_id,
         ts.cohort_id,
         "attendance.add_name",
@@ -335,9 +323,9 @@ class PresenceReport:
     no_answer: list[str] = field(default_factory=list)
 
 
-async def presence_report(session: AsyncSession, ts: TrainingSession) -> PresenceReport:
-    entries = await roll_call(session, ts)
-    enrolled = await _enrolled(session, ts)
+async def presence_report(tx: AsyncSession, ts: TrainingSession) -> PresenceReport:
+    entries = await roll_call(tx, ts)
+    enrolled = await _enrolled(tx, ts)
     present = [(e.name, e.method) for e in entries if e.present and e.method is not None]
     absent = [e for e in entries if not e.present]
     return PresenceReport(
@@ -351,130 +339,10 @@ async def presence_report(session: AsyncSession, ts: TrainingSession) -> Presenc
     )
 
 
-async def _enrolled(session: AsyncSession, ts: TrainingSession) -> set[int]:
-    rows = await session.scalars(
+async def _enrolled(tx: AsyncSession, ts: TrainingSession) -> set[int]:
+    rows = await tx.scalars(
         select(Enrolment.member_id).where(
             Enrolment.cohort_id == ts.cohort_id, Enrolment.left_at.is_(None)
         )
     )
     return set(rows.all())
-
-
-class Trend(StrEnum):
-    UP = "up"
-    STEADY = "steady"
-    DOWN = "down"
-
-
-@dataclass(frozen=True)
-class SessionStats:
-    session_id: int
-    number: int
-    starts_at: datetime
-    theme: str
-    present: int
-    yes: int
-    # Share of those who said yes and did not come (None when nobody said yes).
-    no_show_rate: float | None
-    # Present now minus present at the previous session (None for the first).
-    change: int | None
-
-
-@dataclass(frozen=True)
-class CohortStats:
-    sessions: list[SessionStats]
-    trend: Trend | None
-    upcoming: int
-
-
-async def cohort_stats(session: AsyncSession, cohort_id: int, now: datetime) -> CohortStats:
-    """Every session that took place, with present, yes, no-show rate and the trend."""
-    held = list(
-        (
-            await session.scalars(
-                select(TrainingSession)
-                .where(
-                    TrainingSession.cohort_id == cohort_id,
-                    TrainingSession.cancelled_at.is_(None),
-                    TrainingSession.starts_at <= now,
-                )
-                .order_by(TrainingSession.starts_at, TrainingSession.id)
-            )
-        ).all()
-    )
-    ids = [ts.id for ts in held]
-    present_by: dict[int, set[int]] = {sid: set() for sid in ids}
-    yes_by: dict[int, set[int]] = {sid: set() for sid in ids}
-    counted_present: dict[int, int] = dict.fromkeys(ids, 0)
-    if ids:
-        for sid, member_id in await session.execute(
-            select(Attendance.session_id, Attendance.member_id).where(
-                Attendance.session_id.in_(ids)
-            )
-        ):
-            counted_present[sid] += 1
-            if member_id is not None:
-                present_by[sid].add(member_id)
-        for sid, member_id in await session.execute(
-            select(Rsvp.session_id, Rsvp.member_id).where(
-                Rsvp.session_id.in_(ids), Rsvp.answer == RsvpAnswer.YES.value
-            )
-        ):
-            if member_id is not None:
-                yes_by[sid].add(member_id)
-    stats: list[SessionStats] = []
-    previous: int | None = None
-    for ts in held:
-        yes = yes_by[ts.id]
-        no_show = len(yes - present_by[ts.id])
-        present = counted_present[ts.id]
-        stats.append(
-            SessionStats(
-                session_id=ts.id,
-                number=ts.number,
-                starts_at=ts.starts_at,
-                theme=ts.theme,
-                present=present,
-                yes=len(yes),
-                no_show_rate=no_show / len(yes) if yes else None,
-                change=None if previous is None else present - previous,
-            )
-        )
-        previous = present
-    upcoming = await count_upcoming(session, cohort_id, now)
-    return CohortStats(stats, trend_of([s.present for s in stats]), upcoming)
-
-
-def trend_of(counts: list[int]) -> Trend | None:
-    """Rising, steady or falling attendance: the slope of a least-squares line.
-
-    A change of less than half a person per session is "steady".
-    """
-    n = len(counts)
-    if n < 2:
-        return None
-    mean_x = (n - 1) / 2
-    mean_y = sum(counts) / n
-    spread = sum((x - mean_x) ** 2 for x in range(n))
-    slope = sum((x - mean_x) * (y - mean_y) for x, y in enumerate(counts)) / spread
-    if slope >= 0.5:
-        return Trend.UP
-    if slope <= -0.5:
-        return Trend.DOWN
-    return Trend.STEADY
-
-
-async def attended_count(session: AsyncSession, session_id: int) -> int:
-    total = await session.scalar(
-        select(func.count(Attendance.id)).where(Attendance.session_id == session_id)
-    )
-    return int(total or 0)
-
-
-async def is_present(session: AsyncSession, session_id: int, member_id: int) -> bool:
-    found = await session.scalar(
-        select(Attendance.id).where(
-            Attendance.session_id == session_id, Attendance.member_id == member_id
-        )
-    )
-    return found is not None

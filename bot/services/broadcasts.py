@@ -27,6 +27,9 @@ The life of a broadcast (`Broadcast.status`)::
   and it counts as seen (`TipReceipt.via = "broadcast"`).
 
 Staff actions (send, schedule, cancel, push) are written to the audit log.
+
+Longer than our ~600 lines on purpose: drafting, audiences, scheduling, the outbox plan and
+the progress figures are one life cycle of one row; the pieces only make sense together.
 """
 
 from __future__ import annotations
@@ -42,11 +45,11 @@ from sqlalchemy import Select, and_, case, delete, exists, func, or_, select, up
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql.elements import ColumnElement
 
+from bot import buttons
 from bot.content import ContentLibrary, Tip
 from bot.delivery.outbox import enqueue
 from bot.delivery.quiet import QuietWindow, in_window
 from bot.delivery.registry import (
-    Button,
     DeliveryRegistry,
     Planned,
     PlanWindow,
@@ -680,10 +683,6 @@ def progress_text(
     return text
 
 
-def report_buttons(t: Translator) -> list[list[Button]]:
-    return [[Button(t("📚 Envoyer une astuce de la bibliothèque"), callback_data="bc:lib")]]
-
-
 # -- planners, renderers, after-send ------------------------------------------------------
 
 
@@ -788,19 +787,18 @@ async def render_report(ctx: RenderContext, library: ContentLibrary) -> Rendered
         return Skip("broadcast deleted")
     counts = await progress(ctx.session, broadcast)
     return Rendered(
-        text=report_text(ctx.t, broadcast, counts, library), buttons=report_buttons(ctx.t)
+        text=report_text(ctx.t, broadcast, counts, library), buttons=buttons.tips_library(ctx.t)
     )
 
 
-def register_deliveries(registry: DeliveryRegistry, library: ContentLibrary | None = None) -> None:
+def register_deliveries(registry: DeliveryRegistry, library: ContentLibrary) -> None:
     """Add the broadcasts' planners and renderers to the outbox (see bot/delivery/features.py)."""
-    content = library if library is not None else tips.load_library()
 
     async def render(ctx: RenderContext) -> Rendered | Skip:
-        return await render_broadcast(ctx, content)
+        return await render_broadcast(ctx, library)
 
     async def render_author_report(ctx: RenderContext) -> Rendered | Skip:
-        return await render_report(ctx, content)
+        return await render_report(ctx, library)
 
     registry.add_planner("broadcasts", plan_scheduled)
     registry.add_planner("broadcast_reports", plan_reports)

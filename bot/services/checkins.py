@@ -18,6 +18,11 @@ dispatcher holds anything non-urgent during quiet hours):
   is replaced by a single message saying check-ins pause and how to resume, and the member's
   `checkins_paused` is set when it went out. Tips are not concerned.
 
+Cost: each active objective stores when the planner must look at it next
+(`objectives.next_checkin_at`, indexed with the status); a tick reads only those whose time
+has come (bot/delivery/due.py). A check-in asked or answered, a change of tip days or time,
+a pause lifted or a new enrolment resets the member's objectives (bot/services/due_times.py).
+
 Dedup keys (unique per recipient; planning again never doubles a message):
 
     checkin:<objective_id>:<YYYY-MM-DD>     the weekly check-in of that local day
@@ -25,6 +30,10 @@ Dedup keys (unique per recipient; planning again never doubles a message):
     checkin:<objective_id>:missed           "not reached" + the carry-over offer
     checkin-pause:<member_id>:<checkin_id>  the silence pause (one per silent stretch)
     digest:<session_id>:r<revision>         the trainer's digest the day before a session
+
+Longer than our ~600 lines on purpose: the coaching loop's rhythm (when to ask, silence,
+missed deadlines, the trainer's digest) is one state machine over one objective; its
+planners and renderers read the same rules. The staff views it feeds are in bot/reports/.
 """
 
 from __future__ import annotations
@@ -35,16 +44,16 @@ from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta, tzinfo
 from enum import StrEnum
 from typing import Protocol, TypeVar
-from zoneinfo import ZoneInfo
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from sqlalchemy import and_, exists, func, or_, select
+from sqlalchemy import and_, case, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.sql.elements import ColumnElement
 
+from bot import buttons
 from bot.config import WEEKDAYS, Settings
+from bot.delivery.due import AnyRow, Rows, idle_until, plan_due
 from bot.delivery.quiet import first_instant_at
 from bot.delivery.registry import (
-    Button,
     DeliveryRegistry,
     Planned,
     PlanWindow,
@@ -52,7 +61,7 @@ from bot.delivery.registry import (
     Rendered,
     Skip,
 )
-from bot.i18n import N_, Translator
+from bot.i18n import Translator
 from bot.models import (
     Cohort,
     Delivery,
@@ -68,6 +77,8 @@ from bot.models import (
     StaffRole,
     TrainingSession,
 )
+from bot.reports import digest
+from bot.services import due_times
 from bot.services import objectives as objs
 from bot.telegram_html import telegram_length, visible_text
 
@@ -77,6 +88,8 @@ MIN_GAP = timedelta(days=4)
 # A moment missed by more than this (the bot was down) waits for the member's next moment.
 LATE_TOLERANCE = timedelta(hours=12)
 MISSED_AFTER = timedelta(days=3)
+# Once a step's moment is this far behind, the planner would move on to the next one.
+_STEP_PASSED = LATE_TOLERANCE + timedelta(seconds=1)
 SILENCE_LIMIT = 3
 # Check-ins older than this do not matter for the silence rule.
 SILENCE_LOOKBACK = timedelta(days=180)
@@ -242,13 +255,12 @@ async def _silence_data(
         )
         for member_id, checkin_id, asked_at, answered_at in rows:
             events[member_id].append(CheckinEvent(checkin_id, asked_at, answered_at))
+        # The status is tested inside the aggregate: as a condition it would lead SQLite to
+        # the (status, due_at) index, i.e. through every message ever sent.
+        sent = Delivery.status == DeliveryStatus.SENT.value
         pauses = await session.execute(
-            select(Delivery.member_id, func.max(Delivery.sent_at))
-            .where(
-                Delivery.member_id.in_(chunk),
-                Delivery.dedup_key.startswith(PAUSE_PREFIX),
-                Delivery.status == DeliveryStatus.SENT.value,
-            )
+            select(Delivery.member_id, func.max(case((sent, Delivery.sent_at))))
+            .where(Delivery.member_id.in_(chunk), Delivery.dedup_key.startswith(PAUSE_PREFIX))
             .group_by(Delivery.member_id)
         )
         for member_id, sent_at in pauses:
@@ -272,63 +284,49 @@ def pause_key(member_id: int, unanswered: Sequence[CheckinEvent]) -> str:
 # -- the check-in planner -------------------------------------------------------------------
 
 
-def _eligible_member() -> list[ColumnElement[bool]]:
-    """Members the bot may ask about their objectives right now."""
-    return [
-        Member.paused.is_(False),
-        Member.checkins_paused.is_(False),
-        Member.reachable.is_(True),
-        Member.chat_id.is_not(None),
-    ]
-
-
-async def plan_checkins(session: AsyncSession, window: PlanWindow) -> list[Planned]:
-    """Check-ins, gentle checks, not-reached notices and silence pauses falling due by the horizon.
-
-    The query keeps only objectives that may have something due: set long enough ago and
-    not asked about in the last six days, or at/after their due date.
-    """
-    now, horizon = window.now, window.horizon
-    recent = exists().where(
-        ObjectiveCheckin.objective_id == Objective.id,
-        func.coalesce(ObjectiveCheckin.asked_at, ObjectiveCheckin.answered_at)
-        > horizon - timedelta(days=6),
-    )
-    enrolled = exists().where(
-        Enrolment.member_id == Objective.member_id,
-        Enrolment.cohort_id == Objective.cohort_id,
-        Enrolment.left_at.is_(None),
-    )
+def _objective_rows() -> Rows:
+    """Each active objective with what its moments and the right to ask depend on."""
     # Plain columns, not ORM objects: a tick may look at many rows (everyone's Tuesday 09:30).
-    rows = (
-        await session.execute(
-            select(
-                Objective.id,
-                Objective.member_id,
-                Objective.created_at,
-                Objective.due_on,
-                Member.tip_days,
-                Member.tip_time,
-                Cohort.timezone,
-            )
-            .join(Member, Member.id == Objective.member_id)
-            .join(Cohort, Cohort.id == Objective.cohort_id)
-            .where(
-                Objective.status == objs.ACTIVE,
-                Cohort.archived_at.is_(None),
-                enrolled,
-                *_eligible_member(),
-                or_(
-                    and_(Objective.created_at <= horizon - FIRST_CHECKIN_AFTER, ~recent),
-                    Objective.due_on <= (horizon + timedelta(days=1)).date(),
-                ),
-            )
-            .order_by(Objective.id)
+    return (
+        select(
+            Objective.id,
+            Objective.member_id,
+            Objective.created_at,
+            Objective.due_on,
+            Member.tip_days,
+            Member.tip_time,
+            Member.paused,
+            Member.checkins_paused,
+            Member.reachable,
+            Member.chat_id,
+            Cohort.timezone,
+            Cohort.archived_at,
+            Enrolment.joined_at,
+            Enrolment.left_at,
         )
-    ).all()
-    if not rows:
-        return []
-    objective_ids = [row[0] for row in rows]
+        .join(Member, Member.id == Objective.member_id)
+        .outerjoin(Cohort, Cohort.id == Objective.cohort_id)
+        .outerjoin(
+            Enrolment,
+            and_(
+                Enrolment.member_id == Objective.member_id,
+                Enrolment.cohort_id == Objective.cohort_id,
+            ),
+        )
+        .where(Objective.status == objs.ACTIVE)
+    )
+
+
+def _zone(name: str) -> ZoneInfo | None:
+    try:
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        return None
+
+
+async def _asked(
+    session: AsyncSession, objective_ids: Sequence[int]
+) -> dict[int, list[CheckinEvent]]:
     asked: dict[int, list[CheckinEvent]] = defaultdict(list)
     for start in range(0, len(objective_ids), _CHUNK):
         found = await session.execute(
@@ -341,37 +339,102 @@ async def plan_checkins(session: AsyncSession, window: PlanWindow) -> list[Plann
         )
         for objective_id, checkin_id, asked_at, answered_at in found:
             asked[objective_id].append(CheckinEvent(checkin_id, asked_at, answered_at))
-    member_ids = sorted({row[1] for row in rows})
-    events, resets = await _silence_data(session, member_ids, now)
+    return asked
 
+
+async def plan_checkins(session: AsyncSession, window: PlanWindow) -> list[Planned]:
+    """Check-ins, gentle checks, not-reached notices and silence pauses falling due by the horizon.
+
+    Reads only the active objectives whose stored time has come (`next_checkin_at`), and
+    stores when each must be looked at next: its next step, or once the step planned now
+    has passed (bot/delivery/due.py). Check-ins asked or answered, a change of rhythm or a
+    lifted pause reset it (bot/services/due_times.py).
+    """
+    settings = window.settings
     rhythms: dict[tuple[str, time | None, str], Rhythm] = {}
-    planned: dict[tuple[int, str], Planned] = {}
-    for objective_id, member_id, created_at, due_on, tip_days, tip_time, zone in rows:
-        rhythm = rhythms.get((tip_days, tip_time, zone))
-        if rhythm is None:
-            rhythm = rhythms[(tip_days, tip_time, zone)] = Rhythm(
-                days=parse_days(tip_days, window.settings.tip_days),
-                at=tip_time or window.settings.tip_time_value,
-                zone=ZoneInfo(zone),
+    # (member, key) -> (the first objective that planned it, the delivery): one pause per
+    # member even when several objectives fall due together, at the earliest moment.
+    chosen: dict[tuple[int, str], tuple[int, Planned]] = {}
+
+    async def evaluate(
+        rows: Sequence[AnyRow], window: PlanWindow
+    ) -> tuple[list[Planned], dict[int, datetime]]:
+        now, horizon = window.now, window.horizon
+        asked = await _asked(session, [row[0] for row in rows])
+        next_at: dict[int, datetime] = {}
+        steps: list[tuple[int, int, CheckinType, datetime, tzinfo]] = []
+        for row in rows:
+            objective_id, member_id, created_at, due_on, tip_days, tip_time = row[:6]
+            paused, checkins_paused, reachable, chat_id, zone_name, archived_at = row[6:12]
+            joined_at, left_at = row[12:]
+            zone = _zone(zone_name or settings.timezone)
+            if zone is None:
+                next_at[objective_id] = idle_until(window)
+                continue
+            rhythm = rhythms.get((tip_days, tip_time, zone.key))
+            if rhythm is None:
+                rhythm = rhythms[(tip_days, tip_time, zone.key)] = Rhythm(
+                    days=parse_days(tip_days, settings.tip_days),
+                    at=tip_time or settings.tip_time_value,
+                    zone=zone,
+                )
+            events = asked[objective_id]
+            step = _next_step(created_at, due_on, events, rhythm, now)
+            if step is None:
+                next_at[objective_id] = idle_until(window)
+                continue
+            kind, due_at = step
+            if due_at > horizon:
+                next_at[objective_id] = due_at
+                continue
+            # The step stays this one until its moment is past the tolerance (unless a
+            # check-in is asked or answered meanwhile, which resets the time): look again then.
+            later = _next_step(created_at, due_on, events, rhythm, due_at + _STEP_PASSED)
+            next_at[objective_id] = later[1] if later is not None else idle_until(window)
+            may_ask = (
+                zone_name is not None
+                and archived_at is None
+                and joined_at is not None
+                and left_at is None
+                and not paused
+                and not checkins_paused
+                and reachable
+                and chat_id is not None
             )
-        step = _next_step(created_at, due_on, asked[objective_id], rhythm, now)
-        if step is None:
-            continue
-        kind, due_at = step
-        if due_at > horizon:
-            continue
+            if may_ask:
+                steps.append((objective_id, member_id, kind, due_at, rhythm.zone))
+        if steps:
+            await _choose(session, steps, now, chosen)
+        return [], next_at
+
+    await plan_due(
+        session, window, rows=_objective_rows(), due=Objective.next_checkin_at, evaluate=evaluate
+    )
+    return [item for _, item in sorted(chosen.values(), key=lambda pair: pair[0])]
+
+
+async def _choose(
+    session: AsyncSession,
+    steps: Sequence[tuple[int, int, CheckinType, datetime, tzinfo]],
+    now: datetime,
+    chosen: dict[tuple[int, str], tuple[int, Planned]],
+) -> None:
+    """The delivery of each due step: the check-in itself, or the silence pause instead."""
+    events, resets = await _silence_data(session, sorted({step[1] for step in steps}), now)
+    for objective_id, member_id, kind, due_at, zone in steps:
         unanswered = silent_since(events.get(member_id, []), resets.get(member_id))
         if kind is not CheckinType.MISSED and len(unanswered) >= SILENCE_LIMIT:
             key = pause_key(member_id, unanswered)
             item = Planned(member_id, CHECKIN, key, due_at, {"type": CheckinType.PAUSE.value})
         else:
-            key = _objective_key(objective_id, kind, due_at, rhythm.zone)
+            key = _objective_key(objective_id, kind, due_at, zone)
             payload = {"type": kind.value, "objective_id": objective_id}
             item = Planned(member_id, CHECKIN, key, due_at, payload)
-        previous = planned.get((member_id, key))
-        if previous is None or item.due_at < previous.due_at:
-            planned[(member_id, key)] = item
-    return list(planned.values())
+        previous = chosen.get((member_id, key))
+        if previous is None:
+            chosen[(member_id, key)] = (objective_id, item)
+        elif item.due_at < previous[1].due_at:
+            chosen[(member_id, key)] = (previous[0], item)
 
 
 def _objective_key(objective_id: int, kind: CheckinType, due_at: datetime, zone: tzinfo) -> str:
@@ -430,43 +493,6 @@ def _next_step(
 
 # -- what a check-in says -------------------------------------------------------------------
 
-LABEL_DONE = N_("✅ C'est fait")
-LABEL_DOING = N_("🚧 En cours")
-LABEL_STUCK = N_("😕 Je bloque")
-LABEL_NUMBER = N_("➕ Ajouter un nombre")
-LABEL_RESUME = N_("🔔 Reprendre les relances")
-LABEL_CARRY = N_("🔁 Oui, je le reconduis")
-LABEL_NEW = N_("🎯 Un nouvel objectif")
-LABEL_DROP = N_("Non merci")
-LABEL_REPLY_TO = N_("✍️ Répondre à {name}")
-LABEL_GROUP = N_("👥 Voir le groupe")
-
-
-def label(t: Translator, message: str, **values: object) -> str:
-    """A button label: translated and filled *without* HTML escaping (labels are plain text)."""
-    return t.raw(message).format(**values)
-
-
-def answer_buttons(t: Translator, objective_id: int, measure_kind: str) -> list[list[Button]]:
-    """done / doing / stuck (+ "add a number" for a weekly number), as callback buttons."""
-    rows = [
-        [
-            Button(t(LABEL_DONE), f"obj:{objective_id}:done"),
-            Button(t(LABEL_DOING), f"obj:{objective_id}:doing"),
-        ],
-        [Button(t(LABEL_STUCK), f"obj:{objective_id}:stuck")],
-    ]
-    if measure_kind == MeasureKind.COUNT.value:
-        rows[1].append(Button(t(LABEL_NUMBER), f"obj:{objective_id}:num"))
-    return rows
-
-
-def carry_buttons(t: Translator, objective_id: int) -> list[list[Button]]:
-    return [
-        [Button(t(LABEL_CARRY), f"obj:{objective_id}:carry")],
-        [Button(t(LABEL_NEW), "objset:new"), Button(t(LABEL_DROP), f"obj:{objective_id}:drop")],
-    ]
-
 
 def measure_line(t: Translator, measure_kind: str, target: int | None) -> str:
     if measure_kind == MeasureKind.COUNT.value and target:
@@ -518,7 +544,7 @@ async def render_checkin(ctx: RenderContext) -> Rendered | Skip:
                 ),
             )
         )
-        return Rendered(text, [[Button(t(LABEL_RESUME), "objset:resume")]])
+        return Rendered(text, [[buttons.resume_checkins(t)]])
 
     objective_id = payload.get("objective_id")
     objective = (
@@ -567,7 +593,7 @@ async def render_checkin(ctx: RenderContext) -> Rendered | Skip:
                 t("Une réponse d'un seul geste suffit."),
             )
         )
-        return Rendered(text, answer_buttons(t, objective.id, objective.measure_kind))
+        return Rendered(text, buttons.checkin_answers(t, objective.id, objective.measure_kind))
 
     if kind == CheckinType.DUE.value:
         if gentle is not None:
@@ -583,7 +609,7 @@ async def render_checkin(ctx: RenderContext) -> Rendered | Skip:
                 t("Alors, où en êtes-vous ? Il n'y a pas de mauvaise réponse."),
             )
         )
-        return Rendered(text, answer_buttons(t, objective.id, objective.measure_kind))
+        return Rendered(text, buttons.checkin_answers(t, objective.id, objective.measure_kind))
 
     if kind == CheckinType.MISSED.value:
         if gentle is None or gentle.answered_at is not None:
@@ -601,7 +627,7 @@ async def render_checkin(ctx: RenderContext) -> Rendered | Skip:
                 t("Voulez-vous le reconduire jusqu'au {date} ?", date=t.date(due)),
             )
         )
-        return Rendered(text, carry_buttons(t, objective.id))
+        return Rendered(text, buttons.carry_over(t, objective.id))
     return Skip(f"unknown check-in type {kind!r}")
 
 
@@ -622,6 +648,8 @@ async def checkin_sent(session: AsyncSession, delivery: Delivery, now: datetime)
         return
     if kind in (CheckinType.WEEKLY.value, CheckinType.DUE.value):
         session.add(ObjectiveCheckin(objective_id=objective.id, asked_at=now))
+        # The next question moves on, and the silence rule may now hold for every objective.
+        await due_times.checkins_changed(session, objective.member_id)
     elif kind == CheckinType.MISSED.value and objective.status == objs.ACTIVE:
         objective.status = ObjectiveStatus.NOT_REACHED.value
         objective.closed_at = now
@@ -734,15 +762,16 @@ async def render_digest(ctx: RenderContext) -> Rendered | Skip:
         return Skip("a digest for this session was sent a moment ago")
     zone = await _zone_of(ctx.session, ts.cohort_id, ctx.settings)
     t = ctx.t.with_zone(zone)
-    since = await objs.digest_since(ctx.session, ts.cohort_id, ts.starts_at)
-    data = await objs.trainer_digest(ctx.session, ts.cohort_id, since=since)
+    since = await digest.digest_since(ctx.session, ts.cohort_id, ts.starts_at)
+    data = await digest.trainer_digest(ctx.session, ts.cohort_id, since=since)
     if not data.has_news:
         # No objective in play and no question: a page of zeros would only be noise.
         return Skip("nothing to report")
-    return Rendered(fit(digest_text(t, ts, data)), digest_buttons(t, data))
+    questions = [(q.id, q.first_name) for q in data.questions[:DIGEST_QUESTION_BUTTONS]]
+    return Rendered(fit(digest_text(t, ts, data)), buttons.trainer_digest(t, questions))
 
 
-def digest_text(t: Translator, ts: TrainingSession, data: objs.DigestData) -> str:
+def digest_text(t: Translator, ts: TrainingSession, data: digest.DigestData) -> str:
     parts = [
         t(
             "📋 <b>Avant la séance {number} de demain</b> ({when})",
@@ -809,15 +838,6 @@ def digest_text(t: Translator, ts: TrainingSession, data: objs.DigestData) -> st
     return "\n\n".join(parts)
 
 
-def digest_buttons(t: Translator, data: objs.DigestData) -> list[list[Button]]:
-    rows = [
-        [Button(label(t, LABEL_REPLY_TO, name=question.first_name), f"qa:{question.id}")]
-        for question in data.questions[:DIGEST_QUESTION_BUTTONS]
-    ]
-    rows.append([Button(t(LABEL_GROUP), "grp:open")])
-    return rows
-
-
 def register_deliveries(registry: DeliveryRegistry) -> None:
     """Add the coaching loop's planners and renderers to the outbox (bot/delivery/features)."""
     registry.add_planner("checkins", plan_checkins)
@@ -829,8 +849,6 @@ def register_deliveries(registry: DeliveryRegistry) -> None:
 __all__ = [
     "CheckinType",
     "Rhythm",
-    "answer_buttons",
-    "carry_buttons",
     "due_check_at",
     "is_silent",
     "moment_on_or_after",

@@ -15,7 +15,7 @@ from sqlalchemy import exists, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.models import Cohort, Enrolment, Member, Role, StaffRole
-from bot.services import audit, staff
+from bot.services import audit, due_times, staff
 from bot.services.validation import clean_text
 
 JOIN_CODE_ALPHABET = "ABCDEFGHJKMNPQRSTUVWXYZ23456789"
@@ -73,6 +73,28 @@ async def find_by_code(session: AsyncSession, code: str) -> Cohort | None:
     )
 
 
+async def find_by_ref(
+    session: AsyncSession, ref: str, *, include_archived: bool = False
+) -> Cohort | None:
+    """A cohort by id or by join code (as printed on the invitation), for the command line.
+
+    `include_archived`: the tools that work on a finished programme (export, flyer, purge)
+    must still find it.
+    """
+    text = ref.strip()
+    if text.isdigit():
+        found = await session.get(Cohort, int(text))
+        if found is not None and (include_archived or found.archived_at is None):
+            return found
+    code = normalise_code(text)
+    if code is None:
+        return None
+    query = select(Cohort).where(Cohort.join_code == code)
+    if not include_archived:
+        query = query.where(Cohort.archived_at.is_(None))
+    return await session.scalar(query)
+
+
 async def create_cohort(
     session: AsyncSession,
     *,
@@ -121,6 +143,7 @@ async def create_cohort(
         if creator is not None:
             creator.active_cohort_id = cohort.id
             creator.onboarded_at = creator.onboarded_at or now
+            due_times.tips_changed(creator)
         await staff.grant_role(
             session,
             member_id=created_by_id,
@@ -140,12 +163,15 @@ async def enrol(session: AsyncSession, member_id: int, cohort_id: int, now: date
     if row is None:
         session.add(Enrolment(member_id=member_id, cohort_id=cohort_id, joined_at=now))
         await session.flush()
-        return True
-    if row.left_at is not None:
+    elif row.left_at is not None:
         row.left_at = None
         row.joined_at = now
-        return True
-    return False
+    else:
+        return False
+    # Tips and check-ins (objectives of this cohort again) start from this enrolment.
+    await due_times.member_tips_changed(session, member_id)
+    await due_times.checkins_changed(session, member_id)
+    return True
 
 
 async def is_enrolled(session: AsyncSession, member_id: int, cohort_id: int) -> bool:

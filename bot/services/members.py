@@ -16,7 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.config import LANGUAGES
 from bot.models import Cohort, Enrolment, Member, Sector, StaffRole
-from bot.services import cohorts
+from bot.services import cohorts, due_times
 from bot.services.validation import InvalidValue, clean_text
 
 # Activity is recorded at most this often, to keep a write off most updates: the access gate
@@ -170,6 +170,7 @@ async def register(
     member.consent_at = now
     member.onboarded_at = member.onboarded_at or now
     member.active_cohort_id = cohort.id
+    due_times.tips_changed(member)
     await cohorts.enrol(session, member.id, cohort.id, now)
     await session.flush()
     return member
@@ -205,6 +206,7 @@ async def join_cohort(
     if not has_merchant_profile(member):
         return JoinOutcome.NEEDS_PROFILE
     member.active_cohort_id = cohort.id
+    due_times.tips_changed(member)
     joined = await cohorts.enrol(session, member_id, cohort.id, now)
     await session.flush()
     return JoinOutcome.JOINED if joined else JoinOutcome.ALREADY
@@ -281,5 +283,7 @@ async def set_active_cohort(
     if not is_admin and not await belongs_to(session, member_id, cohort_id):
         return None
     member.active_cohort_id = cohort.id
+    # The tips follow the active cohort (its zone, the enrolment there).
+    due_times.tips_changed(member)
     await session.flush()
     return cohort

@@ -2,16 +2,18 @@
 
 The trainer's diagnosis is that merchants find social media time-consuming *because they
 struggle to set themselves objectives*; this module holds the rules that help them state one
-concrete objective (starting points by sector, a measure, a due date), record their
-check-in answers, and give the trainer and the coordinator the picture:
+concrete objective (starting points by sector, a measure, a due date) and record their
+check-in answers:
 
 - at most `MAX_ACTIVE` active objectives per merchant and cohort;
 - a check-in answer is done / doing / stuck (+ an optional number and blocker); "stuck" is
   flagged for the trainer; "done" closes the objective; an answer after the due date closes
   it as not reached (no blame) so that the merchant can carry it over;
-- the streak is the number of consecutive weeks (in the cohort's zone) with an answer;
-- `/groupe`, the trainer's digest and `/stats` read `group_overview`, `trainer_digest` and
-  `engagement_summary`.
+- the streak is the number of consecutive weeks (in the cohort's zone) with an answer.
+
+What the trainer and the coordinator see of them (`/groupe`, the digest, `/stats`) is in
+bot/reports/. Longer than our ~600 lines on purpose: the life of one objective (starting
+points, draft, answers, closing, carry-over, streak, the stuck tip) reads best in one place.
 
 Plain data in, plain data out: no telegram import, no commit (the caller owns the unit of work).
 """
@@ -19,7 +21,6 @@ Plain data in, plain data out: no telegram import, no commit (the caller owns th
 from __future__ import annotations
 
 import re
-from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta, tzinfo
@@ -34,18 +35,15 @@ from bot.delivery.outbox import skip_pending
 from bot.i18n import N_
 from bot.models import (
     CheckinAnswer,
-    Cohort,
-    Enrolment,
     MeasureKind,
     Member,
     Objective,
     ObjectiveCheckin,
     ObjectiveStatus,
-    Question,
     TipReceipt,
     TrainingSession,
 )
-from bot.services import tips
+from bot.services import due_times, tips
 from bot.services.validation import clean_text
 
 MAX_ACTIVE = 3
@@ -538,6 +536,7 @@ async def answer_checkin(
         # Past the due date and not done: "not reached", without blame; the reply offers
         # to carry it over.
         await _finish(session, objective, ObjectiveStatus.NOT_REACHED, now)
+    await due_times.checkins_changed(session, objective.member_id)
     await session.flush()
     return _outcome(
         objective,
@@ -568,6 +567,7 @@ async def record_number(
     if row.answer is None:
         row.answer = CheckinAnswer.DOING.value
         row.answered_at = now
+    await due_times.checkins_changed(session, objective.member_id)
     await session.flush()
     answer = CheckinAnswer(row.answer)
     return _outcome(
@@ -668,6 +668,7 @@ async def resume_checkins(session: AsyncSession, member_id: int) -> bool:
     if member is None or not member.checkins_paused:
         return False
     member.checkins_paused = False
+    await due_times.checkins_changed(session, member_id)
     return True
 
 
@@ -846,318 +847,3 @@ async def stuck_tip(
     # Shown in the stuck answer: the drip will not send it again.
     await tips.record_receipt(session, member_id, tip.id, tips.Via.STUCK, now)
     return tip
-
-
-# -- the trainer's view (/groupe, digest) and the coordinator's (/stats) --------------------
-
-
-class GroupState(StrEnum):
-    """Where a merchant stands, in the order the trainer sees them."""
-
-    STUCK = "stuck"
-    NO_NEWS = "no_news"  # an active objective without any answer yet
-    DOING = "doing"
-    DONE = "done"
-    NOT_REACHED = "not_reached"
-    NONE = "none"  # no objective yet
-
-
-GROUP_ORDER = tuple(GroupState)
-
-
-@dataclass(frozen=True)
-class GroupRow:
-    member_id: int
-    first_name: str
-    business_name: str | None
-    state: GroupState
-    objective_text: str | None
-    due_on: date | None
-    last_checkin_at: datetime | None
-    last_number: int | None
-    blocker: str | None
-    # Other active objectives of the same merchant (not shown in the row).
-    other_active: int
-
-
-@dataclass(frozen=True)
-class GroupPage:
-    rows: tuple[GroupRow, ...]
-    page: int
-    pages: int
-    total: int
-    counts: dict[GroupState, int]
-
-
-def _objective_state(objective: Objective) -> GroupState:
-    if objective.status == ObjectiveStatus.DONE.value:
-        return GroupState.DONE
-    if objective.status != ACTIVE:
-        return GroupState.NOT_REACHED
-    last = _last_answered(objective)
-    if last is None:
-        return GroupState.NO_NEWS
-    return GroupState.STUCK if last.answer == CheckinAnswer.STUCK.value else GroupState.DOING
-
-
-def _last_answered(objective: Objective) -> ObjectiveCheckin | None:
-    answered = [row for row in objective.checkins if row.answered_at is not None]
-    return max(answered, key=lambda row: (row.answered_at, row.id)) if answered else None
-
-
-async def _cohort_objectives(
-    session: AsyncSession, cohort_id: int
-) -> tuple[list[Member], dict[int, list[Objective]]]:
-    members = list(
-        (
-            await session.scalars(
-                select(Member)
-                .join(Enrolment, Enrolment.member_id == Member.id)
-                .where(Enrolment.cohort_id == cohort_id, Enrolment.left_at.is_(None))
-                .order_by(Member.first_name, Member.id)
-            )
-        ).all()
-    )
-    objectives = await session.scalars(
-        select(Objective)
-        .where(Objective.cohort_id == cohort_id)
-        .options(selectinload(Objective.checkins))
-        .order_by(Objective.created_at.desc(), Objective.id.desc())
-    )
-    by_member: dict[int, list[Objective]] = defaultdict(list)
-    for objective in objectives.all():
-        by_member[objective.member_id].append(objective)
-    return members, by_member
-
-
-def _group_row(member: Member, objectives: list[Objective]) -> GroupRow:
-    active = [o for o in objectives if o.status == ACTIVE]
-    current: Objective | None
-    if active:
-        # The stuck one first: that is what the trainer can help with.
-        current = min(active, key=lambda o: GROUP_ORDER.index(_objective_state(o)))
-    else:
-        closed = [o for o in objectives if o.status != ObjectiveStatus.CLOSED.value]
-        current = closed[0] if closed else None
-    if current is None:
-        return GroupRow(
-            member.id, member.first_name, member.business_name, GroupState.NONE,
-            None, None, None, None, None, 0,
-        )  # fmt: skip
-    last = _last_answered(current)
-    return GroupRow(
-        member_id=member.id,
-        first_name=member.first_name,
-        business_name=member.business_name,
-        state=_objective_state(current),
-        objective_text=current.text,
-        due_on=current.due_on,
-        last_checkin_at=last.answered_at if last else None,
-        last_number=last.number if last else None,
-        blocker=last.blocker if last and last.answer == CheckinAnswer.STUCK.value else None,
-        other_active=max(len(active) - 1, 0),
-    )
-
-
-async def group_overview(
-    session: AsyncSession, cohort_id: int, *, page: int = 0, page_size: int = 8
-) -> GroupPage:
-    """One page of the cohort's merchants, stuck first, then no news, in progress, done..."""
-    members, by_member = await _cohort_objectives(session, cohort_id)
-    rows = [_group_row(member, by_member.get(member.id, [])) for member in members]
-    rows.sort(key=lambda row: (GROUP_ORDER.index(row.state), row.first_name.lower(), row.member_id))
-    counts = {state: sum(1 for row in rows if row.state is state) for state in GroupState}
-    pages = max(1, -(-len(rows) // page_size))
-    page = min(max(page, 0), pages - 1)
-    start = page * page_size
-    return GroupPage(tuple(rows[start : start + page_size]), page, pages, len(rows), counts)
-
-
-@dataclass(frozen=True)
-class StuckItem:
-    first_name: str
-    business_name: str | None
-    objective_text: str
-    blocker: str | None
-    since: datetime | None
-
-
-@dataclass(frozen=True)
-class OpenQuestion:
-    id: int
-    first_name: str
-    text: str
-    asked_at: datetime
-
-
-@dataclass(frozen=True)
-class DigestData:
-    since: datetime
-    merchants: int
-    set_count: int  # objectives set since `since`
-    done_count: int  # reached since `since`
-    doing_count: int  # active, last answer "in progress"
-    stuck_count: int
-    no_news_count: int
-    stuck: tuple[StuckItem, ...]
-    questions: tuple[OpenQuestion, ...]
-
-    @property
-    def has_news(self) -> bool:
-        """Anything to tell: objectives set, reached or in play, or a question waiting."""
-        return bool(
-            self.set_count
-            or self.done_count
-            or self.doing_count
-            or self.stuck_count
-            or self.no_news_count
-            or self.questions
-        )
-
-
-async def open_questions(
-    session: AsyncSession, cohort_id: int, *, limit: int = 20
-) -> list[OpenQuestion]:
-    rows = await session.execute(
-        select(Question.id, Member.first_name, Question.text, Question.asked_at)
-        .join(Member, Member.id == Question.member_id)
-        .where(Question.cohort_id == cohort_id, Question.answered_at.is_(None))
-        .order_by(Question.asked_at, Question.id)
-        .limit(limit)
-    )
-    return [OpenQuestion(*row) for row in rows.all()]
-
-
-async def trainer_digest(session: AsyncSession, cohort_id: int, *, since: datetime) -> DigestData:
-    """What the trainer needs the day before a session: counts, who is stuck, questions."""
-    members, by_member = await _cohort_objectives(session, cohort_id)
-    enrolled = {member.id: member for member in members}
-    set_count = done = doing = stuck_count = no_news = 0
-    stuck: list[StuckItem] = []
-    for member_id, objectives in by_member.items():
-        member = enrolled.get(member_id)
-        if member is None:
-            continue
-        for objective in objectives:
-            if objective.created_at >= since:
-                set_count += 1
-            state = _objective_state(objective)
-            if state is GroupState.DONE and objective.closed_at and objective.closed_at >= since:
-                done += 1
-            if objective.status != ACTIVE:
-                continue
-            if state is GroupState.DOING:
-                doing += 1
-            elif state is GroupState.NO_NEWS:
-                no_news += 1
-            elif state is GroupState.STUCK:
-                stuck_count += 1
-                last = _last_answered(objective)
-                stuck.append(
-                    StuckItem(
-                        member.first_name,
-                        member.business_name,
-                        objective.text,
-                        last.blocker if last else None,
-                        last.answered_at if last else None,
-                    )
-                )
-    stuck.sort(key=lambda item: (item.first_name.lower(), item.objective_text))
-    return DigestData(
-        since=since,
-        merchants=len(members),
-        set_count=set_count,
-        done_count=done,
-        doing_count=doing,
-        stuck_count=stuck_count,
-        no_news_count=no_news,
-        stuck=tuple(stuck),
-        questions=tuple(await open_questions(session, cohort_id)),
-    )
-
-
-async def digest_since(session: AsyncSession, cohort_id: int, before: datetime) -> datetime:
-    """The start of the period a digest covers: the previous session, else the cohort's start."""
-    previous = await session.scalar(
-        select(func.max(TrainingSession.starts_at)).where(
-            TrainingSession.cohort_id == cohort_id,
-            TrainingSession.cancelled_at.is_(None),
-            TrainingSession.starts_at < before,
-        )
-    )
-    if previous is not None:
-        return previous
-    created = await session.scalar(select(Cohort.created_at).where(Cohort.id == cohort_id))
-    return created or before - timedelta(days=30)
-
-
-@dataclass(frozen=True)
-class EngagementSummary:
-    """The coaching loop's figures for `/stats`."""
-
-    merchants: int
-    # Merchants who answered at least one check-in in the last 7 days.
-    answered_last_7_days: int
-    objectives_set: int
-    objectives_done: int
-    with_active_objective: int
-
-    @property
-    def share_with_active(self) -> float:
-        """Share of merchants with an active objective (0.0 - 1.0)."""
-        return self.with_active_objective / self.merchants if self.merchants else 0.0
-
-    @property
-    def share_answered(self) -> float:
-        return self.answered_last_7_days / self.merchants if self.merchants else 0.0
-
-
-async def engagement_summary(
-    session: AsyncSession, cohort_id: int, now: datetime
-) -> EngagementSummary:
-    """Members who answered in the last 7 days, objectives set / done, share with one active.
-
-    Only merchants currently enrolled in the cohort count.
-    """
-    enrolled = (
-        select(Enrolment.member_id)
-        .where(Enrolment.cohort_id == cohort_id, Enrolment.left_at.is_(None))
-        .scalar_subquery()
-    )
-    merchants = await session.scalar(
-        select(func.count(Enrolment.id)).where(
-            Enrolment.cohort_id == cohort_id, Enrolment.left_at.is_(None)
-        )
-    )
-    answered = await session.scalar(
-        select(func.count(func.distinct(Objective.member_id)))
-        .join(ObjectiveCheckin, ObjectiveCheckin.objective_id == Objective.id)
-        .where(
-            Objective.cohort_id == cohort_id,
-            Objective.member_id.in_(enrolled),
-            ObjectiveCheckin.answered_at >= now - timedelta(days=7),
-            ObjectiveCheckin.answered_at <= now,
-        )
-    )
-    set_count = await session.scalar(
-        select(func.count(Objective.id)).where(Objective.cohort_id == cohort_id)
-    )
-    done = await session.scalar(
-        select(func.count(Objective.id)).where(
-            Objective.cohort_id == cohort_id, Objective.status == ObjectiveStatus.DONE.value
-        )
-    )
-    with_active = await session.scalar(
-        select(func.count(func.distinct(Objective.member_id))).where(
-            Objective.cohort_id == cohort_id,
-            Objective.status == ACTIVE,
-            Objective.member_id.in_(enrolled),
-        )
-    )
-    return EngagementSummary(
-        merchants=int(merchants or 0),
-        answered_last_7_days=int(answered or 0),
-        objectives_set=int(set_count or 0),
-        objectives_done=int(done or 0),
-        with_active_objective=int(with_active or 0),
-    )

@@ -17,7 +17,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.delivery.outbox import enqueue
 from bot.delivery.registry import Planned
-from bot.models import Enrolment, Rsvp, RsvpAnswer, TrainingSession
+from bot.models import Rsvp, RsvpAnswer, TrainingSession
+from bot.services import cohorts
 from bot.services.sessions import NOTICE_KIND
 
 
@@ -49,27 +50,16 @@ class RsvpState:
     position: int | None = None
 
 
-async def _locked_session(session: AsyncSession, session_id: int) -> TrainingSession | None:
+async def _locked_session(tx: AsyncSession, session_id: int) -> TrainingSession | None:
     # Lock the session row (PostgreSQL; SQLite already serialises writers) so that two
     # answers at the same instant cannot both take the last seat.
-    return await session.scalar(
+    return await tx.scalar(
         select(TrainingSession).where(TrainingSession.id == session_id).with_for_update()
     )
 
 
-async def _is_enrolled(session: AsyncSession, cohort_id: int, member_id: int) -> bool:
-    found = await session.scalar(
-        select(Enrolment.id).where(
-            Enrolment.cohort_id == cohort_id,
-            Enrolment.member_id == member_id,
-            Enrolment.left_at.is_(None),
-        )
-    )
-    return found is not None
-
-
-async def seats_taken(session: AsyncSession, session_id: int) -> int:
-    total = await session.scalar(
+async def seats_taken(tx: AsyncSession, session_id: int) -> int:
+    total = await tx.scalar(
         select(func.count(Rsvp.id)).where(
             Rsvp.session_id == session_id, Rsvp.answer == RsvpAnswer.YES.value
         )
@@ -77,9 +67,9 @@ async def seats_taken(session: AsyncSession, session_id: int) -> int:
     return int(total or 0)
 
 
-async def waitlist(session: AsyncSession, session_id: int) -> list[Rsvp]:
+async def waitlist(tx: AsyncSession, session_id: int) -> list[Rsvp]:
     """The waiting list, first in line first."""
-    rows = await session.scalars(
+    rows = await tx.scalars(
         select(Rsvp)
         .where(Rsvp.session_id == session_id, Rsvp.answer == RsvpAnswer.WAITLIST.value)
         .order_by(Rsvp.answered_at, Rsvp.id)
@@ -87,19 +77,19 @@ async def waitlist(session: AsyncSession, session_id: int) -> list[Rsvp]:
     return list(rows.all())
 
 
-async def position(session: AsyncSession, session_id: int, member_id: int) -> int | None:
-    for index, row in enumerate(await waitlist(session, session_id), start=1):
+async def position(tx: AsyncSession, session_id: int, member_id: int) -> int | None:
+    for index, row in enumerate(await waitlist(tx, session_id), start=1):
         if row.member_id == member_id:
             return index
     return None
 
 
-async def promote_waiting(session: AsyncSession, ts: TrainingSession, now: datetime) -> list[int]:
+async def promote_waiting(tx: AsyncSession, ts: TrainingSession, now: datetime) -> list[int]:
     """Give free seats to the first on the list and tell them; returns who was promoted."""
-    queue = await waitlist(session, ts.id)
+    queue = await waitlist(tx, ts.id)
     if not queue:
         return []
-    free = len(queue) if ts.capacity is None else ts.capacity - await seats_taken(session, ts.id)
+    free = len(queue) if ts.capacity is None else ts.capacity - await seats_taken(tx, ts.id)
     promoted: list[int] = []
     for row in queue[: max(free, 0)]:
         row.answer = RsvpAnswer.YES.value
@@ -107,7 +97,7 @@ async def promote_waiting(session: AsyncSession, ts: TrainingSession, now: datet
         if row.member_id is not None:
             promoted.append(row.member_id)
     await enqueue(
-        session,
+        tx,
         [
             Planned(
                 member_id=member_id,
@@ -125,7 +115,7 @@ async def promote_waiting(session: AsyncSession, ts: TrainingSession, now: datet
 
 
 async def answer(
-    session: AsyncSession,
+    tx: AsyncSession,
     *,
     session_id: int,
     member_id: int,
@@ -133,25 +123,23 @@ async def answer(
     now: datetime,
 ) -> RsvpOutcome:
     """Record yes or no for an enrolled member; changeable until the session starts."""
-    ts = await _locked_session(session, session_id)
-    if ts is None or not await _is_enrolled(session, ts.cohort_id, member_id):
+    ts = await _locked_session(tx, session_id)
+    if ts is None or not await cohorts.is_enrolled(tx, member_id, ts.cohort_id):
         return RsvpOutcome(RsvpStatus.NOT_FOUND)
     if ts.cancelled_at is not None:
         return RsvpOutcome(RsvpStatus.CANCELLED, ts)
     if now >= ts.starts_at:
         return RsvpOutcome(RsvpStatus.CLOSED, ts)
 
-    row = await session.scalar(
-        select(Rsvp).where(Rsvp.session_id == ts.id, Rsvp.member_id == member_id)
-    )
+    row = await tx.scalar(select(Rsvp).where(Rsvp.session_id == ts.id, Rsvp.member_id == member_id))
     previous = RsvpAnswer(row.answer) if row is not None else None
 
     if yes:
         if previous in (RsvpAnswer.YES, RsvpAnswer.WAITLIST):
             status = RsvpStatus(previous.value) if previous else RsvpStatus.YES
-            place = await position(session, ts.id, member_id)
+            place = await position(tx, ts.id, member_id)
             return RsvpOutcome(status, ts, position=place, changed=False)
-        full = ts.capacity is not None and await seats_taken(session, ts.id) >= ts.capacity
+        full = ts.capacity is not None and await seats_taken(tx, ts.id) >= ts.capacity
         new = RsvpAnswer.WAITLIST if full else RsvpAnswer.YES
     else:
         if previous is RsvpAnswer.NO:
@@ -162,39 +150,37 @@ async def answer(
     if new is RsvpAnswer.WAITLIST:
         # answered_at orders the list: joining it (again) puts one strictly at its end,
         # even when two answers carry the same instant.
-        queue = await waitlist(session, ts.id)
+        queue = await waitlist(tx, ts.id)
         if queue and queue[-1].answered_at >= now:
             joined_at = queue[-1].answered_at + timedelta(microseconds=1)
     if row is None:
         row = Rsvp(session_id=ts.id, member_id=member_id, answered_at=joined_at, updated_at=now)
-        session.add(row)
+        tx.add(row)
     elif new is not RsvpAnswer.NO:
         row.answered_at = joined_at
     row.answer = new.value
     row.updated_at = now
-    await session.flush()
+    await tx.flush()
 
     promoted: list[int] = []
     if previous is RsvpAnswer.YES and new is RsvpAnswer.NO:
-        promoted = await promote_waiting(session, ts, now)
-    place = await position(session, ts.id, member_id) if new is RsvpAnswer.WAITLIST else None
+        promoted = await promote_waiting(tx, ts, now)
+    place = await position(tx, ts.id, member_id) if new is RsvpAnswer.WAITLIST else None
     return RsvpOutcome(RsvpStatus(new.value), ts, position=place, promoted=promoted)
 
 
-async def states(
-    session: AsyncSession, session_ids: list[int], member_id: int
-) -> dict[int, RsvpState]:
+async def states(tx: AsyncSession, session_ids: list[int], member_id: int) -> dict[int, RsvpState]:
     """The member's answer for each of these sessions (with the list position)."""
     if not session_ids:
         return {}
-    rows = await session.scalars(
+    rows = await tx.scalars(
         select(Rsvp).where(Rsvp.session_id.in_(session_ids), Rsvp.member_id == member_id)
     )
     result: dict[int, RsvpState] = {sid: RsvpState(None) for sid in session_ids}
     for row in rows.all():
         answer_ = RsvpAnswer(row.answer)
         place = (
-            await position(session, row.session_id, member_id)
+            await position(tx, row.session_id, member_id)
             if answer_ is RsvpAnswer.WAITLIST
             else None
         )
@@ -202,8 +188,8 @@ async def states(
     return result
 
 
-async def answer_of(session: AsyncSession, session_id: int, member_id: int) -> RsvpAnswer | None:
-    value = await session.scalar(
+async def answer_of(tx: AsyncSession, session_id: int, member_id: int) -> RsvpAnswer | None:
+    value = await tx.scalar(
         select(Rsvp.answer).where(Rsvp.session_id == session_id, Rsvp.member_id == member_id)
     )
     return RsvpAnswer(value) if value else None

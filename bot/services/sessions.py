@@ -19,7 +19,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from enum import StrEnum
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import and_, func, select
+from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -213,26 +213,26 @@ def new_checkin_token() -> str:
     return secrets.token_urlsafe(16)
 
 
-async def cohort_zone(session: AsyncSession, cohort_id: int, default: str) -> str:
-    zone = await session.scalar(select(Cohort.timezone).where(Cohort.id == cohort_id))
+async def cohort_zone(tx: AsyncSession, cohort_id: int, default: str) -> str:
+    zone = await tx.scalar(select(Cohort.timezone).where(Cohort.id == cohort_id))
     return zone or default
 
 
 async def get_in_cohort(
-    session: AsyncSession, session_id: int, cohort_id: int | None
+    tx: AsyncSession, session_id: int, cohort_id: int | None
 ) -> TrainingSession | None:
     """The session if it belongs to `cohort_id` (ids from callback data are untrusted)."""
     if cohort_id is None:
         return None
-    return await session.scalar(
+    return await tx.scalar(
         select(TrainingSession).where(
             TrainingSession.id == session_id, TrainingSession.cohort_id == cohort_id
         )
     )
 
 
-async def by_number(session: AsyncSession, cohort_id: int, number: int) -> TrainingSession | None:
-    return await session.scalar(
+async def by_number(tx: AsyncSession, cohort_id: int, number: int) -> TrainingSession | None:
+    return await tx.scalar(
         select(TrainingSession).where(
             TrainingSession.cohort_id == cohort_id, TrainingSession.number == number
         )
@@ -240,10 +240,10 @@ async def by_number(session: AsyncSession, cohort_id: int, number: int) -> Train
 
 
 async def upcoming(
-    session: AsyncSession, cohort_id: int, now: datetime, limit: int = 10
+    tx: AsyncSession, cohort_id: int, now: datetime, limit: int = 10
 ) -> list[TrainingSession]:
     """Sessions not cancelled and not yet over, soonest first."""
-    rows = await session.scalars(
+    rows = await tx.scalars(
         select(TrainingSession)
         .where(
             TrainingSession.cohort_id == cohort_id,
@@ -256,8 +256,8 @@ async def upcoming(
     return list(rows.all())
 
 
-async def count_upcoming(session: AsyncSession, cohort_id: int, now: datetime) -> int:
-    total = await session.scalar(
+async def count_upcoming(tx: AsyncSession, cohort_id: int, now: datetime) -> int:
+    total = await tx.scalar(
         select(func.count(TrainingSession.id)).where(
             TrainingSession.cohort_id == cohort_id,
             TrainingSession.cancelled_at.is_(None),
@@ -267,11 +267,9 @@ async def count_upcoming(session: AsyncSession, cohort_id: int, now: datetime) -
     return int(total or 0)
 
 
-async def latest_started(
-    session: AsyncSession, cohort_id: int, now: datetime
-) -> TrainingSession | None:
+async def latest_started(tx: AsyncSession, cohort_id: int, now: datetime) -> TrainingSession | None:
     """The most recent session that has begun (the default of /presences)."""
-    return await session.scalar(
+    return await tx.scalar(
         select(TrainingSession)
         .where(
             TrainingSession.cohort_id == cohort_id,
@@ -284,12 +282,12 @@ async def latest_started(
 
 
 async def current_or_next(
-    session: AsyncSession, cohort_id: int, now: datetime, settings: Settings
+    tx: AsyncSession, cohort_id: int, now: datetime, settings: Settings
 ) -> TrainingSession | None:
     """The session whose check-in is open now, else the next one (for /qr and /appel)."""
     close_after = timedelta(minutes=settings.checkin_close_minutes_after)
     open_before = timedelta(minutes=settings.checkin_open_minutes_before)
-    candidates = await session.scalars(
+    candidates = await tx.scalars(
         select(TrainingSession)
         .where(
             TrainingSession.cohort_id == cohort_id,
@@ -306,18 +304,9 @@ async def current_or_next(
     return listed[0] if listed else None
 
 
-async def all_in_cohort(session: AsyncSession, cohort_id: int) -> list[TrainingSession]:
-    rows = await session.scalars(
-        select(TrainingSession)
-        .where(TrainingSession.cohort_id == cohort_id)
-        .order_by(TrainingSession.number)
-    )
-    return list(rows.all())
-
-
-async def recent_places(session: AsyncSession, cohort_id: int, limit: int = 4) -> list[str]:
+async def recent_places(tx: AsyncSession, cohort_id: int, limit: int = 4) -> list[str]:
     """Places of the cohort's latest sessions, most recent first, without repeats."""
-    rows = await session.scalars(
+    rows = await tx.scalars(
         select(TrainingSession.place)
         .where(TrainingSession.cohort_id == cohort_id)
         .order_by(TrainingSession.created_at.desc(), TrainingSession.id.desc())
@@ -330,9 +319,9 @@ async def recent_places(session: AsyncSession, cohort_id: int, limit: int = 4) -
     return places[:limit]
 
 
-async def usual_time(session: AsyncSession, cohort_id: int, zone: str) -> time | None:
+async def usual_time(tx: AsyncSession, cohort_id: int, zone: str) -> time | None:
     """The local start time of the cohort's latest session (offered first when planning)."""
-    last = await session.scalar(
+    last = await tx.scalar(
         select(TrainingSession.starts_at)
         .where(TrainingSession.cohort_id == cohort_id)
         .order_by(TrainingSession.created_at.desc(), TrainingSession.id.desc())
@@ -341,8 +330,8 @@ async def usual_time(session: AsyncSession, cohort_id: int, zone: str) -> time |
     return last.astimezone(ZoneInfo(zone)).time() if last else None
 
 
-async def used_theme_codes(session: AsyncSession, cohort_id: int) -> set[str]:
-    rows = await session.scalars(
+async def used_theme_codes(tx: AsyncSession, cohort_id: int) -> set[str]:
+    rows = await tx.scalars(
         select(TrainingSession.theme_code).where(
             TrainingSession.cohort_id == cohort_id,
             TrainingSession.theme_code.is_not(None),
@@ -352,9 +341,9 @@ async def used_theme_codes(session: AsyncSession, cohort_id: int) -> set[str]:
     return {code for code in rows.all() if code}
 
 
-async def rsvp_counts(session: AsyncSession, session_id: int) -> dict[str, int]:
+async def rsvp_counts(tx: AsyncSession, session_id: int) -> dict[str, int]:
     """How many said yes, no, or wait on the list."""
-    rows = await session.execute(
+    rows = await tx.execute(
         select(Rsvp.answer, func.count(Rsvp.id))
         .where(Rsvp.session_id == session_id)
         .group_by(Rsvp.answer)
@@ -376,15 +365,15 @@ def checkin_window(ts: TrainingSession, settings: Settings) -> tuple[datetime, d
 # --- changes ------------------------------------------------------------------------------
 
 
-async def _next_number(session: AsyncSession, cohort_id: int) -> int:
-    highest = await session.scalar(
+async def _next_number(tx: AsyncSession, cohort_id: int) -> int:
+    highest = await tx.scalar(
         select(func.max(TrainingSession.number)).where(TrainingSession.cohort_id == cohort_id)
     )
     return int(highest or 0) + 1
 
 
 async def plan_session(
-    session: AsyncSession,
+    tx: AsyncSession,
     *,
     cohort_id: int,
     draft: SessionDraft,
@@ -395,7 +384,7 @@ async def plan_session(
     for _attempt in range(3):
         ts = TrainingSession(
             cohort_id=cohort_id,
-            number=await _next_number(session, cohort_id),
+            number=await _next_number(tx, cohort_id),
             starts_at=draft.starts_at,
             ends_at=draft.starts_at + DEFAULT_DURATION,
             place=draft.place,
@@ -411,13 +400,13 @@ async def plan_session(
         try:
             # Two staff members planning at the same instant may pick the same number:
             # the unique (cohort, number) refuses the second, which simply takes the next.
-            async with session.begin_nested():
-                session.add(ts)
-                await session.flush()
+            async with tx.begin_nested():
+                tx.add(ts)
+                await tx.flush()
         except IntegrityError:
             continue
         await audit(
-            session,
+            tx,
             created_by_id,
             cohort_id,
             "session.plan",
@@ -437,9 +426,9 @@ class SessionChange:
     recipients: list[int] = field(default_factory=list)
 
 
-async def _told_members(session: AsyncSession, session_id: int) -> list[int]:
+async def _told_members(tx: AsyncSession, session_id: int) -> list[int]:
     """Members who said yes or wait on the list: they are the ones a change concerns."""
-    rows = await session.scalars(
+    rows = await tx.scalars(
         select(Rsvp.member_id).where(
             Rsvp.session_id == session_id,
             Rsvp.member_id.is_not(None),
@@ -450,7 +439,7 @@ async def _told_members(session: AsyncSession, session_id: int) -> list[int]:
 
 
 async def _notify(
-    session: AsyncSession,
+    tx: AsyncSession,
     ts: TrainingSession,
     *,
     key: str,
@@ -458,10 +447,10 @@ async def _notify(
     now: datetime,
     urgent_near: datetime,
 ) -> list[int]:
-    recipients = await _told_members(session, ts.id)
+    recipients = await _told_members(tx, ts.id)
     urgent = urgent_near - now <= URGENT_NOTICE_WITHIN
     await enqueue(
-        session,
+        tx,
         [
             Planned(
                 member_id=member_id,
@@ -484,7 +473,7 @@ def reminder_prefix(session_id: int, revision: int | None = None) -> str:
 
 
 async def move_session(
-    session: AsyncSession,
+    tx: AsyncSession,
     ts: TrainingSession,
     *,
     starts_at: datetime,
@@ -499,12 +488,12 @@ async def move_session(
     ts.revision = old_revision + 1
     ts.updated_at = now
     await skip_pending(
-        session,
+        tx,
         reason="session moved",
         dedup_prefix=reminder_prefix(ts.id, old_revision),
     )
     recipients = await _notify(
-        session,
+        tx,
         ts,
         key=f"notice:session:{ts.id}:moved:{ts.revision}",
         payload={
@@ -516,7 +505,7 @@ async def move_session(
         urgent_near=min(old_start, starts_at),
     )
     await audit(
-        session,
+        tx,
         actor_id,
         ts.cohort_id,
         "session.move",
@@ -527,7 +516,7 @@ async def move_session(
 
 
 async def change_place(
-    session: AsyncSession,
+    tx: AsyncSession,
     ts: TrainingSession,
     *,
     place: str,
@@ -539,7 +528,7 @@ async def change_place(
     ts.place = place
     ts.updated_at = now
     recipients = await _notify(
-        session,
+        tx,
         ts,
         key=f"notice:session:{ts.id}:place:{int(now.timestamp())}",
         payload={"change": "place", "old_place": old_place, "place": place},
@@ -547,7 +536,7 @@ async def change_place(
         urgent_near=ts.starts_at,
     )
     await audit(
-        session,
+        tx,
         actor_id,
         ts.cohort_id,
         "session.place",
@@ -558,7 +547,7 @@ async def change_place(
 
 
 async def cancel_session(
-    session: AsyncSession, ts: TrainingSession, *, actor_id: int | None, now: datetime
+    tx: AsyncSession, ts: TrainingSession, *, actor_id: int | None, now: datetime
 ) -> SessionChange:
     """Cancel: pending reminders and follow-ups are skipped, yes-sayers told."""
     if ts.cancelled_at is not None:
@@ -566,9 +555,9 @@ async def cancel_session(
     ts.cancelled_at = now
     ts.updated_at = now
     for prefix in (reminder_prefix(ts.id), f"followup:session:{ts.id}:"):
-        await skip_pending(session, reason="session cancelled", dedup_prefix=prefix)
+        await skip_pending(tx, reason="session cancelled", dedup_prefix=prefix)
     recipients = await _notify(
-        session,
+        tx,
         ts,
         key=f"notice:session:{ts.id}:cancelled",
         payload={"change": "cancelled"},
@@ -576,7 +565,7 @@ async def cancel_session(
         urgent_near=ts.starts_at,
     )
     await audit(
-        session,
+        tx,
         actor_id,
         ts.cohort_id,
         "session.cancel",
@@ -587,7 +576,7 @@ async def cancel_session(
 
 
 async def set_summary(
-    session: AsyncSession, ts: TrainingSession, *, text: str, actor_id: int | None, now: datetime
+    tx: AsyncSession, ts: TrainingSession, *, text: str, actor_id: int | None, now: datetime
 ) -> str | ParseError:
     """The trainer's one-line summary, sent to those who said yes but could not come."""
     try:
@@ -598,23 +587,5 @@ async def set_summary(
         return ParseError(ParseProblem.EMPTY)
     ts.summary = summary
     ts.updated_at = now
-    await audit(session, actor_id, ts.cohort_id, "session.summary", {"session_id": ts.id}, at=now)
+    await audit(tx, actor_id, ts.cohort_id, "session.summary", {"session_id": ts.id}, at=now)
     return summary
-
-
-async def sessions_between(
-    session: AsyncSession, start: datetime, end: datetime
-) -> list[TrainingSession]:
-    """Sessions (all cohorts) starting in [start, end), not cancelled: for the planners."""
-    rows = await session.scalars(
-        select(TrainingSession)
-        .where(
-            and_(
-                TrainingSession.starts_at >= start,
-                TrainingSession.starts_at < end,
-                TrainingSession.cancelled_at.is_(None),
-            )
-        )
-        .order_by(TrainingSession.starts_at)
-    )
-    return list(rows.all())

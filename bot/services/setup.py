@@ -18,7 +18,7 @@ from sqlalchemy import exists, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.models import Cohort, Member, Role, SetupCode, StaffRole
-from bot.services import audit, staff
+from bot.services import audit, due_times, staff
 from bot.services.cohorts import JOIN_CODE_ALPHABET
 
 SETUP_PREFIX = "setup_"
@@ -148,5 +148,6 @@ async def use_code(
     if member is not None:
         member.active_cohort_id = cohort.id
         member.onboarded_at = member.onboarded_at or now
+        due_times.tips_changed(member)
     await session.flush()
     return SetupResult(SetupOutcome.ACCEPTED, cohort.id, cohort.name)

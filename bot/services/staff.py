@@ -18,6 +18,7 @@ from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.models import Cohort, Member, Role, StaffInvitation, StaffRole
+from bot.services import due_times
 from bot.services.audit import audit
 
 STAFF_PREFIX = "staff_"
@@ -240,6 +241,7 @@ async def accept_invitation(
     if member is not None:
         member.active_cohort_id = cohort.id
         member.onboarded_at = member.onboarded_at or now
+        due_times.tips_changed(member)
     await session.flush()
     return InvitationResult(InviteOutcome.ACCEPTED, cohort.id, cohort.name, role)
 

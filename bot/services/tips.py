@@ -24,13 +24,18 @@ When (the planner `plan_tips`, kind `tip`, key `tip:<YYYY-MM-DD>`)
     day after the day they joined. Paused, unreachable and no-longer-enrolled members get
     none; the dispatcher holds anything due in the quiet hours.
 
-    Cost: per cohort zone, the planner turns the window into (weekday, wall-time range)
-    slices and selects only members whose tip time falls in a slice (`members.tip_time`
-    range + tip day), in keyset batches of `PLAN_BATCH`. It never reads the whole population.
+    Cost: each member's next tip moment is stored (`members.next_tip_at`, indexed); a tick
+    reads only the members whose moment has come, plans their tip and stores their next
+    moment (bot/delivery/due.py). Whatever moves a member's moments or their right to a tip
+    (tip days or time, pause, joining a cohort) resets it to NULL in its own unit of work,
+    and the next tick works it out again. It never reads the whole population.
 
 Rendering happens at send time, in the member's language: the tip is chosen then (so it is
 fresh, and a tip read meanwhile through /astuce is not repeated), written into the
 delivery's payload, and recorded as seen by the after-send hook once Telegram has it.
+
+Longer than our ~600 lines on purpose: choosing, planning and rendering a tip share one
+set of rules (levels, themes, what was seen); split, each half would import the other.
 """
 
 from __future__ import annotations
@@ -44,15 +49,16 @@ from enum import StrEnum
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from babel.lists import format_list
-from sqlalchemy import and_, case, exists, func, select, update
+from sqlalchemy import and_, case, func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot import buttons
 from bot.config import WEEKDAYS
-from bot.content import ContentError, ContentLibrary, Tip
+from bot.content import ContentLibrary, Tip
+from bot.delivery.due import AnyRow, Rows, idle_until, plan_due
 from bot.delivery.quiet import first_instant_at
 from bot.delivery.registry import (
-    Button,
     DeliveryRegistry,
     Planned,
     PlanWindow,
@@ -72,8 +78,7 @@ from bot.models import (
     TipReceipt,
     TrainingSession,
 )
-from bot.services.settings_prefs import parse_days
-from bot.telegram_html import visible_text
+from bot.services.preferences import parse_days
 
 TIP_KIND = DeliveryKind.TIP.value
 KEY_PREFIX = "tip:"
@@ -84,13 +89,9 @@ STALE_AFTER = timedelta(hours=18)
 # Tips received before the next level opens.
 LEVEL_STEP = 6
 MAX_LEVEL = 3
-# Members read per query by the planner (keyset pagination on members.id).
-PLAN_BATCH = 1000
-# Wall-time slices are widened by this much, then moments are checked exactly in UTC, so a
-# daylight-saving change inside the window never hides a member.
-_DST_MARGIN = timedelta(hours=1)
+# Planned tips looked up in the outbox per query.
+_CHECK_CHUNK = 1000
 _TIP_ID = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
-_BOLD = re.compile(r"<b>(.*?)</b>", re.DOTALL)
 
 
 class Via(StrEnum):
@@ -372,11 +373,9 @@ async def feedback_summary(
 
 
 def tip_title(library: ContentLibrary, tip: Tip, lang: str, limit: int = 60) -> str:
-    """A short plain-text title: the tip's first bold words (else its first line)."""
-    html_text = library.render(tip, lang)
-    match = _BOLD.search(html_text)
-    title = visible_text(match.group(1) if match else html_text.split("\n", 1)[0]).strip()
-    title = title.rstrip(" .:!")
+    """The tip's short plain-text title in `lang` (its front matter `title:`), for buttons
+    and lists; the check keeps titles within 40 characters, `limit` is a last guard."""
+    title = tip.title(lang)
     return title if len(title) <= limit else title[: limit - 1].rstrip() + "…"
 
 
@@ -412,25 +411,6 @@ def tip_text(
     return "\n\n".join(parts)
 
 
-def tip_buttons(t: Translator, tip: Tip, chosen: Vote | None = None) -> list[list[Button]]:
-    """👍 / 👎 (`tip:<id>:up|down`, at most 57 bytes: ids are at most 48), and the tip's link."""
-    up, down = t("👍 Utile"), t("👎 Pas pour moi")
-    if chosen is Vote.UP:
-        up = "✅ " + up
-    elif chosen is Vote.DOWN:
-        down = "✅ " + down
-    rows = [
-        [
-            Button(up, callback_data=f"tip:{tip.id}:{Vote.UP.value}"),
-            Button(down, callback_data=f"tip:{tip.id}:{Vote.DOWN.value}"),
-        ]
-    ]
-    link = tip.link_for(t.lang)
-    if link:
-        rows.append([Button(t("🔗 En savoir plus"), url=link)])
-    return rows
-
-
 def tip_message(
     t: Translator, library: ContentLibrary, tip: Tip, member: Member, *, first: bool
 ) -> Rendered:
@@ -444,7 +424,7 @@ def tip_message(
         business_name=member.business_name,
         welcome=welcome if welcome and welcome[0] else None,
     )
-    return Rendered(text=text, buttons=tip_buttons(t, tip))
+    return Rendered(text=text, buttons=buttons.tip_votes(t, tip))
 
 
 # -- the planner ---------------------------------------------------------------------------
@@ -459,18 +439,37 @@ def local_moment(day: date, at: time, zone: tzinfo) -> datetime:
     return first_instant_at(datetime.combine(day, at), zone)
 
 
-def wall_slices(start: datetime, end: datetime, zone: tzinfo) -> list[tuple[date, time, time]]:
-    """(local day, first wall time, last wall time) covering the instants start..end."""
-    first = (start - _DST_MARGIN).astimezone(zone).replace(tzinfo=None)
-    last = (end + _DST_MARGIN).astimezone(zone).replace(tzinfo=None)
-    slices: list[tuple[date, time, time]] = []
-    day = first.date()
-    while day <= last.date():
-        low = first.time() if day == first.date() else time.min
-        high = last.time() if day == last.date() else time.max
-        slices.append((day, low, high))
+def tip_weekdays(tip_days: str | None) -> frozenset[int]:
+    """The member's tip days as weekday numbers (0 = Monday); none: no tip, ever."""
+    return frozenset(WEEKDAYS.index(day) for day in parse_days(tip_days))
+
+
+def tip_moments(
+    days: frozenset[int], at: time, zone: tzinfo, start: datetime, end: datetime
+) -> list[tuple[date, datetime]]:
+    """(local day, UTC instant) of each tip moment within [start, end], in order.
+
+    Computed day by day in wall time, so a daylight-saving change in between moves the UTC
+    instant and never the wall time."""
+    moments = []
+    day = start.astimezone(zone).date() - timedelta(days=1)
+    last = end.astimezone(zone).date() + timedelta(days=1)
+    while day <= last:
+        if day.weekday() in days:
+            moment = local_moment(day, at, zone)
+            if start <= moment <= end:
+                moments.append((day, moment))
         day += timedelta(days=1)
-    return slices
+    return moments
+
+
+def next_tip_moment(days: frozenset[int], at: time, zone: tzinfo, after: datetime) -> datetime:
+    """The first tip moment strictly after `after` (`days` must not be empty)."""
+    day = after.astimezone(zone).date()
+    while True:
+        if day.weekday() in days and (moment := local_moment(day, at, zone)) > after:
+            return moment
+        day += timedelta(days=1)
 
 
 def _zone(name: str) -> ZoneInfo | None:
@@ -480,86 +479,98 @@ def _zone(name: str) -> ZoneInfo | None:
         return None
 
 
-async def plan_tips(session: AsyncSession, window: PlanWindow) -> list[Planned]:
-    """One `tip` delivery per member whose tip moment falls in the window (see the docstring)."""
-    earliest = window.now - LATE_TOLERANCE
-    zones = (
-        await session.scalars(
-            select(Cohort.timezone).where(Cohort.archived_at.is_(None)).distinct()
+def _tip_rows() -> Rows:
+    """Each member with what their tip moments and their right to a tip depend on."""
+    return (
+        select(
+            Member.id,
+            Member.tip_days,
+            Member.tip_time,
+            Member.onboarded_at,
+            Member.paused,
+            Member.reachable,
+            Member.chat_id,
+            Cohort.timezone,
+            Cohort.archived_at,
+            Enrolment.joined_at,
+            Enrolment.left_at,
         )
-    ).all()
-    planned: list[Planned] = []
-    for name in zones:
-        zone = _zone(name)
-        if zone is None:
-            continue
-        for day, low, high in wall_slices(earliest, window.horizon, zone):
-            planned += await _due_on(session, name, zone, day, low, high, earliest, window)
-    return planned
-
-
-async def _due_on(
-    session: AsyncSession,
-    zone_name: str,
-    zone: tzinfo,
-    day: date,
-    low: time,
-    high: time,
-    earliest: datetime,
-    window: PlanWindow,
-) -> list[Planned]:
-    """Members of `zone_name` cohorts whose tip moment of `day` is in [earliest, horizon]."""
-    key = tip_key(day)
-    weekday = WEEKDAYS[day.weekday()]
-    day_starts = local_moment(day, time(0, 0), zone)
-    statement = (
-        select(Member.id, Member.tip_time)
-        .join(Cohort, Cohort.id == Member.active_cohort_id)
-        .join(
+        .outerjoin(Cohort, Cohort.id == Member.active_cohort_id)
+        .outerjoin(
             Enrolment,
             and_(
                 Enrolment.member_id == Member.id,
                 Enrolment.cohort_id == Member.active_cohort_id,
             ),
         )
-        .where(
-            # Who is due: the tip time in the slice, on one of their tip days.
-            Member.tip_time >= low,
-            Member.tip_time <= high,
-            Member.tip_days.contains(weekday),
-            Cohort.timezone == zone_name,
-            Cohort.archived_at.is_(None),
-            Enrolment.left_at.is_(None),
-            # No backlog: a merchant's first tip day is the one after the day they joined.
-            Enrolment.joined_at < day_starts,
-            Member.onboarded_at.is_not(None),
-            Member.paused.is_(False),
-            Member.reachable.is_(True),
-            Member.chat_id.is_not(None),
-            ~exists().where(Delivery.member_id == Member.id, Delivery.dedup_key == key),
-        )
-        .order_by(Member.id)
-        .limit(PLAN_BATCH)
     )
+
+
+async def _evaluate_tips(
+    rows: Sequence[AnyRow], window: PlanWindow
+) -> tuple[list[Planned], dict[int, datetime]]:
+    """The tips due in the window for these members, and each one's next tip moment."""
+    earliest = window.now - LATE_TOLERANCE
     planned: list[Planned] = []
-    last_id = 0
-    while True:
-        rows = (await session.execute(statement.where(Member.id > last_id))).all()
-        for member_id, at in rows:
-            moment = local_moment(day, at, zone)
-            if earliest <= moment <= window.horizon:
-                planned.append(
-                    Planned(
-                        member_id=member_id,
-                        kind=TIP_KIND,
-                        dedup_key=key,
-                        due_at=moment,
-                        payload={"day": day.isoformat()},
+    next_at: dict[int, datetime] = {}
+    for row in rows:
+        member_id, tip_days, at, onboarded_at, paused, reachable, chat_id = row[:7]
+        zone_name, archived_at, joined_at, left_at = row[7:]
+        # A member without a cohort has no zone yet: joining one resets their time.
+        zone = _zone(zone_name or window.settings.timezone)
+        days = tip_weekdays(tip_days)
+        if zone is None or not days:
+            next_at[member_id] = idle_until(window)
+            continue
+        may_receive = (
+            zone_name is not None
+            and archived_at is None
+            and joined_at is not None
+            and left_at is None
+            and onboarded_at is not None
+            and not paused
+            and reachable
+            and chat_id is not None
+        )
+        if may_receive:
+            for day, moment in tip_moments(days, at, zone, earliest, window.horizon):
+                # No backlog: a merchant's first tip day is the one after the day they joined.
+                if joined_at < local_moment(day, time(0, 0), zone):
+                    planned.append(
+                        Planned(
+                            member_id=member_id,
+                            kind=TIP_KIND,
+                            dedup_key=tip_key(day),
+                            due_at=moment,
+                            payload={"day": day.isoformat()},
+                        )
                     )
-                )
-        if len(rows) < PLAN_BATCH:
-            return planned
-        last_id = rows[-1][0]
+        next_at[member_id] = next_tip_moment(days, at, zone, window.horizon)
+    return planned, next_at
+
+
+async def _not_planned_yet(session: AsyncSession, planned: list[Planned]) -> list[Planned]:
+    """Leave out the tips already in the outbox (planned late, or the member reset meanwhile)."""
+    existing: set[tuple[int, str]] = set()
+    for start in range(0, len(planned), _CHECK_CHUNK):
+        chunk = planned[start : start + _CHECK_CHUNK]
+        rows = await session.execute(
+            select(Delivery.member_id, Delivery.dedup_key).where(
+                Delivery.member_id.in_({item.member_id for item in chunk}),
+                Delivery.dedup_key.in_({item.dedup_key for item in chunk}),
+            )
+        )
+        existing.update((member_id, key) for member_id, key in rows)
+    return [item for item in planned if (item.member_id, item.dedup_key) not in existing]
+
+
+async def plan_tips(session: AsyncSession, window: PlanWindow) -> list[Planned]:
+    """One `tip` delivery per member whose tip moment falls in the window (see the docstring)."""
+    planned = await plan_due(
+        session, window, rows=_tip_rows(), due=Member.next_tip_at, evaluate=_evaluate_tips
+    )
+    fresh = await _not_planned_yet(session, planned)
+    return sorted(fresh, key=lambda item: (item.dedup_key, item.member_id))
 
 
 # -- the renderer and the after-send hook ------------------------------------------------
@@ -622,20 +633,11 @@ async def tip_sent(session: AsyncSession, delivery: Delivery, now: datetime) -> 
         await record_receipt(session, delivery.member_id, tip_id, Via.DRIP, now)
 
 
-def load_library() -> ContentLibrary:
-    """The content library for a process that was not given one (sound tips only)."""
-    try:
-        return ContentLibrary.load()
-    except ContentError:
-        return ContentLibrary.load(strict=False)
-
-
-def register_deliveries(registry: DeliveryRegistry, library: ContentLibrary | None = None) -> None:
+def register_deliveries(registry: DeliveryRegistry, library: ContentLibrary) -> None:
     """Add the drip's planner, renderer and after-send hook (see bot/delivery/features.py)."""
-    content = library if library is not None else load_library()
 
     async def render(ctx: RenderContext) -> Rendered | Skip:
-        return await render_tip(ctx, content)
+        return await render_tip(ctx, library)
 
     registry.add_planner("tips", plan_tips)
     registry.add_renderer(TIP_KIND, render, tip_sent)

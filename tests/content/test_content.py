@@ -13,9 +13,11 @@ from pathlib import Path
 import pytest
 
 from bot.cli import main as cli_main
+from bot.cli.content import content_check_command
 from bot.content import (
     CONTENT_DIR,
     CORE_THEMES,
+    MAX_TITLE_LENGTH,
     MAX_VISIBLE_CHARACTERS,
     PLACEHOLDERS,
     SECTORS,
@@ -23,7 +25,6 @@ from bot.content import (
     ContentLibrary,
     Problem,
     check,
-    content_check_command,
     load,
 )
 from bot.i18n import LANGUAGES
@@ -191,6 +192,7 @@ def tip_source(
     sectors: str = "[all]",
     level: str = "1",
     session: str = "2",
+    title: str | None = '"Une idée"',
     link: str | None = None,
     body: str = VALID_BODY,
     extra: str = "",
@@ -203,6 +205,9 @@ def tip_source(
         f"level: {level}",
         f"session: {session}",
     ]
+    # Last, so that the other fields keep their line numbers in the tests below.
+    if title is not None:
+        lines.append(f"title: {title}")
     if link is not None:
         lines.append(f"link: {link}")
     if extra:
@@ -292,7 +297,7 @@ def test_701_visible_characters(content: Path) -> None:
     write(content, "nl", "photos-99-essai", tip_source(body="x" * 701))
     problem = only(check(content), "too_long")
     assert problem.path.parent.name == "nl"
-    assert problem.line == 8
+    assert problem.line == 9
     assert problem.message == (
         "the text is 701 visible characters long; the limit is 700: remove 1"
     )
@@ -316,7 +321,7 @@ def test_unclosed_tag(content: Path) -> None:
     body = "Première ligne.\n\n<b>unclosed"
     write(content, "fr", "photos-99-essai", tip_source(body=body))
     problem = only(check(content), "html")
-    assert problem.line == 10
+    assert problem.line == 11
     assert problem.message == ("<b> is never closed: add </b> where it should end (column 1)")
 
 
@@ -324,7 +329,7 @@ def test_bare_ampersand(content: Path) -> None:
     write(content, "en", "photos-99-essai", tip_source(body="Bread & butter"))
     problem = only(check(content), "html")
     assert problem.path.parent.name == "en"
-    assert problem.line == 8
+    assert problem.line == 9
     assert problem.message == 'a "&" on its own must be written &amp; (column 7)'
 
 
@@ -332,7 +337,7 @@ def test_unknown_placeholder(content: Path) -> None:
     body = "Bonjour {first_name} !\nLa page de {nom_commerce} et {first_nam}."
     write(content, "fr", "photos-99-essai", tip_source(body=body))
     problems = [p for p in check(content) if p.code == "unknown_placeholder"]
-    assert [p.line for p in problems] == [9, 9]
+    assert [p.line for p in problems] == [10, 10]
     assert problems[0].message == (
         "unknown placeholder {nom_commerce} (only {first_name} and {business_name})"
     )
@@ -377,6 +382,59 @@ def test_front_matter_mistakes(
     assert problems, check(content)
     assert problems[0].field == field
     assert expected in problems[0].message
+
+
+def test_every_tip_has_a_short_title_in_every_language(library: ContentLibrary) -> None:
+    for tip in library.tips:
+        assert set(tip.titles) == set(LANGUAGES), tip.id
+        for lang in LANGUAGES:
+            title = tip.title(lang)
+            assert 0 < len(title) <= MAX_TITLE_LENGTH, (tip.id, lang)
+            assert visible_text(title) == title  # plain text: it labels a button
+    # The titles are translated, not copied from French.
+    french = {tip.title("fr") for tip in library.tips}
+    assert len({tip.title("nl") for tip in library.tips} & french) < 5
+
+
+def test_the_title_comes_from_the_front_matter(content: Path) -> None:
+    write(content, "nl", "photos-99-essai", tip_source(title='"Een idee"'))
+    tip = load(content).tips[0]
+    assert tip.title("fr") == "Une idée"
+    assert tip.title("nl") == "Een idee"
+    assert tip.title("de") == "Une idée"  # an unknown language falls back to French
+
+
+def test_a_tip_without_a_title(content: Path) -> None:
+    write(content, "en", "photos-99-essai", tip_source(title=None))
+    problem = only(check(content), "missing_field")
+    assert problem.path.parent.name == "en"
+    assert problem.field == "title"
+    assert problem.message == "the field title is missing"
+    # The bot leaves such a tip out rather than show it without a label.
+    assert load(content, strict=False).tips == ()
+
+
+@pytest.mark.parametrize(
+    ("title", "expected"),
+    [
+        ('"' + "x" * 41 + '"', "the title is 41 characters long; at most 40"),
+        ('"  "', "a short title in plain words"),
+        ("[une, liste]", "a short title in plain words"),
+        ('"<b>Gras</b>"', "a title is plain text"),
+        ('"Bonjour {first_name}"', "a title is plain text"),
+    ],
+)
+def test_title_mistakes(content: Path, title: str, expected: str) -> None:
+    write(content, "fr", "photos-99-essai", tip_source(title=title))
+    problem = only(check(content), "bad_title")
+    assert problem.field == "title"
+    assert problem.line == 7
+    assert expected in problem.message
+
+
+def test_a_title_of_40_characters_is_fine(content: Path) -> None:
+    write(content, "fr", "photos-99-essai", tip_source(title='"' + "x" * 40 + '"'))
+    assert check(content) == []
 
 
 def test_missing_field(content: Path) -> None:
@@ -436,7 +494,7 @@ def test_broken_yaml(content: Path) -> None:
 
 def test_empty_text(content: Path) -> None:
     write(content, "fr", "photos-99-essai", tip_source(body="\n\n"))
-    assert only(check(content), "empty_text").line == 8
+    assert only(check(content), "empty_text").line == 9
 
 
 def test_stray_files(content: Path) -> None:

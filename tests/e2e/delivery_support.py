@@ -7,11 +7,10 @@ the sandbox's record answers "who got what, how many times, how fast".
 
 from __future__ import annotations
 
-import itertools
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime, time
+from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import func, select
@@ -19,13 +18,12 @@ from sqlalchemy import func, select
 from bot.db import Database
 from bot.delivery.outbox import enqueue
 from bot.delivery.registry import DeliveryRegistry, Planned, RenderContext, Rendered
-from bot.models import Cohort, Delivery, Enrolment, Member
+from bot.models import Delivery
 from bot.sandbox.server import SandboxBotAPI
+from tests.factories import make_cohort, make_members
 
 # A kind no feature uses, so the tests never collide with a real renderer.
 TEST_KIND = "test_notice"
-
-_ids = itertools.count(7_000_001)
 
 
 @dataclass(frozen=True)
@@ -52,37 +50,21 @@ async def seed_recipients(
 ) -> list[Recipient]:
     """`count` onboarded members of one new cohort, each reachable in the sandbox."""
     now = datetime.now(UTC)
-    async with db.unit_of_work() as session:
-        cohort = Cohort(
-            name="Diffusion",
-            commune="Estaimpuis",
-            timezone="Europe/Brussels",
+    async with db.unit_of_work() as tx:
+        cohort = await make_cohort(tx, "Diffusion", language=language)
+        members = await make_members(
+            tx,
+            cohort,
+            count,
+            name="Membre{index}",
             language=language,
-            join_code=f"E2E{next(_ids)}",
+            consent_at=now,
+            onboarded_at=now,
         )
-        session.add(cohort)
-        await session.flush()
-        members = []
-        for index in range(count):
-            user_id = next(_ids)
-            sandbox.add_user(user_id, f"Membre{index}", language_code=language)
-            sandbox.mark_started(user_id)
-            members.append(
-                Member(
-                    telegram_user_id=user_id,
-                    chat_id=user_id,
-                    first_name=f"Membre{index}",
-                    language=language,
-                    tip_days="tue,fri",
-                    tip_time=time(9, 30),
-                    consent_at=now,
-                    onboarded_at=now,
-                    active_cohort_id=cohort.id,
-                )
-            )
-        session.add_all(members)
-        await session.flush()
-        session.add_all(Enrolment(cohort_id=cohort.id, member_id=m.id) for m in members)
+        for member in members:
+            assert member.telegram_user_id is not None
+            sandbox.add_user(member.telegram_user_id, member.first_name, language_code=language)
+            sandbox.mark_started(member.telegram_user_id)
         recipients = [Recipient(m.id, m.chat_id or 0) for m in members]
     return recipients
 

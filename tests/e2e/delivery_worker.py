@@ -23,6 +23,7 @@ from telegram.request import HTTPXRequest
 
 from bot.clock import SystemClock
 from bot.config import Settings
+from bot.content import load_for_bot
 from bot.db import Database
 from bot.delivery.engine import DeliveryEngine
 from bot.delivery.registry import DeliveryRegistry
@@ -47,6 +48,7 @@ async def work(name: str) -> dict[str, object]:
         db=db,
         clock=SystemClock(),
         i18n=I18n(default_language=settings.default_language, default_zone=settings.timezone),
+        content=load_for_bot(),
         instance=name,
     )
     registry = DeliveryRegistry()

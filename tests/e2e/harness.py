@@ -25,10 +25,11 @@ from bot.app import build_application
 from bot.clock import ManualClock
 from bot.config import Settings
 from bot.db import Database
-from bot.models import Cohort, Enrolment, Member, Role, StaffRole
+from bot.models import Cohort, Member, Role
 from bot.runtime import RelaisApp
 from bot.sandbox.server import SandboxBotAPI
 from bot.sandbox.simulator import Simulator, SimUser
+from tests import factories
 
 BOT_USERNAME = "relais_test_bot"
 
@@ -168,17 +169,16 @@ class Harness:
     async def make_cohort(
         self, name: str = "Estaimpuis 2026", commune: str = "Estaimpuis"
     ) -> Cohort:
-        async with self.session() as session:
-            cohort = Cohort(
-                name=name,
+        async with self.session() as tx:
+            return await factories.make_cohort(
+                tx,
+                name,
                 commune=commune,
                 timezone=self.settings.timezone,
                 language=self.settings.default_language,
                 join_code=f"TEST{next(self._codes):04d}",
                 created_at=self.clock.now(),
             )
-            session.add(cohort)
-        return cohort
 
     async def make_member(
         self,
@@ -196,11 +196,15 @@ class Harness:
         `started` makes the sandbox know the private chat, as if the user had opened it.
         """
         now = self.clock.now()
-        async with self.session() as session:
-            member = Member(
-                telegram_user_id=user.id,
-                chat_id=user.id,
-                first_name=user.first_name,
+        async with self.session() as tx:
+            member = await factories.make_member(
+                tx,
+                cohort,
+                user.first_name,
+                role=role,
+                joined_at=now,
+                onboarded_at=now,
+                user_id=user.id,
                 business_name=business_name,
                 sector=sector,
                 commune=cohort.commune,
@@ -208,16 +212,8 @@ class Harness:
                 tip_days=",".join(self.settings.tip_days),
                 tip_time=time.fromisoformat(self.settings.tip_time),
                 consent_at=now,
-                onboarded_at=now,
-                active_cohort_id=cohort.id,
                 created_at=now,
             )
-            session.add(member)
-            await session.flush()
-            if role is Role.MERCHANT:
-                session.add(Enrolment(cohort_id=cohort.id, member_id=member.id, joined_at=now))
-            else:
-                session.add(StaffRole(cohort_id=cohort.id, member_id=member.id, role=role.value))
         if started:
             self.sandbox.mark_started(user.id)
         return member

@@ -22,12 +22,11 @@ from bot.models import (
     Member,
     Role,
     TipReceipt,
-    TrainingSession,
 )
 from bot.sandbox.simulator import SimUser, tiny_png
-from bot.services.sessions import new_checkin_token
 from tests.e2e.harness import Harness
 from tests.e2e.session_helpers import forge_click
+from tests.factories import make_session
 
 BRUSSELS = ZoneInfo("Europe/Brussels")
 
@@ -139,18 +138,15 @@ async def test_audiences_of_the_last_session_and_of_a_sector_count_exactly(
         # Everyone joined before the session...
         for enrolment in await session.scalars(select(Enrolment)):
             enrolment.joined_at = local(11, 1)
-        ts = TrainingSession(
-            cohort_id=g.cohort.id,
+        ts = await make_session(
+            session,
+            g.cohort,
+            local(11, 24, 19),
             number=1,
-            starts_at=local(11, 24, 19),
-            ends_at=local(11, 24, 21),
             place="Salle",
             theme="Photos",
             theme_code="photos",
-            checkin_token=new_checkin_token(),
         )
-        session.add(ts)
-        await session.flush()
         alice_id = await session.scalar(
             select(Member.id).where(Member.telegram_user_id == g.alice.id)
         )
@@ -293,6 +289,7 @@ async def test_a_trainer_pushes_one_library_tip_to_those_who_do_not_have_it(
     button = next(
         b for row in themes.inline_keyboard for b in row if b.callback_data == f"bc:tip:{tip_id}"
     )
+    assert button.text == "Photographier près de la fenêtre"  # the tip's title
     await g.tom.click(button.text)
     card = await g.tom.expect("niveau 1")
     assert ["📣 Envoyer cette astuce à tout le groupe"] in card.buttons

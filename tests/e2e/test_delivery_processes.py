@@ -31,7 +31,7 @@ from sqlalchemy import func, select
 from bot.config import Settings
 from bot.db import Database
 from bot.delivery.dispatcher import RECOVERED_NOTE
-from bot.models import Delivery, Enrolment, TrainingSession
+from bot.models import Delivery, Enrolment
 from bot.sandbox.server import SandboxBotAPI
 from tests.conftest import TEST_DATABASE_URL
 from tests.e2e.delivery_support import (
@@ -40,6 +40,7 @@ from tests.e2e.delivery_support import (
     queue_test_notices,
     seed_recipients,
 )
+from tests.factories import build_session
 
 ROOT = Path(__file__).resolve().parents[2]
 CRASH_MEMBERS = 600
@@ -155,13 +156,10 @@ async def test_relais_run_killed_mid_batch_restarts_and_everyone_gets_the_remind
         )
         assert cohort_id is not None
         session.add(
-            TrainingSession(
-                cohort_id=cohort_id,
+            build_session(
+                cohort_id,
+                now + timedelta(minutes=119),
                 number=1,
-                starts_at=now + timedelta(minutes=119),
-                ends_at=now + timedelta(minutes=239),
-                place="Salle du Conseil",
-                theme="Vidéo et live",
                 checkin_token="crash-test-token",
                 created_at=now,
                 updated_at=now,

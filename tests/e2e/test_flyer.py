@@ -9,7 +9,7 @@ from pathlib import Path
 
 from pypdf import PdfReader
 
-from bot.flyer_cli import flyer_command
+from bot.cli.flyer import flyer_command
 from bot.models import Role
 from tests.e2e.harness import BOT_USERNAME, Harness
 from tests.e2e.session_helpers import forge_click

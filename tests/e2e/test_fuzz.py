@@ -34,18 +34,20 @@ from hypothesis import HealthCheck, given
 from hypothesis import settings as hypothesis_settings
 from hypothesis import strategies as st
 
+from bot.callbacks import AREAS as CODEC_AREAS
 from bot.clock import ManualClock
 from bot.config import Settings
 from bot.db import Database
 from bot.i18n import LANGUAGES, I18n
-from bot.models import Role, StaffInvitation, TrainingSession
+from bot.models import Role, StaffInvitation
 from bot.sandbox.records import SentMessage
 from bot.sandbox.server import PendingUpdate
 from bot.sandbox.simulator import SimUser, text_entities, tiny_png
-from bot.services.access import CALLBACK_ACCESS, COMMAND_ACCESS
+from bot.services.access import COMMAND_ACCESS
 from handlers.menu import MERCHANT_MENU, STAFF_MENU
 from tests.conftest import TEST_DATABASE_URL, truncate_all
 from tests.e2e.harness import Harness, running_harness
+from tests.factories import build_session
 
 EXAMPLES = int(os.environ.get("RELAIS_FUZZ_EXAMPLES", "120"))
 MAX_ACTIONS = int(os.environ.get("RELAIS_FUZZ_ACTIONS", "40"))
@@ -107,13 +109,11 @@ async def stage(settings_: Settings, clock: ManualClock) -> AsyncIterator[Stage]
         relais.sim.group(GROUP_ID, "Commerçants", users[:5])
         now = relais.clock.now()
         async with relais.session() as session:
-            ts = TrainingSession(
-                cohort_id=a.id,
-                number=1,
-                starts_at=now + timedelta(minutes=30),  # the check-in window is open
+            ts = build_session(
+                a,
+                now + timedelta(minutes=30),  # the check-in window is open
                 ends_at=now + timedelta(hours=2),
-                place="Salle du Conseil",
-                theme="Vidéo et live",
+                number=1,
                 checkin_token="fuzzcheckin",
                 capacity=2,
             )
@@ -162,7 +162,7 @@ MENU_LABELS = sorted(
     {I18N(lang)(label) for lang in LANGUAGES for label, _ in (*MERCHANT_MENU, *STAFF_MENU)}
 )
 COMMANDS = sorted({*COMMAND_ACCESS, "help", "start"})
-AREAS = sorted(CALLBACK_ACCESS)
+AREAS = sorted(CODEC_AREAS)
 
 # Any Unicode but lone surrogates (not valid in JSON); Telegram trims messages, never sends
 # an empty or blank one, and caps a message at 4 096 characters.

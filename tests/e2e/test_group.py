@@ -16,6 +16,7 @@ from bot.services import objectives as objs
 from bot.services import questions
 from tests.e2e.harness import Harness
 from tests.e2e.session_helpers import forge_click, plan
+from tests.factories import make_objective
 
 BRUSSELS = ZoneInfo("Europe/Brussels")
 NAMES = ("Alice", "Bruno", "Chloé", "David", "Emma", "Fanny", "Gilles", "Hugo", "Inès", "Jules")
@@ -50,13 +51,14 @@ async def cohort_with_objectives(
     async with relais.session() as session:
         made = {}
         for name in NAMES[:-1]:
-            made[name] = await objs.create_objective(
+            made[name] = await make_objective(
                 session,
-                member_id=members[name].id,
-                cohort_id=cohort.id,
-                draft=objs.Draft(f"Objectif de {name}", MeasureKind.BINARY, date(2026, 12, 20)),
+                members[name],
+                cohort,
+                f"Objectif de {name}",
+                measure_kind=MeasureKind.BINARY,
+                due_on=date(2026, 12, 20),
                 now=now,
-                zone=BRUSSELS,
             )
         stuck = await objs.answer_checkin(
             session, made["Bruno"], CheckinAnswer.STUCK, now, BRUSSELS
@@ -154,3 +156,17 @@ async def test_the_trainer_gets_a_digest_the_day_before_the_session(relais: Harn
     await tom.click("✅ Envoyer")
     await tom.expect("Réponse envoyée à Emma.")
     await people["Emma"].expect("Réponse de votre formateur, Tom")
+
+
+async def test_an_archived_cohort_shows_no_objectives(relais: Harness) -> None:
+    cohort, tom, _, _ = await cohort_with_objectives(relais)
+    async with relais.session() as session:
+        stored = await session.get(Cohort, cohort.id)
+        assert stored is not None
+        stored.archived_at = relais.clock.now()
+
+    await tom.send("/groupe")
+    reply = await tom.expect("Vous ne faites partie d'aucun groupe pour le moment.")
+    assert "Bruno" not in reply.text
+    await tom.expect_nothing()
+    assert not any("les objectifs" in (m.text or "") for m in tom.messages)

@@ -22,10 +22,10 @@ import pytest
 from dotenv import dotenv_values
 from sqlalchemy import func, select
 
+from bot.cli.init import EXAMPLE
 from bot.clock import ManualClock
 from bot.config import Settings
 from bot.db import Database
-from bot.init_cli import EXAMPLE
 from bot.models import Cohort, SetupCode, StaffRole
 from bot.sandbox.server import SandboxBotAPI
 from tests.conftest import TEST_DATABASE_URL

@@ -25,6 +25,7 @@ from bot.sandbox.simulator import SimUser
 from bot.services import objectives as objs
 from tests.e2e.harness import Harness
 from tests.e2e.session_helpers import forge_click
+from tests.factories import make_objective
 
 BRUSSELS = ZoneInfo("Europe/Brussels")
 BIG_STEP = timedelta(hours=12)  # well within the planner's 12-hour catch-up tolerance
@@ -262,13 +263,14 @@ async def test_silence_pauses_check_ins_until_the_member_resumes(relais: Harness
         assert member is not None
         cohort_id = member.active_cohort_id
         assert cohort_id is not None
-        await objs.create_objective(
+        await make_objective(
             session,
-            member_id=member.id,
-            cohort_id=cohort_id,
-            draft=objs.Draft("Publier une vidéo", MeasureKind.BINARY, date(2027, 1, 20)),
+            member,
+            cohort_id,
+            "Publier une vidéo",
+            measure_kind=MeasureKind.BINARY,
+            due_on=date(2027, 1, 20),
             now=relais.clock.now(),
-            zone=BRUSSELS,
         )
     for day in (1, 8, 15):
         await relais.advance_to(local(2026, 12, day, 9, 30), step=BIG_STEP)
@@ -351,13 +353,14 @@ async def test_a_fourth_objective_asks_which_one_to_close(relais: Harness) -> No
         member = await session.scalar(select(Member).where(Member.telegram_user_id == alice.id))
         assert member is not None
         for text in ("Objectif A", "Objectif B", "Objectif C"):
-            await objs.create_objective(
+            await make_objective(
                 session,
-                member_id=member.id,
-                cohort_id=cohort_id,
-                draft=objs.Draft(text, MeasureKind.BINARY, date(2026, 12, 20)),
+                member,
+                cohort_id,
+                text,
+                measure_kind=MeasureKind.BINARY,
+                due_on=date(2026, 12, 20),
                 now=relais.clock.now(),
-                zone=BRUSSELS,
             )
     await alice.send("/objectif")
     ask = await alice.expect("Vous avez déjà 3 objectifs en cours")
@@ -403,13 +406,14 @@ async def test_check_ins_speak_the_merchants_language(relais: Harness, language:
     async with relais.session() as session:
         member = await session.scalar(select(Member).where(Member.telegram_user_id == anna.id))
         assert member is not None
-        await objs.create_objective(
+        await make_objective(
             session,
-            member_id=member.id,
-            cohort_id=cohort.id,
-            draft=objs.Draft("Foto's posten", MeasureKind.COUNT, date(2026, 12, 20), 2),
+            member,
+            cohort,
+            "Foto's posten",
+            due_on=date(2026, 12, 20),
+            target_per_week=2,
             now=relais.clock.now(),
-            zone=BRUSSELS,
         )
     await relais.advance_to(local(2026, 12, 1, 9, 30), step=BIG_STEP)
     checkin = await anna.expect("Foto's posten")

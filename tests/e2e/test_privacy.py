@@ -10,11 +10,12 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlalchemy import func, select
 
-from bot.models import Attendance, Enrolment, Member, Role, Rsvp, TrainingSession
+from bot.models import Attendance, Enrolment, Member, Role, Rsvp
 from bot.sandbox.simulator import SimUser
 from tests.e2e.harness import Harness
 from tests.e2e.session_helpers import forge_click, plan
 from tests.e2e.snapshots import member_of
+from tests.factories import build_session
 from tests.privacy_scan import snapshot_all, traces
 
 START = datetime(2026, 12, 2, 18, 0, tzinfo=UTC)
@@ -207,11 +208,10 @@ async def _long_gone(relais: Harness, user: SimUser, days: int) -> int:
         assert enrolment is not None
         enrolment.joined_at = then
         session.add(
-            TrainingSession(
-                cohort_id=cohort.id,
+            build_session(
+                cohort,
+                then,
                 number=1,
-                starts_at=then,
-                ends_at=then + timedelta(hours=2),
                 place="Salle",
                 theme="Bilan",
                 checkin_token=f"old{member.id}",

@@ -13,6 +13,7 @@ from bot.config import Settings
 from bot.models import AuditEntry, Cohort, Role, StaffInvitation, StaffRole
 from tests.e2e.harness import BOT_USERNAME, Harness
 from tests.e2e.snapshots import member_of, snapshot
+from tests.factories import add_staff
 
 ADMIN_ID = 10_001  # the harness gives ids from 10001 in creation order: the first user
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
@@ -230,9 +231,7 @@ async def test_a_coordinator_in_several_cohorts_picks_the_one_to_act_on(relais: 
     tom = relais.user("Tom")
     member = await relais.make_member(tom, first, role=Role.COORDINATOR)
     async with relais.session() as session:
-        session.add(
-            StaffRole(cohort_id=second.id, member_id=member.id, role=Role.COORDINATOR.value)
-        )
+        await add_staff(session, second, member, Role.COORDINATOR)
 
     await tom.send("/cohorte")
     await tom.expect("Sur quel groupe")

@@ -120,7 +120,7 @@ async def test_a_valid_code_without_any_cohort_is_kept_for_later(relais: Harness
 
 
 async def test_relais_run_prints_the_code_only_while_nobody_coordinates(relais: Harness) -> None:
-    from bot.init_cli import setup_code_notice
+    from bot.cli.init import setup_code_notice
 
     settings = relais.settings
     hint = await asyncio.to_thread(setup_code_notice, settings, clock=relais.clock)

@@ -12,8 +12,16 @@ import matplotlib.image
 from openpyxl import load_workbook
 from sqlalchemy import select
 
-from bot.models import Attendance, AttendanceMethod, AuditEntry, Rsvp, RsvpAnswer, TrainingSession
-from bot.services.export import export_command
+from bot.cli.export import export_command
+from bot.models import (
+    Attendance,
+    AttendanceMethod,
+    AuditEntry,
+    Cohort,
+    Rsvp,
+    RsvpAnswer,
+    TrainingSession,
+)
 from tests.e2e.harness import Harness
 from tests.e2e.session_helpers import Room, plan, room
 from tests.e2e.snapshots import member_of
@@ -146,3 +154,22 @@ async def test_export_sends_a_workbook_with_every_sheet(relais: Harness, tmp_pat
     assert by_id == 0
     unknown = await asyncio.to_thread(export_command, relais.settings, "NOPE", tmp_path / "x.xlsx")
     assert unknown == 1
+
+
+async def test_an_archived_cohort_exports_nothing(relais: Harness) -> None:
+    r = await room(relais)
+    await three_sessions(relais, r)
+    async with relais.session() as session:
+        cohort = await session.get(Cohort, r.cohort.id)
+        assert cohort is not None
+        cohort.archived_at = relais.clock.now()
+
+    await r.claire.send("/export")
+    await r.claire.expect("Vous ne faites partie d'aucun groupe pour le moment.")
+    await r.claire.expect_nothing()
+    assert not [m for m in r.claire.messages if m.kind == "document"]
+    async with relais.session() as session:
+        exported = await session.scalar(
+            select(AuditEntry).where(AuditEntry.action == "cohort.export")
+        )
+    assert exported is None

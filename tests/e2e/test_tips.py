@@ -18,12 +18,11 @@ from bot.models import (
     Member,
     Role,
     TipReceipt,
-    TrainingSession,
 )
 from bot.sandbox.simulator import SimUser
-from bot.services.sessions import new_checkin_token
 from tests.e2e.harness import Harness
 from tests.e2e.session_helpers import forge_click
+from tests.factories import build_session
 
 BRUSSELS = ZoneInfo("Europe/Brussels")
 
@@ -166,26 +165,14 @@ async def test_after_a_session_tips_follow_its_theme(relais: Harness) -> None:
     bob = relais.user("Bob")
     await relais.make_member(bob, cohort, business_name="Chez Bob", sector="food")
     async with relais.session() as session:
-        earlier = TrainingSession(
-            cohort_id=cohort.id,
-            number=1,
-            starts_at=local(11, 18, 19),
-            ends_at=local(11, 18, 21),
-            place="Salle",
-            theme="Vidéos",
+        earlier = build_session(
+            cohort, local(11, 18, 19), number=1, place="Salle", theme="Vidéos",
             theme_code="short_videos",
-            checkin_token=new_checkin_token(),
-        )
-        latest = TrainingSession(
-            cohort_id=cohort.id,
-            number=2,
-            starts_at=local(11, 24, 19),
-            ends_at=local(11, 24, 21),
-            place="Salle",
-            theme="Photos",
+        )  # fmt: skip
+        latest = build_session(
+            cohort, local(11, 24, 19), number=2, place="Salle", theme="Photos",
             theme_code="photos",
-            checkin_token=new_checkin_token(),
-        )
+        )  # fmt: skip
         session.add_all([earlier, latest])
         await session.flush()
         alice_id = await session.scalar(

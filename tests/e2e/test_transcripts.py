@@ -1,6 +1,7 @@
 """The conversations shown in docs/ are the bot's conversations of today: every story of
-bot/transcripts.py is played again on the sandbox (demo cohort, fixed clock, fixed seed), written
-to a temporary folder, and compared with docs/transcripts/*.md and the guides' blocks."""
+bot/devtools/transcripts.py is played again on the sandbox (demo cohort, fixed clock, fixed
+seed), written to a temporary folder, and compared with docs/transcripts/*.md and the guides'
+blocks."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.transcripts import (
+from bot.devtools.transcripts import (
     BLOCK,
     DOCS,
     ROOT,
@@ -21,7 +22,9 @@ from bot.transcripts import (
 )
 from tests.conftest import TEST_DATABASE_URL
 
-REGENERATE = "regenerate them with `relais transcripts` (or `.venv/bin/python -m bot.transcripts`)"
+REGENERATE = (
+    "regenerate them with `relais transcripts` (or `.venv/bin/python -m bot.devtools.transcripts`)"
+)
 
 
 @pytest.mark.skipif(

@@ -7,7 +7,7 @@ import io
 
 import pytest
 
-from bot.tryout import parse_duration, run
+from bot.devtools.tryout import parse_duration, run
 
 
 async def _session(role: str, lines: list[str], empty: bool = False) -> str:
@@ -25,6 +25,30 @@ async def test_a_merchant_starts_onboarding_in_the_demo_cohort_and_taps_by_numbe
     assert "[1] ✅ Oui, « Camille »" in out
     # Tapping [1] kept the first name and moved on to the next question.
     assert out.count("── Relais") >= 2
+
+
+async def test_a_number_without_a_button_on_screen_is_sent_as_text() -> None:
+    # [1] keeps the first name; the next question (the business name) has no buttons, so
+    # the second "1" is the business name, not a tap on the button answered just before.
+    out = await _session("merchant", ["1", "1"])
+    assert "Quel est le nom de votre commerce ?" in out
+    assert "Dans quel secteur travaillez-vous ?" in out
+
+
+async def test_a_number_after_the_buttons_were_answered_is_text_and_the_menu_taps_by_m_number() -> (
+    None
+):
+    # First name, business name, sector, commune, language, consent: onboarding is done.
+    onboarding = ["1", "Boulangerie Camille", "2", "1", "1", "1"]
+    out = await _session("merchant", [*onboarding, "1", "m3"])
+    assert "C'est fait, Camille !" in out
+    # The consent buttons were answered: "1" is a message the bot does not understand.
+    assert "Je n'ai pas bien compris" in out
+    menu = "menu : [m1] 🎯 Nouvel objectif | [m2] 📋 Mes objectifs | [m3] 💡 Une astuce"
+    assert menu in out
+    # m3 pressed "💡 Une astuce": a tip came, with its own numbered buttons.
+    assert "💡 Astuce ·" in out.split("Je n'ai pas bien compris", 1)[1]
+    assert "[1] 👍 Utile" in out
 
 
 async def test_a_coordinator_sees_real_attendance_and_objectives_at_once() -> None:

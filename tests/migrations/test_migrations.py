@@ -20,7 +20,7 @@ from alembic.script import ScriptDirectory
 from sqlalchemy import Column, Integer, MetaData, String, inspect
 from sqlalchemy.engine import Connection, make_url
 
-from bot.cli import migrate_database
+from bot.cli.run import migrate_database
 from bot.db import create_engine
 from bot.migrate import alembic_config, current_revision, downgrade, head_revision, upgrade
 from bot.models import Base

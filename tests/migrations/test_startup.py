@@ -23,7 +23,8 @@ import httpx
 import pytest
 
 from bot.app import NotMigratedError, build_application
-from bot.cli import main, webhook_plan
+from bot.cli import main
+from bot.cli.run import webhook_plan
 from bot.config import Settings
 from bot.migrate import head_revision
 from bot.sandbox.server import SandboxBotAPI
@@ -328,7 +329,12 @@ async def test_run_migrates_then_polls(run_dir: Path) -> None:
             assert report == {
                 "status": "ok",
                 "mode": "polling",
-                "checks": {"application": "ok", "database": "ok"},
+                "checks": {
+                    "application": "ok",
+                    "database": "ok",
+                    "bot_api": "ok",
+                    "delivery": "ok",
+                },
             }
             alice = sandbox.user(1001, "Alice")
             await alice.send("/start")

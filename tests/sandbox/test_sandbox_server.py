@@ -39,6 +39,7 @@ from telegram.error import (
 from telegram.request import HTTPXRequest
 
 from bot.sandbox import SandboxBotAPI
+from bot.sandbox.flood import FloodLimiter
 from bot.sandbox.simulator import tiny_png
 from tests.sandbox.conftest import TOKEN, USERNAME, build_echo_app
 
@@ -326,6 +327,112 @@ async def test_flood_limits(sandbox: SandboxBotAPI, bot: Bot) -> None:
         await bot.edit_message_text(f"v{n}", 2, message.message_id)
     assert sandbox.stats.flood_429 == 2
     assert sum(sandbox.sent_count_by_chat().values()) == 5
+
+
+@pytest.mark.parametrize(
+    "sandbox_options", [{"flood_limits": True, "strict_flood": True, "per_chat_burst": 100}]
+)
+async def test_strict_flood_counts_sent_and_edited_messages_but_not_callback_answers(
+    sandbox: SandboxBotAPI, bot: Bot
+) -> None:
+    chat_id = started(sandbox)
+    first = await bot.send_message(chat_id, "v0")
+    for n in range(1, 15):
+        await bot.send_message(chat_id, f"m{n}")
+    for n in range(1, 16):  # edits count: 30 messages in this second
+        await bot.edit_message_text(f"v{n}", chat_id, first.message_id)
+    _, query = sandbox.user_clicks(chat_id, sandbox.messages_to(chat_id)[0], "a")
+    assert await bot.answer_callback_query(query.id, text="Merci")  # free
+    assert await bot.send_chat_action(chat_id, "typing")  # free
+    with pytest.raises(RetryAfter) as excinfo:  # the 31st in a trailing second
+        await bot.edit_message_text("v16", chat_id, first.message_id)
+    assert seconds(excinfo.value) == 1
+    with pytest.raises(RetryAfter):
+        await bot.send_message(chat_id, "de trop")
+    # Telegram's shape, so that any client reads it.
+    async with httpx.AsyncClient() as client:
+        answer = await client.post(
+            f"{sandbox.base_url}{TOKEN}/sendMessage", json={"chat_id": chat_id, "text": "x"}
+        )
+    assert answer.status_code == 429
+    assert answer.json() == {
+        "ok": False,
+        "error_code": 429,
+        "description": "Too Many Requests: retry after 1",
+        "parameters": {"retry_after": 1},
+    }
+    assert sandbox.stats.flood_429 == 3
+    assert len(sandbox.stats.accepted) == 30
+    assert sandbox.stats.most_in_any_window(1.0) == 30
+    assert sandbox.messages_to(chat_id)[0].plain == "v15"
+
+
+def test_strict_flood_is_a_trailing_second_not_a_bucket() -> None:
+    limiter = FloodLimiter(
+        per_chat_per_second=1000,
+        per_chat_burst=1000,
+        global_per_second=30,
+        global_burst=30,
+        group_per_minute=20,
+        now=0.0,
+        strict=True,
+    )
+    # 30 at 0.50 s; nothing more until 1.50 s, however the time in between is spent.
+    assert all(limiter.check(n, 0.5) == 0.0 for n in range(1, 31))
+    assert limiter.check(99, 1.2) == pytest.approx(0.3)
+    assert limiter.check_global(1.4999) > 0.0  # an edit too
+    assert limiter.check(99, 1.5) == 0.0  # exactly one second later: a new window
+    # Spread evenly they may go at (just under) 30/s for ever, never a 31st within 1,000 ms.
+    times = [2.0 + n * 0.034 for n in range(300)]
+    assert all(limiter.check(1000 + n, t) == 0.0 for n, t in enumerate(times))
+    assert limiter.check_global(times[-1] + 0.01) > 0.0
+    # The default bucket lets a burst of 30 go at once, then refills: edits are free.
+    bucket = FloodLimiter(
+        per_chat_per_second=1000,
+        per_chat_burst=1000,
+        global_per_second=30,
+        global_burst=30,
+        group_per_minute=20,
+        now=0.0,
+    )
+    assert all(bucket.check(n, 0.0) == 0.0 for n in range(1, 31))
+    assert bucket.check(99, 0.0) > 0.0
+    assert bucket.check_global(0.0) == 0.0
+
+
+@pytest.mark.parametrize(
+    "sandbox_options",
+    [{"flood_limits": False, "latency": (0.04, 0.08), "latency_seed": 7, "latency_uplink": 0.5}],
+)
+async def test_random_latency_delays_the_arrival_and_the_answer(
+    sandbox: SandboxBotAPI, bot: Bot
+) -> None:
+    chat_id = started(sandbox)
+    round_trips = []
+    for n in range(5):
+        began = time.monotonic()
+        await bot.send_message(chat_id, f"m{n}")
+        ended = time.monotonic()
+        arrived = sandbox.stats.accepted[-1]
+        round_trips.append(ended - began)
+        # Half of the 40-80 ms on the way there, the rest on the way back.
+        assert arrived - began >= 0.02
+        assert ended - arrived >= 0.02
+    assert all(0.04 <= rtt < 0.5 for rtt in round_trips)
+    # Seeded: the same draws in the same order, run after run.
+    same = SandboxBotAPI(latency=(0.04, 0.08), latency_seed=7)
+    other = SandboxBotAPI(latency=(0.04, 0.08), latency_seed=8)
+    draws = [same._draw_latency() for _ in range(3)]
+    again = SandboxBotAPI(latency=(0.04, 0.08), latency_seed=7)
+    assert [again._draw_latency() for _ in range(3)] == draws
+    assert draws != [other._draw_latency() for _ in range(3)]
+    assert all(0.04 <= up + down <= 0.08 and up == pytest.approx(down) for up, down in draws)
+
+
+def test_latency_is_off_by_default() -> None:
+    assert SandboxBotAPI()._draw_latency() == (0.0, 0.0)
+    with pytest.raises(ValueError, match="low"):
+        SandboxBotAPI(latency=(0.15, 0.02))
 
 
 @pytest.mark.parametrize("sandbox_options", [{"group_per_minute": 3, "per_chat_burst": 10}])

@@ -11,7 +11,7 @@ import itertools
 from collections import defaultdict, deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, time, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from bot.clock import ManualClock
@@ -22,8 +22,9 @@ from bot.delivery.limits import Limits
 from bot.delivery.outbox import enqueue
 from bot.delivery.registry import DeliveryRegistry, Planned, RenderContext, Rendered, Skip
 from bot.i18n import I18n
-from bot.models import Cohort, Member
+from bot.models import Member
 from bot.runtime import Runtime
+from tests.factories import content_library, make_cohort, make_members
 
 # Fast limits: hardly anything waits in unit tests unless a test asks for it. A chat still
 # gets one message at a time, as with Telegram's limits (a second one waits 50 ms).
@@ -31,8 +32,6 @@ FAST = Limits(per_second=10_000, chat_interval=0.05, outage_pause=0.0, outage_pa
 # One send at a time (0.1 s apart, no catching up): the answer to one send is known before
 # the next leaves, as when a 429 comes back.
 ONE_BY_ONE = Limits(per_second=10, burst_tolerance=0.0, chat_interval=0.0)
-
-_ids = itertools.count(900_001)
 
 
 @dataclass
@@ -108,7 +107,14 @@ def notice_registry() -> DeliveryRegistry:
 def make_runtime(
     settings: Settings, db: Database, clock: ManualClock, i18n: I18n, instance: str = "test:1"
 ) -> Runtime:
-    return Runtime(settings=settings, db=db, clock=clock, i18n=i18n, instance=instance)
+    return Runtime(
+        settings=settings,
+        db=db,
+        clock=clock,
+        i18n=i18n,
+        content=content_library(),
+        instance=instance,
+    )
 
 
 def make_dispatcher(
@@ -121,36 +127,11 @@ def make_dispatcher(
 
 
 async def add_members(db: Database, count: int, **fields: Any) -> list[Member]:
-    """`count` members of one cohort in Brussels, each with a private chat."""
-    async with db.unit_of_work() as session:
-        cohort = Cohort(
-            name="Estaimpuis 2026",
-            commune="Estaimpuis",
-            timezone=fields.pop("timezone", "Europe/Brussels"),
-            language="fr",
-            join_code=f"D{next(_ids)}",
-        )
-        session.add(cohort)
-        await session.flush()
-        members = []
-        for index in range(count):
-            user_id = next(_ids)
-            member = Member(
-                telegram_user_id=user_id,
-                chat_id=fields.get("chat_id", user_id),
-                first_name=f"Membre {index}",
-                language=fields.get("language", "fr"),
-                tip_days="tue,fri",
-                tip_time=time(9, 30),
-                paused=fields.get("paused", False),
-                reachable=fields.get("reachable", True),
-                onboarded_at=datetime(2026, 11, 1, tzinfo=UTC),
-                active_cohort_id=cohort.id,
-            )
-            session.add(member)
-            members.append(member)
-        await session.flush()
-    return members
+    """`count` members of one cohort in Brussels, each with a private chat (not enrolled: the
+    real planners leave them alone, only the notices queued by the tests reach them)."""
+    async with db.unit_of_work() as tx:
+        cohort = await make_cohort(tx, timezone=fields.pop("timezone", "Europe/Brussels"))
+        return await make_members(tx, cohort, count, role=None, **fields)
 
 
 async def queue_notices(

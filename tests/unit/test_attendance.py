@@ -11,9 +11,9 @@ from bot.config import Settings
 from bot.db import Database
 from bot.models import AttendanceMethod, AuditEntry, Member, Role, RsvpAnswer
 from bot.services import attendance, sessions
-from bot.services.attendance import CheckinStatus, Trend
+from bot.services.attendance import CheckinStatus
 from bot.services.validation import InvalidValue
-from tests.unit.session_factories import answer, make_cohort, make_member, make_session
+from tests.factories import make_cohort, make_member, make_rsvp, make_session
 
 START = datetime(2026, 12, 2, 18, tzinfo=UTC)
 
@@ -96,9 +96,9 @@ async def test_roll_call_toggles_and_audits(db: Database) -> None:
         ts = await make_session(session, cohort, START)
         trainer = await make_member(session, cohort, "Tom", role=Role.TRAINER)
         bob = await make_member(session, cohort, "Bob")
-        ann = await make_member(session, cohort, "Ann", business="Salon Ann")
+        ann = await make_member(session, cohort, "Ann", business_name="Salon Ann")
         outsider = await make_member(session, other, "Olga")
-        await answer(session, ts, bob, RsvpAnswer.YES)
+        await make_rsvp(session, ts, bob, RsvpAnswer.YES)
         entries = await attendance.roll_call(session, ts)
         assert [(e.name, e.answer, e.present) for e in entries] == [
             ("Bob", RsvpAnswer.YES, False),
@@ -148,10 +148,10 @@ async def test_presence_report_sorts_everyone(db: Database, settings: Settings) 
         came, skipped, declined, waiting, _silent = [
             await make_member(session, cohort, n) for n in ("Cam", "Sky", "Dec", "Wai", "Sil")
         ]
-        await answer(session, ts, came, RsvpAnswer.YES)
-        await answer(session, ts, skipped, RsvpAnswer.YES)
-        await answer(session, ts, declined, RsvpAnswer.NO)
-        await answer(session, ts, waiting, RsvpAnswer.WAITLIST)
+        await make_rsvp(session, ts, came, RsvpAnswer.YES)
+        await make_rsvp(session, ts, skipped, RsvpAnswer.YES)
+        await make_rsvp(session, ts, declined, RsvpAnswer.NO)
+        await make_rsvp(session, ts, waiting, RsvpAnswer.WAITLIST)
         await attendance.check_in(
             session, token=ts.checkin_token, member_id=came.id, now=START, settings=settings
         )
@@ -161,46 +161,3 @@ async def test_presence_report_sorts_everyone(db: Database, settings: Settings) 
     assert report.said_no == ["Dec"]
     assert report.waitlist == ["Wai"]
     assert report.no_answer == ["Sil"]
-
-
-async def test_stats_count_present_yes_no_show_and_trend(db: Database, settings: Settings) -> None:
-    async with db.unit_of_work() as session:
-        cohort = await make_cohort(session)
-        people = [await make_member(session, cohort, f"P{i}") for i in range(5)]
-        held = [
-            await make_session(session, cohort, START + timedelta(days=7 * i)) for i in range(3)
-        ]
-        await make_session(session, cohort, START + timedelta(days=30))  # not held yet
-        cancelled = await make_session(session, cohort, START + timedelta(days=1))
-        cancelled.cancelled_at = START
-        # Session 1: 2 yes, 1 came. Session 2: 3 yes, 3 came. Session 3: 4 yes, 4 came + 1 walk-in.
-        plan = [(2, 1), (3, 3), (4, 4)]
-        for ts, (said_yes, came) in zip(held, plan, strict=True):
-            for person in people[:said_yes]:
-                await answer(session, ts, person, RsvpAnswer.YES)
-            for person in people[:came]:
-                await attendance.toggle(session, ts=ts, member_id=person.id, by_id=None, now=START)
-        await attendance.add_by_name(session, ts=held[2], name="Walk-in", by_id=None, now=START)
-        stats = await attendance.cohort_stats(session, cohort.id, START + timedelta(days=20))
-    assert [(s.present, s.yes, s.no_show_rate, s.change) for s in stats.sessions] == [
-        (1, 2, 0.5, None),
-        (3, 3, 0.0, 2),
-        (5, 4, 0.0, 2),
-    ]
-    assert stats.trend is Trend.UP
-    assert stats.upcoming == 1
-
-
-@pytest.mark.parametrize(
-    ("counts", "trend"),
-    [
-        ([], None),
-        ([4], None),
-        ([4, 8], Trend.UP),
-        ([8, 4], Trend.DOWN),
-        ([5, 5, 6, 5], Trend.STEADY),
-        ([3, 6, 9, 12], Trend.UP),
-    ],
-)
-def test_trend_of_attendance(counts: list[int], trend: Trend | None) -> None:
-    assert attendance.trend_of(counts) == trend

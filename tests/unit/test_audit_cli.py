@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-from datetime import UTC, datetime, time, timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -13,22 +13,11 @@ import pytest
 from bot.cli import main
 from bot.clock import ManualClock
 from bot.db import Database
-from bot.models import Cohort, Enrolment, Member, Role
+from bot.models import Member, Role
 from bot.services import cohorts, privacy, staff
 from bot.services.staff import InviteOutcome
 from tests.conftest import TEST_DATABASE_URL, truncate_all
-
-
-def _person(user_id: int | None, name: str, **extra: object) -> Member:
-    return Member(
-        telegram_user_id=user_id,
-        chat_id=user_id,
-        first_name=name,
-        language="fr",
-        tip_days="tue,fri",
-        tip_time=time(9, 30),
-        **extra,
-    )
+from tests.factories import build_cohort, build_member, enrol
 
 
 @pytest.fixture
@@ -54,8 +43,8 @@ async def _staff_story(url: str) -> str:
     now = datetime(2026, 11, 25, 9, 0, tzinfo=UTC)
     try:
         async with db.unit_of_work() as session:
-            claire, tom = _person(1, "Claire"), _person(2, "Tom")
-            zoe = _person(3, "Zoé", business_name="Chez Zoé")
+            claire, tom = build_member("Claire", user_id=1), build_member("Tom", user_id=2)
+            zoe = build_member("Zoé", user_id=3, business_name="Chez Zoé")
             session.add_all([claire, tom, zoe])
             await session.flush()
             cohort = await cohorts.create_cohort(
@@ -125,18 +114,11 @@ async def _forgotten_by_everyone(url: str) -> int:
     then = datetime.now(UTC) - timedelta(days=1100)
     try:
         async with db.unit_of_work() as session:
-            cohort = Cohort(
-                name="2023",
-                commune="Pecq",
-                timezone="Europe/Brussels",
-                language="fr",
-                join_code="OLD2023",
-                created_at=then,
-            )
-            person = _person(None, "Gaston", created_at=then, last_seen_at=then)
+            cohort = build_cohort("2023", commune="Pecq", join_code="OLD2023", created_at=then)
+            person = build_member("Gaston", user_id=None, created_at=then, last_seen_at=then)
             session.add_all([cohort, person])
             await session.flush()
-            session.add(Enrolment(cohort_id=cohort.id, member_id=person.id, joined_at=then))
+            await enrol(session, cohort, person, joined_at=then)
             return person.id
     finally:
         await db.dispose()
@@ -173,7 +155,7 @@ async def test_an_invitation_grants_its_role_in_its_cohort_only(
     db: Database, clock: ManualClock
 ) -> None:
     async with db.unit_of_work() as session:
-        claire, tom = _person(1, "Claire"), _person(2, "Tom")
+        claire, tom = build_member("Claire", user_id=1), build_member("Tom", user_id=2)
         session.add_all([claire, tom])
         await session.flush()
         made = []
@@ -210,8 +192,8 @@ async def test_two_people_racing_for_one_invitation_get_one_role(
     db: Database, clock: ManualClock
 ) -> None:
     async with db.unit_of_work() as session:
-        claire = _person(1, "Claire")
-        racers = [_person(10 + n, f"Racer{n}") for n in range(4)]
+        claire = build_member("Claire", user_id=1)
+        racers = [build_member(f"Racer{n}", user_id=10 + n) for n in range(4)]
         session.add_all([claire, *racers])
         await session.flush()
         cohort = await cohorts.create_cohort(

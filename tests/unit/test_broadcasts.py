@@ -3,7 +3,6 @@ sending through the outbox, cancelling until the start, progress and the report,
 
 from __future__ import annotations
 
-import itertools
 from datetime import UTC, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
@@ -26,9 +25,7 @@ from bot.models import (
     Enrolment,
     Member,
     Role,
-    StaffRole,
     TipReceipt,
-    TrainingSession,
 )
 from bot.services import broadcasts, tips
 from bot.services.broadcasts import (
@@ -40,12 +37,11 @@ from bot.services.broadcasts import (
     TextProblem,
     WhenProblem,
 )
-from bot.services.sessions import new_checkin_token
+from tests.factories import make_cohort, make_member, make_session, next_id
 
 BRUSSELS = ZoneInfo("Europe/Brussels")
 QUIET = (time(21, 0), time(8, 0))
 NOW = datetime(2026, 11, 25, 9, 0, tzinfo=UTC)  # Wednesday, 10:00 in Brussels
-_ids = itertools.count(80_001)
 
 
 def local(m: int, d: int, hh: int = 0, mm: int = 0, y: int = 2026) -> datetime:
@@ -147,16 +143,7 @@ def test_audience_codes_from_buttons_are_checked(code: str, valid: bool) -> None
 
 
 async def cohort(session: AsyncSession) -> Cohort:
-    row = Cohort(
-        name="Estaimpuis",
-        commune="Estaimpuis",
-        timezone="Europe/Brussels",
-        language="fr",
-        join_code=f"B{next(_ids)}",
-    )
-    session.add(row)
-    await session.flush()
-    return row
+    return await make_cohort(session, "Estaimpuis")
 
 
 async def person(
@@ -169,43 +156,32 @@ async def person(
     paused: bool = False,
     language: str = "fr",
 ) -> Member:
-    user_id = next(_ids)
-    member = Member(
-        telegram_user_id=user_id,
-        chat_id=user_id,
-        first_name=f"P{user_id}",
+    user_id = next_id()
+    return await make_member(
+        session,
+        group,
+        f"P{user_id}",
+        role=role,
+        joined_at=joined,
+        onboarded_at=joined,
+        user_id=user_id,
         business_name="Commerce",
         sector=sector,
         language=language,
-        tip_days="tue,fri",
-        tip_time=time(9, 30),
         paused=paused,
-        onboarded_at=joined,
-        active_cohort_id=group.id,
     )
-    session.add(member)
-    await session.flush()
-    if role is Role.MERCHANT:
-        session.add(Enrolment(cohort_id=group.id, member_id=member.id, joined_at=joined))
-    else:
-        session.add(StaffRole(cohort_id=group.id, member_id=member.id, role=role.value))
-    await session.flush()
-    return member
 
 
 async def past_session(session: AsyncSession, group: Cohort, present: list[Member]) -> None:
-    ts = TrainingSession(
-        cohort_id=group.id,
+    ts = await make_session(
+        session,
+        group,
+        local(11, 24, 19),
         number=1,
-        starts_at=local(11, 24, 19),
-        ends_at=local(11, 24, 21),
         place="Salle",
         theme="Photos",
         theme_code="photos",
-        checkin_token=new_checkin_token(),
     )
-    session.add(ts)
-    await session.flush()
     for member in present:
         session.add(Attendance(session_id=ts.id, member_id=member.id, method=AttendanceMethod.QR))
     await session.flush()

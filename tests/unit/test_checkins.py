@@ -39,7 +39,7 @@ from bot.models import (
 from bot.services import checkins, questions
 from bot.services import objectives as objs
 from bot.telegram_html import telegram_length, validate_html, visible_text
-from tests.unit.session_factories import make_cohort, make_member, make_session
+from tests.factories import make_cohort, make_member, make_objective, make_session
 
 BRUSSELS = ZoneInfo("Europe/Brussels")
 TUE_FRI = frozenset({1, 4})
@@ -308,15 +308,15 @@ async def setup(
         alice = await make_member(session, cohort)
         alice.tip_days = tip_days
         alice.tip_time = tip_time
-        objective = await objs.create_objective(
+        objective = await make_objective(
             session,
-            member_id=alice.id,
-            cohort_id=cohort.id,
-            draft=objs.Draft(
-                "Publier une vidéo avant/après", MeasureKind.COUNT, due_on, 2, "short_videos"
-            ),
+            alice,
+            cohort,
+            "Publier une vidéo avant/après",
+            due_on=due_on,
+            target_per_week=2,
+            theme="short_videos",
             now=SET_AT,
-            zone=BRUSSELS,
         )
     return cohort, alice, objective
 
@@ -438,10 +438,9 @@ async def test_no_news_after_the_gentle_check_means_not_reached(
 async def test_the_silence_rule_counts_across_objectives(db: Database, settings: Settings) -> None:
     cohort, alice, first = await setup(db)
     async with db.unit_of_work() as session:
-        second = await objs.create_objective(
-            session, member_id=alice.id, cohort_id=cohort.id,
-            draft=objs.Draft("Fiche Google", MeasureKind.BINARY, DUE),
-            now=SET_AT + timedelta(days=3), zone=BRUSSELS,
+        second = await make_objective(
+            session, alice, cohort, "Fiche Google", measure_kind=MeasureKind.BINARY, due_on=DUE,
+            now=SET_AT + timedelta(days=3),
         )  # fmt: skip
     loop = Loop(db, settings)
     await loop.run(SET_AT, local(2026, 12, 12))
@@ -558,16 +557,16 @@ async def test_the_trainer_gets_a_digest_the_day_before_each_session(
         trainer = await make_member(session, cohort, "Tom", role=Role.TRAINER)
         await make_member(session, cohort, "Coco", role=Role.COORDINATOR)
         people = [
-            await make_member(session, cohort, f"M{i}", business=f"Shop {i}") for i in range(14)
+            await make_member(session, cohort, f"M{i}", business_name=f"Shop {i}")
+            for i in range(14)
         ]
         ts = await make_session(session, cohort, session_start)
         cancelled = await make_session(session, cohort, local(2026, 12, 16, 19))
         cancelled.cancelled_at = SET_AT
         for index, member in enumerate(people):
-            objective = await objs.create_objective(
-                session, member_id=member.id, cohort_id=cohort.id,
-                draft=objs.Draft(f"Objectif <{index}> & co " + "x" * 250, MeasureKind.BINARY, DUE),
-                now=SET_AT, zone=BRUSSELS,
+            objective = await make_objective(
+                session, member, cohort, f"Objectif <{index}> & co " + "x" * 250,
+                measure_kind=MeasureKind.BINARY, due_on=DUE, now=SET_AT,
             )  # fmt: skip
             outcome = await objs.answer_checkin(
                 session, objective, CheckinAnswer.STUCK, SET_AT + timedelta(days=2), BRUSSELS

@@ -2,19 +2,18 @@
 
 from __future__ import annotations
 
-from datetime import time
-
 import pytest
 from sqlalchemy import func, select
 
+from bot.cli.cohort import create_and_describe
 from bot.clock import ManualClock
-from bot.cohort_cli import create_cohort_cli
 from bot.config import Settings
 from bot.db import Database
 from bot.models import AuditEntry, Cohort, Enrolment, Member, Role, StaffRole
 from bot.services import cohorts
 from bot.services.cohorts import JOIN_CODE_ALPHABET, JOIN_CODE_LENGTH
 from bot.services.validation import InvalidValue
+from tests.factories import make_member
 
 
 async def _create(session, clock: ManualClock, name: str = "Estaimpuis 2026", **kwargs):  # type: ignore[no-untyped-def]
@@ -27,20 +26,6 @@ async def _create(session, clock: ManualClock, name: str = "Estaimpuis 2026", **
         now=clock.now(),
         **kwargs,
     )
-
-
-async def _member(session, user_id: int = 777) -> Member:  # type: ignore[no-untyped-def]
-    member = Member(
-        telegram_user_id=user_id,
-        chat_id=user_id,
-        first_name="Claire",
-        language="fr",
-        tip_days="tue,fri",
-        tip_time=time(9, 30),
-    )
-    session.add(member)
-    await session.flush()
-    return member
 
 
 async def test_a_new_cohort_gets_a_readable_join_code(db: Database, clock: ManualClock) -> None:
@@ -118,7 +103,7 @@ async def test_the_creator_becomes_coordinator_and_acts_on_the_cohort(
     db: Database, clock: ManualClock
 ) -> None:
     async with db.unit_of_work() as session:
-        member = await _member(session)
+        member = await make_member(session, name="Claire", user_id=777, onboarded_at=None)
         cohort = await _create(session, clock, created_by_id=member.id)
     async with db.unit_of_work() as session:
         roles = (await session.scalars(select(StaffRole.role))).all()
@@ -135,7 +120,7 @@ async def test_enrol_is_idempotent_and_reopens_after_leaving(
     db: Database, clock: ManualClock
 ) -> None:
     async with db.unit_of_work() as session:
-        member = await _member(session)
+        member = await make_member(session, name="Claire", user_id=777, onboarded_at=None)
         cohort = await _create(session, clock)
         assert await cohorts.enrol(session, member.id, cohort.id, clock.now()) is True
         assert await cohorts.enrol(session, member.id, cohort.id, clock.now()) is False
@@ -152,7 +137,7 @@ async def test_memberships_list_every_cohort_with_its_roles(
     db: Database, clock: ManualClock
 ) -> None:
     async with db.unit_of_work() as session:
-        member = await _member(session)
+        member = await make_member(session, name="Claire", user_id=777, onboarded_at=None)
         first = await _create(session, clock, name="Premier", created_by_id=member.id)
         second = await _create(session, clock, name="Second")
         await cohorts.enrol(session, member.id, second.id, clock.now())
@@ -167,7 +152,7 @@ async def test_memberships_list_every_cohort_with_its_roles(
 async def test_the_command_line_creates_a_cohort_and_prints_its_code(
     db: Database, clock: ManualClock, settings: Settings
 ) -> None:
-    printed = await create_cohort_cli(settings, "Estaimpuis printemps", "Estaimpuis", clock=clock)
+    printed = await create_and_describe(settings, "Estaimpuis printemps", "Estaimpuis", clock=clock)
     async with db.unit_of_work() as session:
         cohort = await session.scalar(select(Cohort))
     assert cohort is not None

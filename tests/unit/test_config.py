@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from pydantic import ValidationError
 
-from bot.cli import describe_settings_error
+from bot.cli.common import describe_settings_error
 from bot.config import Settings, parse_hhmm
 
 ROOT = Path(__file__).resolve().parents[2]

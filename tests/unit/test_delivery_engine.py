@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import time
 from datetime import timedelta
+from typing import Any
 
 import pytest
 from sqlalchemy import select
@@ -12,10 +13,12 @@ from sqlalchemy import select
 from bot.clock import SystemClock
 from bot.config import Settings
 from bot.db import Database
-from bot.delivery.engine import DeliveryEngine
+from bot.delivery.dispatcher import RECOVERED_NOTE
+from bot.delivery.engine import ABANDON_SECONDS, DeliveryEngine
 from bot.i18n import I18n
 from bot.models import Delivery
 from bot.runtime import Runtime
+from tests.factories import content_library
 from tests.unit.delivery_support import FAST, FakeBot, add_members, notice_registry, queue_notices
 
 
@@ -28,7 +31,14 @@ def i18n() -> I18n:
 def runtime(settings: Settings, db: Database, i18n: I18n) -> Runtime:
     # Real time: the loop sleeps until rows fall due. Quiet hours off (the test may run at night).
     settings = settings.model_copy(update={"quiet_hours": ""})
-    return Runtime(settings=settings, db=db, clock=SystemClock(), i18n=i18n, instance="loop:1")
+    return Runtime(
+        settings=settings,
+        db=db,
+        clock=SystemClock(),
+        i18n=i18n,
+        content=content_library(),
+        instance="loop:1",
+    )
 
 
 async def wait_for(predicate, seconds: float = 5.0) -> float:  # type: ignore[no-untyped-def]
@@ -85,4 +95,54 @@ async def test_stop_waits_for_the_loop_and_releases_the_lease(
     await engine.stop()
     assert time.monotonic() - started < 1.0
     assert task.done()
+    assert not engine.dispatcher.holding
+
+
+class SilentBot(FakeBot):
+    """Telegram that takes the requests and never answers."""
+
+    async def send_message(self, chat_id: int, text: str, **options: Any) -> Any:
+        await asyncio.Event().wait()
+
+
+async def test_stop_abandons_sends_telegram_never_answers_and_hands_back_every_claim(
+    runtime: Runtime, db: Database
+) -> None:
+    engine = DeliveryEngine(runtime, SilentBot(), notice_registry(), FAST)  # type: ignore[arg-type]
+    engine._loop_done = asyncio.Event()
+
+    async def job() -> None:
+        assert engine._loop_done is not None
+        engine._loop_task = asyncio.current_task()
+        try:
+            await engine.run(lambda: not engine._stopping)
+        except asyncio.CancelledError:
+            pass
+        finally:
+            engine._loop_done.set()
+
+    members = await add_members(db, 5)
+    await queue_notices(db, members, runtime.clock.now())
+    task = asyncio.create_task(job())
+
+    async def statuses() -> list[str]:
+        async with db.unit_of_work() as session:
+            return list(await session.scalars(select(Delivery.status)))
+
+    deadline = time.monotonic() + 5
+    while "sending" not in await statuses():
+        assert time.monotonic() < deadline, "nothing was sent"
+        await asyncio.sleep(0.02)
+    started = time.monotonic()
+    await engine.stop(grace=0.2)
+    assert time.monotonic() - started < 0.2 + ABANDON_SECONDS + 0.5
+    assert task.done()
+    async with db.unit_of_work() as session:
+        rows = list(await session.scalars(select(Delivery)))
+    # Nothing stays claimed; what was in the air is requeued, its attempt counted.
+    assert {row.status for row in rows} == {"pending"}
+    assert all(row.claimed_by is None for row in rows)
+    in_the_air = [row for row in rows if row.last_error == RECOVERED_NOTE]
+    assert in_the_air
+    assert all(row.attempts == 1 for row in in_the_air)
     assert not engine.dispatcher.holding

@@ -8,11 +8,12 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import update
 
+from bot.cli.outbox import outbox_command
 from bot.clock import ManualClock
 from bot.config import Settings
 from bot.db import Database
 from bot.delivery.dispatcher import LEASE_NAME, UNCONFIRMED_NOTE
-from bot.delivery.report import build_report, format_report, outbox_command
+from bot.delivery.report import build_report, format_report
 from bot.models import Delivery, Lease
 from tests.unit.delivery_support import add_members, queue_notices
 

@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 from babel.messages.pofile import read_po, write_po
 
+from bot.devtools.catalogs import check, placeholders
 from bot.i18n import LANGUAGES, LOCALES_DIR
-from bot.i18n_tools import check, placeholders
 from bot.telegram_html import telegram_length, validate_html
 
 TELEGRAM_TEXT_LIMIT = 4096

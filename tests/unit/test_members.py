@@ -13,6 +13,7 @@ from bot.models import Cohort, Enrolment, Member, Role, Sector
 from bot.services import cohorts, members, staff
 from bot.services.members import Identity, JoinOutcome, Profile, Rhythm
 from bot.services.validation import InvalidValue, clean_text
+from tests.factories import make_cohort
 
 RHYTHM = Rhythm(("tue", "fri"), time(9, 30))
 ALICE = Identity(telegram_user_id=10_001, chat_id=10_001, first_name="Alice", language="fr")
@@ -26,15 +27,8 @@ PROFILE = Profile(
 
 
 async def _cohort(db: Database, clock: ManualClock, name: str = "Estaimpuis") -> Cohort:
-    async with db.unit_of_work() as session:
-        return await cohorts.create_cohort(
-            session,
-            name=name,
-            commune="Estaimpuis",
-            timezone="Europe/Brussels",
-            language="fr",
-            now=clock.now(),
-        )
+    async with db.unit_of_work() as tx:
+        return await make_cohort(tx, name, created_at=clock.now())
 
 
 async def test_register_stores_the_profile_the_consent_and_enrols(

@@ -18,12 +18,9 @@ from bot.delivery.registry import Planned
 from bot.models import (
     AuditEntry,
     CheckinAnswer,
-    Cohort,
     Delivery,
     DeliveryStatus,
-    Enrolment,
     MeasureKind,
-    Member,
     Objective,
     ObjectiveCheckin,
     ObjectiveStatus,
@@ -33,35 +30,16 @@ from bot.models import (
 )
 from bot.services import objectives as objs
 from bot.services import questions
-from tests.unit.session_factories import make_cohort, make_member, make_session
+from tests.factories import (
+    make_cohort,
+    make_member,
+    make_objective,
+    make_session,
+)
 
 BRUSSELS = ZoneInfo("Europe/Brussels")
 NOW = datetime(2026, 11, 25, 9, 0, tzinfo=UTC)  # Wednesday 25 November, 10:00 in Brussels
 TODAY = date(2026, 11, 25)
-
-
-def draft(text: str = "Publier deux fois par semaine", **changes: Any) -> objs.Draft:
-    values: dict[str, Any] = {
-        "text": text,
-        "measure_kind": MeasureKind.COUNT,
-        "target_per_week": 2,
-        "due_on": TODAY + timedelta(days=14),
-    }
-    values.update(changes)
-    return objs.Draft(**values)
-
-
-async def new_objective(
-    session: AsyncSession, member: Member, cohort: Cohort, *, now: datetime = NOW, **changes: Any
-) -> Objective:
-    return await objs.create_objective(
-        session,
-        member_id=member.id,
-        cohort_id=cohort.id,
-        draft=draft(**changes),
-        now=now,
-        zone=BRUSSELS,
-    )
 
 
 # -- starting points ------------------------------------------------------------------------
@@ -176,14 +154,14 @@ async def test_a_fourth_active_objective_asks_to_close_one_first(db: Database) -
         cohort = await make_cohort(session)
         alice = await make_member(session, cohort)
         created = [
-            await new_objective(session, alice, cohort, text=f"Objectif {i}") for i in range(3)
+            await make_objective(session, alice, cohort, text=f"Objectif {i}") for i in range(3)
         ]
         with pytest.raises(objs.TooManyActive) as raised:
-            await new_objective(session, alice, cohort, text="Un de trop")
+            await make_objective(session, alice, cohort, text="Un de trop")
         assert [o.id for o in raised.value.active] == [o.id for o in created]
         assert await objs.close_objective(session, created[0], NOW)
         assert not await objs.close_objective(session, created[0], NOW)  # already closed
-        fourth = await new_objective(session, alice, cohort, text="Maintenant oui")
+        fourth = await make_objective(session, alice, cohort, text="Maintenant oui")
         assert fourth.status == ObjectiveStatus.ACTIVE.value
         assert len(await objs.active_objectives(session, alice.id, cohort.id)) == 3
 
@@ -206,7 +184,7 @@ async def test_an_invalid_draft_is_refused(
         cohort = await make_cohort(session)
         alice = await make_member(session, cohort)
         with pytest.raises(objs.InvalidDraft) as raised:
-            await new_objective(session, alice, cohort, **changes)
+            await make_objective(session, alice, cohort, **changes)
     assert raised.value.field == field
 
 
@@ -214,7 +192,7 @@ async def test_a_done_or_not_done_objective_keeps_no_number(db: Database) -> Non
     async with db.unit_of_work() as session:
         cohort = await make_cohort(session)
         alice = await make_member(session, cohort)
-        objective = await new_objective(
+        objective = await make_objective(
             session, alice, cohort, measure_kind=MeasureKind.BINARY, target_per_week=5
         )
     assert objective.target_per_week is None
@@ -227,7 +205,7 @@ async def test_someone_elses_objective_is_not_found(db: Database) -> None:
         other_cohort = await make_cohort(session, "Ailleurs")
         alice = await make_member(session, cohort)
         bob = await make_member(session, cohort, "Bob")
-        objective = await new_objective(session, alice, cohort)
+        objective = await make_objective(session, alice, cohort)
         assert await objs.owned_objective(session, objective.id, alice.id, cohort.id) is objective
         assert await objs.owned_objective(session, objective.id, bob.id, cohort.id) is None
         assert await objs.owned_objective(session, objective.id, alice.id, other_cohort.id) is None
@@ -249,7 +227,7 @@ async def test_done_closes_the_objective_and_drops_its_planned_check_ins(db: Dat
     async with db.unit_of_work() as session:
         cohort = await make_cohort(session)
         alice = await make_member(session, cohort)
-        objective = await new_objective(session, alice, cohort)
+        objective = await make_objective(session, alice, cohort)
         asked = await ask(session, objective, NOW + timedelta(days=6))
         await enqueue(
             session,
@@ -279,7 +257,7 @@ async def test_stuck_is_flagged_and_keeps_its_blocker(db: Database) -> None:
     async with db.unit_of_work() as session:
         cohort = await make_cohort(session)
         alice = await make_member(session, cohort)
-        objective = await new_objective(session, alice, cohort)
+        objective = await make_objective(session, alice, cohort)
         await ask(session, objective, NOW + timedelta(days=6))
         outcome = await objs.answer_checkin(
             session, objective, CheckinAnswer.STUCK, NOW + timedelta(days=6, hours=2), BRUSSELS
@@ -291,7 +269,7 @@ async def test_stuck_is_flagged_and_keeps_its_blocker(db: Database) -> None:
         assert (row.answer, row.flagged, row.blocker) == ("stuck", True, "pas le temps")
         assert objective.status == ObjectiveStatus.ACTIVE.value
         # A blocker for a check-in of another objective changes nothing.
-        other = await new_objective(session, alice, cohort, text="Autre chose")
+        other = await make_objective(session, alice, cohort, text="Autre chose")
         assert not await objs.record_blocker(session, other, outcome.checkin_id, "non")
 
 
@@ -299,7 +277,7 @@ async def test_a_second_tap_corrects_the_answer_instead_of_adding_one(db: Databa
     async with db.unit_of_work() as session:
         cohort = await make_cohort(session)
         alice = await make_member(session, cohort)
-        objective = await new_objective(session, alice, cohort)
+        objective = await make_objective(session, alice, cohort)
         await ask(session, objective, NOW + timedelta(days=6))
         later = NOW + timedelta(days=6, hours=1)
         first = await objs.answer_checkin(session, objective, CheckinAnswer.STUCK, later, BRUSSELS)
@@ -321,7 +299,7 @@ async def test_an_answer_after_the_due_date_means_not_reached_and_offers_carry_o
     async with db.unit_of_work() as session:
         cohort = await make_cohort(session)
         alice = await make_member(session, cohort)
-        objective = await new_objective(session, alice, cohort, due_on=TODAY + timedelta(days=7))
+        objective = await make_objective(session, alice, cohort, due_on=TODAY + timedelta(days=7))
         late = NOW + timedelta(days=8)
         outcome = await objs.answer_checkin(session, objective, CheckinAnswer.DOING, late, BRUSSELS)
         assert outcome.overdue
@@ -345,10 +323,10 @@ async def test_carry_over_respects_the_three_active_objectives(db: Database) -> 
     async with db.unit_of_work() as session:
         cohort = await make_cohort(session)
         alice = await make_member(session, cohort)
-        missed = await new_objective(session, alice, cohort, due_on=TODAY + timedelta(days=3))
+        missed = await make_objective(session, alice, cohort, due_on=TODAY + timedelta(days=3))
         missed.status = ObjectiveStatus.NOT_REACHED.value
         for i in range(3):
-            await new_objective(session, alice, cohort, text=f"Objectif {i}")
+            await make_objective(session, alice, cohort, text=f"Objectif {i}")
         result, carried = await objs.carry_over(session, missed, NOW, BRUSSELS)
     assert (result, carried) == (objs.CarryResult.TOO_MANY, None)
 
@@ -357,14 +335,14 @@ async def test_a_number_goes_with_the_current_check_in(db: Database) -> None:
     async with db.unit_of_work() as session:
         cohort = await make_cohort(session)
         alice = await make_member(session, cohort)
-        objective = await new_objective(session, alice, cohort)
+        objective = await make_objective(session, alice, cohort)
         asked = await ask(session, objective, NOW + timedelta(days=6))
         outcome = await objs.record_number(
             session, objective, 3, NOW + timedelta(days=6, hours=1), BRUSSELS
         )
         assert (outcome.changed, outcome.checkin_id, outcome.number) == (True, asked.id, 3)
         assert outcome.answer is CheckinAnswer.DOING
-        binary = await new_objective(
+        binary = await make_objective(
             session, alice, cohort, measure_kind=MeasureKind.BINARY, text="Fiche Google"
         )
         refused = await objs.record_number(session, binary, 3, NOW, BRUSSELS)
@@ -413,14 +391,14 @@ async def test_my_objectives_lists_active_then_history_with_check_ins(db: Databa
     async with db.unit_of_work() as session:
         cohort = await make_cohort(session)
         alice = await make_member(session, cohort)
-        first = await new_objective(session, alice, cohort, text="Premier")
+        first = await make_objective(session, alice, cohort, text="Premier")
         await ask(session, first, NOW + timedelta(days=6))
         await objs.record_number(session, first, 4, NOW + timedelta(days=6, hours=1), BRUSSELS)
         # Two hours later, "done" corrects the same check-in and keeps its number.
         await objs.answer_checkin(
             session, first, CheckinAnswer.DONE, NOW + timedelta(days=6, hours=3), BRUSSELS
         )
-        second = await new_objective(
+        second = await make_objective(
             session, alice, cohort, text="Second", now=NOW + timedelta(days=8)
         )
         alice.checkins_paused = True
@@ -491,89 +469,6 @@ async def test_stuck_gets_the_unseen_tip_of_the_objectives_theme_and_sector(db: 
         ("photos-beauty", "stuck"),
         ("photos-general", "stuck"),
     ]
-
-
-# -- the trainer's and the coordinator's views -----------------------------------------------------
-
-
-async def make_group(
-    session: AsyncSession,
-) -> tuple[Cohort, dict[str, Member], dict[str, Objective]]:
-    cohort = await make_cohort(session)
-    people = {
-        name: await make_member(session, cohort, name, business=f"Chez {name}")
-        for name in ("Alice", "Bruno", "Chloé", "David", "Emma")
-    }
-    made = {
-        "Alice": await new_objective(session, people["Alice"], cohort, text="Vidéo avant/après"),
-        "Bruno": await new_objective(session, people["Bruno"], cohort, text="Avis Google"),
-        "Chloé": await new_objective(session, people["Chloé"], cohort, text="Fiche Google"),
-        "David": await new_objective(session, people["David"], cohort, text="Stories"),
-    }
-    later = NOW + timedelta(days=6)
-    stuck = await objs.answer_checkin(session, made["Bruno"], CheckinAnswer.STUCK, later, BRUSSELS)
-    assert stuck.checkin_id is not None
-    await objs.record_blocker(session, made["Bruno"], stuck.checkin_id, "Je n'ose pas demander")
-    await objs.answer_checkin(session, made["Chloé"], CheckinAnswer.DONE, later, BRUSSELS)
-    await objs.answer_checkin(session, made["David"], CheckinAnswer.DOING, later, BRUSSELS)
-    return cohort, people, made
-
-
-async def test_the_group_shows_the_stuck_first_then_no_news_doing_done_none(db: Database) -> None:
-    async with db.unit_of_work() as session:
-        cohort, _, _ = await make_group(session)
-        first = await objs.group_overview(session, cohort.id, page=0, page_size=3)
-        second = await objs.group_overview(session, cohort.id, page=1, page_size=3)
-        beyond = await objs.group_overview(session, cohort.id, page=7, page_size=3)
-    assert [(row.first_name, row.state) for row in first.rows + second.rows] == [
-        ("Bruno", objs.GroupState.STUCK),
-        ("Alice", objs.GroupState.NO_NEWS),
-        ("David", objs.GroupState.DOING),
-        ("Chloé", objs.GroupState.DONE),
-        ("Emma", objs.GroupState.NONE),
-    ]
-    assert first.rows[0].blocker == "Je n'ose pas demander"
-    assert first.rows[0].business_name == "Chez Bruno"
-    assert (first.pages, first.total, beyond.page) == (2, 5, 1)
-    assert first.counts[objs.GroupState.STUCK] == 1
-
-
-async def test_the_digest_counts_the_period_and_lists_stuck_and_open_questions(
-    db: Database,
-) -> None:
-    async with db.unit_of_work() as session:
-        cohort, people, _ = await make_group(session)
-        await questions.ask(
-            session, member_id=people["Emma"].id, cohort_id=cohort.id, text="Reels ?", now=NOW
-        )
-        data = await objs.trainer_digest(session, cohort.id, since=NOW - timedelta(days=1))
-        nothing_new = await objs.trainer_digest(session, cohort.id, since=NOW + timedelta(days=7))
-    assert (data.set_count, data.done_count, data.doing_count) == (4, 1, 1)
-    assert (data.stuck_count, data.no_news_count, data.merchants) == (1, 1, 5)
-    assert [(item.first_name, item.blocker) for item in data.stuck] == [
-        ("Bruno", "Je n'ose pas demander")
-    ]
-    assert [(q.first_name, q.text) for q in data.questions] == [("Emma", "Reels ?")]
-    assert (nothing_new.set_count, nothing_new.done_count, nothing_new.stuck_count) == (0, 0, 1)
-
-
-async def test_engagement_summary_for_stats(db: Database) -> None:
-    async with db.unit_of_work() as session:
-        cohort, _people, _ = await make_group(session)
-        # Someone who left the cohort does not count.
-        leaver = await make_member(session, cohort, "Fanny")
-        await new_objective(session, leaver, cohort)
-        enrolment = await session.scalar(select(Enrolment).where(Enrolment.member_id == leaver.id))
-        assert enrolment is not None
-        enrolment.left_at = NOW
-        summary = await objs.engagement_summary(session, cohort.id, NOW + timedelta(days=7))
-        a_month_later = await objs.engagement_summary(session, cohort.id, NOW + timedelta(days=30))
-    assert summary.merchants == 5
-    assert summary.answered_last_7_days == 3  # Bruno, Chloé, David
-    assert (summary.objectives_set, summary.objectives_done) == (5, 1)
-    assert summary.with_active_objective == 3  # Alice, Bruno, David
-    assert summary.share_with_active == pytest.approx(0.6)
-    assert a_month_later.answered_last_7_days == 0
 
 
 # -- questions ------------------------------------------------------------------------------------

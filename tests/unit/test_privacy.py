@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta
+from datetime import datetime, timedelta
 
 import pytest
 from sqlalchemy import func, select
@@ -20,7 +20,6 @@ from bot.models import (
     AuditEntry,
     Base,
     Broadcast,
-    Cohort,
     ConversationState,
     Delivery,
     Enrolment,
@@ -34,46 +33,15 @@ from bot.models import (
     StaffInvitation,
     StaffRole,
     TipReceipt,
-    TrainingSession,
     UserData,
 )
 from bot.services import privacy
+from tests.factories import build_cohort, build_member, build_objective, build_session, enrol
 from tests.privacy_scan import table_counts, traces
 
 ZEPH_ID = 987_654_321
 TOM_ID = 333_444
 ZEPH_NAMES = ("Zéphyrine", "Quincampoix", "zeph_qx", "Atelier Zéphyr")
-
-
-def _member(user_id: int | None, first: str, **extra: object) -> Member:
-    return Member(
-        telegram_user_id=user_id,
-        chat_id=user_id,
-        first_name=first,
-        language="fr",
-        tip_days="tue,fri",
-        tip_time=time(9, 30),
-        **extra,
-    )
-
-
-def _cohort(name: str, code: str) -> Cohort:
-    return Cohort(
-        name=name, commune="Estaimpuis", timezone="Europe/Brussels", language="fr", join_code=code
-    )
-
-
-def _session(cohort: Cohort, number: int, starts_at: datetime, **extra: object) -> TrainingSession:
-    return TrainingSession(
-        cohort_id=cohort.id,
-        number=number,
-        starts_at=starts_at,
-        ends_at=starts_at + timedelta(hours=2),
-        place="Salle du Conseil",
-        theme="Vidéo et live",
-        checkin_token=f"tok{cohort.id}x{number}",
-        **extra,
-    )
 
 
 @dataclass
@@ -93,12 +61,15 @@ async def _world(db: Database, now: datetime) -> World:
     details, a payload), as real use would.
     """
     async with db.unit_of_work() as s:
-        a, b = _cohort("Estaimpuis 2026", "AAA1"), _cohort("Pecq 2026", "BBB1")
+        a, b = (
+            build_cohort("Estaimpuis 2026", join_code="AAA1"),
+            build_cohort("Pecq 2026", join_code="BBB1"),
+        )
         s.add_all([a, b])
         await s.flush()
-        zeph = _member(
-            ZEPH_ID,
+        zeph = build_member(
             "Zéphyrine",
+            user_id=ZEPH_ID,
             last_name="Quincampoix",
             username="zeph_qx",
             business_name="Atelier Zéphyr",
@@ -109,9 +80,11 @@ async def _world(db: Database, now: datetime) -> World:
             active_cohort_id=a.id,
             created_at=now,
         )
-        bob = _member(111_222, "Bob", business_name="Boulangerie Bob", active_cohort_id=a.id)
-        tom = _member(TOM_ID, "Tom", active_cohort_id=a.id)
-        carl = _member(None, "Carl")  # added by name at a roll call
+        bob = build_member(
+            user_id=111_222, name="Bob", business_name="Boulangerie Bob", active_cohort_id=a.id
+        )
+        tom = build_member(user_id=TOM_ID, name="Tom", active_cohort_id=a.id)
+        carl = build_member(user_id=None, name="Carl")  # added by name at a roll call
         s.add_all([zeph, bob, tom, carl])
         await s.flush()
         s.add_all(
@@ -139,12 +112,14 @@ async def _world(db: Database, now: datetime) -> World:
                 ),
             ]
         )
-        past = _session(a, 1, now - timedelta(days=7), created_by_id=tom.id)
-        future = _session(a, 2, now + timedelta(days=7), capacity=1, created_by_id=tom.id)
-        other = _session(
+        past = build_session(a, number=1, starts_at=now - timedelta(days=7), created_by_id=tom.id)
+        future = build_session(
+            a, number=2, starts_at=now + timedelta(days=7), capacity=1, created_by_id=tom.id
+        )
+        other = build_session(
             b,
-            1,
-            now - timedelta(days=1),
+            number=1,
+            starts_at=now - timedelta(days=1),
             created_by_id=zeph.id,
             summary="Zéphyrine a montré les Reels de l'Atelier Zéphyr.",
         )
@@ -168,21 +143,10 @@ async def _world(db: Database, now: datetime) -> World:
                 ),
             ]
         )
-        objective = Objective(
-            member_id=zeph.id,
-            cohort_id=a.id,
-            text="Publier 2 Reels de l'Atelier Zéphyr par semaine",
-            measure_kind="count",
-            target_per_week=2,
-            due_on=date(2026, 12, 20),
+        objective = build_objective(
+            zeph, a, "Publier 2 Reels de l'Atelier Zéphyr par semaine", target_per_week=2
         )
-        bobs = Objective(
-            member_id=bob.id,
-            cohort_id=a.id,
-            text="Faire un live avec Zéphyrine",
-            measure_kind="binary",
-            due_on=date(2026, 12, 20),
-        )
+        bobs = build_objective(bob, a, "Faire un live avec Zéphyrine", measure_kind="binary")
         s.add_all([objective, bobs])
         await s.flush()
         s.add_all(
@@ -360,12 +324,12 @@ async def _inactive_merchant(
     db: Database, now: datetime, *, idle: timedelta, chat: bool = True, session_at: datetime | None
 ) -> int:
     async with db.unit_of_work() as s:
-        cohort = _cohort("Ancienne cohorte", f"OLD{int(idle.total_seconds())}{chat}")
+        cohort = build_cohort("Ancienne cohorte", join_code=f"OLD{int(idle.total_seconds())}{chat}")
         s.add(cohort)
         await s.flush()
-        member = _member(
-            555_000 + int(idle.days) if chat else None,
+        member = build_member(
             "Yvette",
+            user_id=555_000 + int(idle.days) if chat else None,
             business_name="Mercerie Yvette",
             created_at=now - idle,
             last_seen_at=now - idle,
@@ -373,9 +337,9 @@ async def _inactive_merchant(
         )
         s.add(member)
         await s.flush()
-        s.add(Enrolment(cohort_id=cohort.id, member_id=member.id, joined_at=now - idle))
+        await enrol(s, cohort, member, joined_at=now - idle)
         if session_at is not None:
-            s.add(_session(cohort, 1, session_at))
+            s.add(build_session(cohort, number=1, starts_at=session_at))
         return member.id
 
 

@@ -15,7 +15,7 @@ from bot.delivery.registry import DeliveryRegistry, Planned, RenderContext, Rend
 from bot.i18n import I18n
 from bot.models import Delivery, Member, Role, RsvpAnswer, TrainingSession
 from bot.services import attendance, reminders, sessions
-from tests.unit.session_factories import answer, make_cohort, make_member, make_session, window
+from tests.factories import make_cohort, make_member, make_rsvp, make_session, plan_window
 
 START = datetime(2026, 12, 2, 18, tzinfo=UTC)  # Wednesday 2 December, 19:00 in Brussels
 
@@ -30,7 +30,7 @@ async def plan_all(session: AsyncSession, settings: Settings, now: datetime) -> 
     reminders.register_deliveries(registry)
     planned: list[Planned] = []
     for planner in registry.planners.values():
-        planned += await planner(session, window(settings, now))
+        planned += await planner(session, plan_window(settings, now))
     await enqueue(session, planned)
     return planned
 
@@ -105,9 +105,9 @@ async def test_no_reminder_to_those_who_said_no(db: Database, settings: Settings
         trainer = await make_member(session, cohort, "Tom", role=Role.TRAINER)
         paused = await make_member(session, cohort, "Pat")
         paused.paused = True
-        await answer(session, ts, yes, RsvpAnswer.YES)
-        await answer(session, ts, no, RsvpAnswer.NO)
-        await answer(session, ts, waiting, RsvpAnswer.WAITLIST)
+        await make_rsvp(session, ts, yes, RsvpAnswer.YES)
+        await make_rsvp(session, ts, no, RsvpAnswer.NO)
+        await make_rsvp(session, ts, waiting, RsvpAnswer.WAITLIST)
         first = await plan_all(session, settings, START - timedelta(hours=24))
         again = await plan_all(session, settings, START - timedelta(hours=23))
         last = await plan_all(session, settings, START - timedelta(hours=2))
@@ -144,7 +144,7 @@ async def test_reminder_reads_like_people_speak_and_offers_rsvp_buttons(
         alice = await make_member(session, cohort)
         noor = await make_member(session, cohort, "Noor", language="nl")
         ts = await make_session(session, cohort, START, place="Salle du Conseil", theme="Live")
-        await answer(session, ts, alice, RsvpAnswer.YES)
+        await make_rsvp(session, ts, alice, RsvpAnswer.YES)
         now = START - timedelta(hours=24)
         await plan_all(session, settings, now)
         rows = (await session.scalars(select(Delivery).order_by(Delivery.member_id))).all()
@@ -206,7 +206,7 @@ async def test_a_reminder_to_someone_who_then_said_no_is_skipped(
     now = START - timedelta(hours=24)
     async with db.unit_of_work() as session:
         ts, alice, delivery = await _one_reminder(session, settings)
-        await answer(session, ts, alice, RsvpAnswer.NO)
+        await make_rsvp(session, ts, alice, RsvpAnswer.NO)
         assert await render(session, i18n, settings, delivery, now) == Skip("member said no")
         late = await render(session, i18n, settings, delivery, START - timedelta(hours=1))
         assert isinstance(late, Skip)
@@ -228,7 +228,7 @@ async def test_the_day_after_thanks_those_present_and_misses_the_others(
             (missed, RsvpAnswer.YES),
             (declined, RsvpAnswer.NO),
         ):
-            await answer(session, ts, person, value)
+            await make_rsvp(session, ts, person, value)
         await attendance.toggle(session, ts=ts, member_id=came.id, by_id=trainer.id, now=START)
 
         # The session ends at 21:00 local: the trainer is asked for the summary then.
@@ -279,7 +279,7 @@ async def test_notices_render_each_change(db: Database, settings: Settings, i18n
         cohort = await make_cohort(session)
         alice = await make_member(session, cohort)
         ts = await make_session(session, cohort, START)
-        await answer(session, ts, alice, RsvpAnswer.YES)
+        await make_rsvp(session, ts, alice, RsvpAnswer.YES)
         await sessions.change_place(session, ts, place="Salle B", actor_id=None, now=now)
         await sessions.move_session(
             session, ts, starts_at=START + timedelta(hours=1), actor_id=None, now=now

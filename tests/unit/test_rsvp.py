@@ -11,7 +11,7 @@ from bot.db import Database
 from bot.models import Delivery, RsvpAnswer
 from bot.services import rsvp, sessions
 from bot.services.rsvp import RsvpStatus
-from tests.unit.session_factories import make_cohort, make_member, make_session
+from tests.factories import make_cohort, make_member, make_session
 
 START = datetime(2026, 12, 2, 18, tzinfo=UTC)
 NOW = datetime(2026, 11, 25, 9, tzinfo=UTC)

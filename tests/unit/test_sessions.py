@@ -13,7 +13,7 @@ from bot.db import Database
 from bot.models import AuditEntry, Delivery, DeliveryStatus, RsvpAnswer
 from bot.services import sessions
 from bot.services.sessions import ParseError, ParseProblem, SessionDraft
-from tests.unit.session_factories import answer, make_cohort, make_member, make_session
+from tests.factories import make_cohort, make_member, make_rsvp, make_session
 
 ZONE = "Europe/Brussels"
 NOW = datetime(2026, 11, 25, 9, 0, tzinfo=UTC)
@@ -146,9 +146,9 @@ async def test_moving_a_session_bumps_its_revision_and_tells_the_yes_sayers(
         yes, no, waiting, silent = [
             await make_member(session, cohort, name) for name in ("Yan", "Noa", "Wim", "Sam")
         ]
-        await answer(session, ts, yes, RsvpAnswer.YES)
-        await answer(session, ts, no, RsvpAnswer.NO)
-        await answer(session, ts, waiting, RsvpAnswer.WAITLIST)
+        await make_rsvp(session, ts, yes, RsvpAnswer.YES)
+        await make_rsvp(session, ts, no, RsvpAnswer.NO)
+        await make_rsvp(session, ts, waiting, RsvpAnswer.WAITLIST)
         session.add(
             Delivery(
                 member_id=silent.id,
@@ -177,7 +177,7 @@ async def test_cancelling_skips_pending_reminders_with_a_reason(
         cohort = await make_cohort(session)
         ts = await make_session(session, cohort, datetime(2026, 12, 2, 18, tzinfo=UTC))
         alice = await make_member(session, cohort)
-        await answer(session, ts, alice, RsvpAnswer.YES)
+        await make_rsvp(session, ts, alice, RsvpAnswer.YES)
         for offset in (1440, 120):
             session.add(
                 Delivery(

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import time, timedelta
+from datetime import timedelta
 
 import pytest
 from sqlalchemy import select
@@ -12,14 +12,15 @@ from bot.db import Database
 from bot.models import AuditEntry, Cohort, Member, Role, StaffInvitation, StaffRole
 from bot.services import cohorts, staff
 from bot.services.staff import InviteOutcome
+from tests.factories import build_member
 
 TTL = timedelta(hours=72)
 
 
 async def _setup(db: Database, clock: ManualClock) -> tuple[Cohort, Member, Member]:
     async with db.unit_of_work() as session:
-        coordinator = _person(1, "Claire")
-        trainer = _person(2, "Tom")
+        coordinator = build_member("Claire", user_id=1)
+        trainer = build_member("Tom", user_id=2)
         session.add_all([coordinator, trainer])
         await session.flush()
         cohort = await cohorts.create_cohort(
@@ -32,17 +33,6 @@ async def _setup(db: Database, clock: ManualClock) -> tuple[Cohort, Member, Memb
             created_by_id=coordinator.id,
         )
     return cohort, coordinator, trainer
-
-
-def _person(user_id: int, name: str) -> Member:
-    return Member(
-        telegram_user_id=user_id,
-        chat_id=user_id,
-        first_name=name,
-        language="fr",
-        tip_days="tue,fri",
-        tip_time=time(9, 30),
-    )
 
 
 async def _invite(db: Database, clock: ManualClock, cohort: Cohort, by: Member, role: Role) -> str:
@@ -86,7 +76,7 @@ async def test_a_used_invitation_is_refused_to_anyone_else(
     cohort, coordinator, trainer = await _setup(db, clock)
     token = await _invite(db, clock, cohort, coordinator, Role.TRAINER)
     async with db.unit_of_work() as session:
-        intruder = _person(3, "Mallory")
+        intruder = build_member("Mallory", user_id=3)
         session.add(intruder)
         await session.flush()
         first = await staff.accept_invitation(session, token, member_id=trainer.id, now=clock.now())

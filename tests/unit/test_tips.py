@@ -4,7 +4,6 @@ members who are due), rendering at send time, receipts and 👍 / 👎."""
 
 from __future__ import annotations
 
-import itertools
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, date, datetime, time, timedelta
@@ -15,9 +14,11 @@ import pytest
 from sqlalchemy import event, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot import buttons, callbacks
 from bot.config import Settings
 from bot.content import ContentLibrary, Curriculum, CurriculumSession, Tip
 from bot.db import Database
+from bot.delivery import due as due_times
 from bot.delivery.outbox import enqueue
 from bot.delivery.registry import PlanWindow, RenderContext, Rendered, Skip
 from bot.i18n import I18n
@@ -31,12 +32,11 @@ from bot.models import (
     TipReceipt,
     TrainingSession,
 )
-from bot.services import settings_prefs, tips
-from bot.services.sessions import new_checkin_token
+from bot.services import preferences, tips
 from bot.services.tips import TipProfile, Via, Vote
+from tests.factories import content_library, make_cohort, make_member, make_session, plan_window
 
 BRUSSELS = ZoneInfo("Europe/Brussels")
-_ids = itertools.count(70_001)
 
 
 def local(
@@ -180,30 +180,26 @@ def test_session_focus(code: str | None, focus: tuple[str, ...]) -> None:
     assert tips.session_focus(small_library(), code) == focus
 
 
-def test_callback_data_of_every_real_tip_fits_telegram() -> None:
+def test_callback_data_of_every_real_tip_and_theme_fits_telegram() -> None:
     library = ContentLibrary.load()
     t = I18n()("fr")
     for item in library.tips:
-        for row in tips.tip_buttons(t, item):
+        for row in buttons.tip_votes(t, item):
             for button in row:
                 if button.callback_data:
                     assert len(button.callback_data.encode()) <= 64
+        # The library's buttons (bc:tip / bc:push / bc:pushok): pack() refuses what does not fit.
+        for shape in (callbacks.LibraryTip, callbacks.PushTip, callbacks.PushTipConfirm):
+            assert shape.parse(shape(item.id).pack()) == shape(item.id)
+    for theme in library.themes:
+        assert callbacks.LibraryTheme.parse(callbacks.LibraryTheme(theme).pack())
 
 
 # -- the database side ------------------------------------------------------------------------
 
 
 async def cohort(session: AsyncSession, zone: str = "Europe/Brussels") -> Cohort:
-    row = Cohort(
-        name="Estaimpuis",
-        commune="Estaimpuis",
-        timezone=zone,
-        language="fr",
-        join_code=f"T{next(_ids)}",
-    )
-    session.add(row)
-    await session.flush()
-    return row
+    return await make_cohort(session, "Estaimpuis", timezone=zone)
 
 
 async def merchant(
@@ -216,30 +212,24 @@ async def merchant(
     sector: str | None = "beauty",
     paused: bool = False,
 ) -> Member:
-    user_id = next(_ids)
-    member = Member(
-        telegram_user_id=user_id,
-        chat_id=user_id,
-        first_name="Alice",
+    """Alice of Salon Alice, enrolled in `group` since `joined`, with her tip rhythm."""
+    return await make_member(
+        session,
+        group,
+        "Alice",
+        joined_at=joined,
+        onboarded_at=joined,
+        created_at=joined,
         business_name="Salon Alice",
         sector=sector,
-        language="fr",
         tip_days=days,
         tip_time=at,
         paused=paused,
-        onboarded_at=joined,
-        active_cohort_id=group.id,
-        created_at=joined,
     )
-    session.add(member)
-    await session.flush()
-    session.add(Enrolment(cohort_id=group.id, member_id=member.id, joined_at=joined))
-    await session.flush()
-    return member
 
 
 def window(settings: Settings, now: datetime) -> PlanWindow:
-    return PlanWindow(now=now, horizon=now + timedelta(seconds=60), settings=settings)
+    return plan_window(settings, now, timedelta(seconds=60))
 
 
 JOINED = local(2026, 11, 20, 12)  # a Friday, after the tip time
@@ -384,29 +374,29 @@ async def test_the_planner_reads_only_who_is_due_whatever_the_population(
                 days=("mon,wed", "tue,fri")[index % 2],
                 at=(time(9, 30), time(18, 0))[index % 2],
             )
-    monkeypatch.setattr(tips, "PLAN_BATCH", 2)
+    # New members have no due time yet: a first tick (Monday evening) works out everyone's.
+    async with db.unit_of_work() as session:
+        assert await tips.plan_tips(session, window(settings, local(2026, 11, 23, 18, 30))) == []
+    monkeypatch.setattr(due_times, "BATCH", 2)
     rows_seen: list[int] = []
-    original = tips._due_on
+    original = tips._evaluate_tips
 
-    async def spy(*args: Any, **kwargs: Any) -> list[Any]:
-        found = await original(*args, **kwargs)
-        rows_seen.append(len(found))
-        return found
+    async def spy(rows: Any, plan_window: PlanWindow) -> Any:
+        rows_seen.append(len(rows))
+        return await original(rows, plan_window)
 
-    monkeypatch.setattr(tips, "_due_on", spy)
+    monkeypatch.setattr(tips, "_evaluate_tips", spy)
     async with db.unit_of_work() as session:
         with counting(db) as statements:
             planned = await tips.plan_tips(session, window(settings, tuesday))
     assert sorted(p.member_id for p in planned) == [m.id for m in due]
     assert sum(rows_seen) == 3
     selects = [s for s in statements if s.lstrip().upper().startswith("SELECT")]
-    member_queries = [s for s in selects if "tip_time" in s]
-    # One wall-time slice (Tuesday, 03:29-10:31): 3 due members in batches of 2 -> 2 queries.
-    assert len(member_queries) == 2
-    assert len(selects) == 3  # + the cohorts' zones
-    for statement in member_queries:
-        assert "members.tip_time >=" in statement
-        assert "members.tip_time <=" in statement
+    # 3 due members in batches of 2 -> 2 queries, then one for members changed meanwhile,
+    # and one look in the outbox for the tips planned.
+    assert len(selects) == 4
+    assert sum("members.next_tip_at <=" in s for s in selects) == 2
+    assert sum("members.next_tip_at IS NULL" in s for s in selects) == 1
 
 
 # -- choosing with the member's data, rendering, receipts ------------------------------------
@@ -415,19 +405,9 @@ async def test_the_planner_reads_only_who_is_due_whatever_the_population(
 async def add_session(
     session: AsyncSession, group: Cohort, number: int, starts: datetime, code: str | None
 ) -> TrainingSession:
-    row = TrainingSession(
-        cohort_id=group.id,
-        number=number,
-        starts_at=starts,
-        ends_at=starts + timedelta(hours=2),
-        place="Salle",
-        theme=code or "Libre",
-        theme_code=code,
-        checkin_token=new_checkin_token(),
+    return await make_session(
+        session, group, starts, number=number, place="Salle", theme=code or "Libre", theme_code=code
     )
-    session.add(row)
-    await session.flush()
-    return row
 
 
 async def test_the_theme_of_the_last_attended_session_wins_over_the_cohorts_last(
@@ -605,8 +585,8 @@ async def test_toggle_day(
 ) -> None:
     async with db.unit_of_work() as session:
         member = await merchant(session, await cohort(session), joined=JOINED, days=days)
-        change, prefs = await settings_prefs.toggle_day(session, member.id, toggle)
-    assert (change.value, prefs.days) == (outcome, after)
+        change, chosen = await preferences.toggle_day(session, member.id, toggle)
+    assert (change.value, chosen.days) == (outcome, after)
 
 
 @pytest.mark.parametrize(
@@ -620,15 +600,26 @@ async def test_toggle_day(
 )
 async def test_only_offered_times_outside_quiet_hours(db: Database, at: time, outcome: str) -> None:
     quiet = (time(21, 0), time(8, 0))
-    assert settings_prefs.offered_times(quiet) == (
+    assert preferences.offered_times(quiet) == (
         time(8, 0),
         time(9, 30),
         time(12, 0),
         time(14, 0),
         time(18, 0),
     )
-    assert time(8, 0) not in settings_prefs.offered_times((time(20, 0), time(8, 30)))
+    assert time(8, 0) not in preferences.offered_times((time(20, 0), time(8, 30)))
     async with db.unit_of_work() as session:
         member = await merchant(session, await cohort(session), joined=JOINED)
-        change, _ = await settings_prefs.set_time(session, member.id, at, quiet)
+        change, _ = await preferences.set_time(session, member.id, at, quiet)
     assert change.value == outcome
+
+
+def test_a_tips_title_is_its_front_matter_title_in_the_readers_language() -> None:
+    library = content_library()
+    tip = library.tip("objectifs-03-ce-qui-depend-de-vous")
+    assert tip is not None
+    assert tips.tip_title(library, tip, "fr") == "Viser ce qui dépend de vous"
+    assert tips.tip_title(library, tip, "nl") == "Mik op wat van u afhangt"
+    assert tips.tip_title(library, tip, "en") == "Aim at what depends on you"
+    # Not the first bold words of the text any more ("objectif d'action").
+    assert tips.tip_title(library, tip, "fr", limit=10) == "Viser ce…"
