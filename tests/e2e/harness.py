@@ -53,6 +53,9 @@ class Harness:
         # its task), which on a loaded machine can outlast the simulator's quiet period.
         self._handed_over = 0
         self._processed = 0
+        # How many updates were being processed at once, at most (concurrency is on).
+        self._in_flight = 0
+        self.peak_in_flight = 0
         hand_over = sandbox._hand_over
 
         def counting_hand_over(bot: Any, batch: list[Any]) -> bytes:
@@ -78,9 +81,12 @@ class Harness:
         process_update = app.process_update
 
         async def counting_process_update(update: object) -> None:
+            self._in_flight += 1
+            self.peak_in_flight = max(self.peak_in_flight, self._in_flight)
             try:
                 await process_update(update)
             finally:
+                self._in_flight -= 1
                 if isinstance(update, Update):
                     self._processed += 1
 

@@ -380,5 +380,11 @@ def test_random_updates_never_crash_and_every_reply_obeys_telegram(
         loop.run_until_complete(context.__aexit__(None, None, None))
         loop.close()
     # The figures: how many sequences and updates went through, all clean.
-    print(f"fuzz: {checked['sequences']} sequences, {stage_.updates} updates, 0 errors")
+    peak = stage_.relais.peak_in_flight
+    print(
+        f"fuzz: {checked['sequences']} sequences, {stage_.updates} updates, 0 errors, "
+        f"up to {peak} updates processed at once"
+    )
     assert stage_.updates >= EXAMPLES * MAX_ACTIONS // 8
+    # Updates of different people ran concurrently (bot/updates.py), as in production.
+    assert peak > 1

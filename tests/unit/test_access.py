@@ -11,9 +11,9 @@ from sqlalchemy import event, update
 
 from bot.clock import ManualClock
 from bot.db import Database
-from bot.models import Cohort, Enrolment, Member, Role, StaffRole
+from bot.models import Cohort, Enrolment, Member, Role
 from bot.services.access import Access, Actor, load_actor
-from tests.factories import make_cohort, make_member
+from tests.factories import add_staff, enrol, make_cohort, make_member
 
 ADMIN = 777
 
@@ -63,12 +63,11 @@ async def test_the_gate_reads_a_member_their_roles_and_zone_in_one_query(
 ) -> None:
     async with db.unit_of_work() as session:
         brussels = await make_cohort(session, "Estaimpuis 2026")
-        lisbon = await make_cohort(session, "Lisboa 2026")
-        lisbon.timezone = "Europe/Lisbon"
+        lisbon = await make_cohort(session, "Lisboa 2026", timezone="Europe/Lisbon")
         tom = await make_member(session, brussels, "Tom", role=Role.TRAINER)
-        session.add(StaffRole(cohort_id=brussels.id, member_id=tom.id, role="coordinator"))
-        session.add(StaffRole(cohort_id=lisbon.id, member_id=tom.id, role="trainer"))
-        session.add(Enrolment(cohort_id=lisbon.id, member_id=tom.id))
+        await add_staff(session, brussels, tom, Role.COORDINATOR)
+        await add_staff(session, lisbon, tom, Role.TRAINER)
+        await enrol(session, lisbon, tom)
         tom.active_cohort_id = lisbon.id
         tom.last_seen_at = clock.now()
         tom_user = tom.telegram_user_id
@@ -96,15 +95,14 @@ async def test_the_gate_reads_a_member_their_roles_and_zone_in_one_query(
 async def test_a_left_cohort_gives_no_role_and_the_next_cohort_is_chosen(db: Database) -> None:
     async with db.unit_of_work() as session:
         first = await make_cohort(session)
-        second = await make_cohort(session)
-        second.timezone = "Europe/Paris"
+        second = await make_cohort(session, "Pecq 2026", timezone="Europe/Paris")
         alice = await make_member(session, first, "Alice")
         await session.execute(
             update(Enrolment)
             .where(Enrolment.member_id == alice.id)
             .values(left_at=datetime(2026, 11, 2, tzinfo=UTC))
         )
-        session.add(Enrolment(cohort_id=second.id, member_id=alice.id))
+        await enrol(session, second, alice)
         alice_user = alice.telegram_user_id
     assert alice_user is not None
     actor = await actor_of(db, alice_user)
