@@ -13,11 +13,16 @@ What it does, in one run:
    replies with the text, polling) in a child process; every user sends a short text, waits
    for the echo, thinks 1-4 s, again, for `--seconds`;
 3. Relais as deployed: `relais run` in a child process (migrations, polling, the outbox
-   engine, a SQLite file or the PostgreSQL given) with one cohort and a session to come; every
+   engine, a SQLite file or the PostgreSQL given; Telegram's message budget lifted for its
+   replies, as the sandbox has no flood limits: `--paced` keeps it, see `run_relais_unpaced`)
+   with one cohort and a session to come; every
    user joins with the link and onboards with buttons (first name, business, sector, commune,
    language, consent), then until the end picks among: set an objective with buttons,
    `/seances` and an RSVP button, `/objectifs`, `/aide`, the 💡 tip button; thinking 1-4 s
    between two actions, like a person tapping.
+
+`--latency 20-150` gives every Bot API request a round trip like Telegram's from Europe (off
+by default: the figure is then the bot's own cost).
 
 `--burst N` measures a crowd instead, on the processing alone: N members (already onboarded,
 in the database) each send `--command` (default `/seances`) at a random moment of the same
@@ -74,6 +79,13 @@ THINK = (1.0, 4.0)
 WAVE_EVERY = 5.0  # seconds between two bursts
 
 
+def parse_latency(text: str) -> tuple[float, float] | None:
+    """`20-150` (ms) -> (0.02, 0.15); `50` -> (0.05, 0.05); `0` -> None."""
+    low, _, high = text.partition("-")
+    bounds = (float(low) / 1000, float(high or low) / 1000)
+    return None if bounds == (0.0, 0.0) else bounds
+
+
 def percentile(values: list[float], q: float) -> float:
     if not values:
         return float("nan")
@@ -96,6 +108,31 @@ def run_echo_bot(base_url: str) -> None:
     app = ApplicationBuilder().token(ECHO_TOKEN).base_url(base_url).build()
     app.add_handler(MessageHandler(filters.TEXT, echo))
     app.run_polling(allowed_updates=Update.ALL_TYPES)
+
+
+def run_relais_unpaced() -> None:
+    """`relais run` as deployed, but with Telegram's message budget lifted for replies.
+
+    Relais keeps its replies within Telegram's ~30 sent or edited messages a second
+    (bot/ratelimit.py). This sandbox has no flood limits and the echo bot no limiter: the
+    figure here is the processing, so the budget is lifted (bench/crowd.py measures Relais
+    under the budget and a strict sandbox). `--paced` keeps it.
+    """
+    import bot.app
+    from bot.cli import main
+
+    build = bot.app.build_application
+
+    def unpaced(*args: Any, **kwargs: Any) -> Any:
+        app = build(*args, **kwargs)
+        limiter = app.bot.rate_limiter
+        budget = getattr(limiter, "budget", None)
+        if budget is not None:
+            budget.cap = 1_000_000
+        return app
+
+    bot.app.build_application = unpaced
+    raise SystemExit(main(["run"]))
 
 
 def run_bare_bot(base_url: str) -> None:
@@ -459,7 +496,8 @@ async def main(args: argparse.Namespace) -> int:
 
     refused: Counter[str] = Counter()
     load_before = os.getloadavg()[0]
-    async with SandboxBotAPI(flood_limits=False) as sandbox:
+    latency = parse_latency(args.latency)
+    async with SandboxBotAPI(flood_limits=False, latency=latency) as sandbox:
         sandbox.add_bot(RELAIS_TOKEN, username="relais_bench_bot")
         sandbox.add_bot(ECHO_TOKEN, username="echo_bench_bot")
         answer = sandbox._answer
@@ -501,7 +539,10 @@ async def main(args: argparse.Namespace) -> int:
             "ADMIN_IDS": "",
         }
         log = workdir / "relais.log"
-        relais = spawn([str(ROOT / ".venv" / "bin" / "relais"), "run"], relais_env, log)
+        command = [str(ROOT / ".venv" / "bin" / "relais"), "run"]
+        if not args.paced:
+            command = [python, __file__, "--child-relais"]
+        relais = spawn(command, relais_env, log)
         profiler: subprocess.Popen[bytes] | None = None
         try:
             await wait_polling(sandbox, RELAIS_TOKEN)
@@ -539,6 +580,8 @@ async def main(args: argparse.Namespace) -> int:
     note("done")
 
     database = "PostgreSQL" if args.database_url else "SQLite"
+    if latency is not None:
+        database += f", Bot API round trip {args.latency} ms"
     if burst:
         print(
             f"burst: {len(users)} members each send {args.command} in the same second, "
@@ -604,7 +647,21 @@ def parse() -> argparse.Namespace:
         "--profile", metavar="PATH", help="sample Relais with py-spy; raw stacks to PATH"
     )
     parser.add_argument("--child-echo", metavar="BASE_URL", help=argparse.SUPPRESS)
+    parser.add_argument(
+        "--latency",
+        default="0",
+        metavar="LOW-HIGH",
+        help="every Bot API request takes a round trip drawn in LOW-HIGH ms, like Telegram's "
+        "from Europe (e.g. 20-150; default 0: none)",
+    )
+    parser.add_argument(
+        "--paced",
+        action="store_true",
+        help="keep Telegram's message budget for Relais's replies (lifted by default: see "
+        "run_relais_unpaced)",
+    )
     parser.add_argument("--child-bare", metavar="BASE_URL", help=argparse.SUPPRESS)
+    parser.add_argument("--child-relais", action="store_true", help=argparse.SUPPRESS)
     return parser.parse_args()
 
 
@@ -616,4 +673,6 @@ if __name__ == "__main__":
     if arguments.child_bare:
         run_bare_bot(arguments.child_bare)
         raise SystemExit(0)
+    if arguments.child_relais:
+        run_relais_unpaced()
     raise SystemExit(asyncio.run(main(arguments)))
