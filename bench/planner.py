@@ -1,7 +1,7 @@
 """Planner tick cost against the population: 1k, 10k and 100k members, SQLite and PostgreSQL.
 
     .venv/bin/python bench/planner.py                                   # SQLite, 1k/10k/100k
-    .venv/bin/python bench/planner.py --database-url postgresql+asyncpg://...   # EMPTIED
+    .venv/bin/python bench/planner.py --database-url postgresql+asyncpg://...
     .venv/bin/python bench/planner.py --sizes 1000,10000
 
 A tick must cost what is due, not what exists. So the due work is held constant while the
@@ -19,7 +19,8 @@ For each size it runs the real planners (bot/delivery/features.py) through `run_
    them out, a bounded number per tick, until none is unknown (nothing is due yet; before
    due times were stored this was one ordinary tick);
 2. the first tick (it queues the due work);
-3. the steady state: ticks every 30 s after it (nothing new; the median of fifteen);
+3. the steady state: ticks every 30 s after it (nothing new; the median of fifteen), the
+   sizes taking turns, so that the machine's busy moments fall on all of them alike;
 
 then the dispatcher's own per-loop query (`next_due_at`). It prints the time of each, per
 planner, the Python memory peak of the first tick (tracemalloc), and the growth from 10k to
@@ -259,20 +260,6 @@ async def unknown_due_times(db: Database) -> int:
     return total
 
 
-async def reset(db: Database) -> None:
-    tables = [table.name for table in reversed(Base.metadata.sorted_tables)]
-    async with db.engine.begin() as conn:
-        if db.is_sqlite:
-            for table in tables:
-                await conn.execute(text(f"DELETE FROM {table}"))
-        else:
-            await conn.execute(text(f"TRUNCATE {', '.join(tables)} RESTART IDENTITY CASCADE"))
-    if not db.is_sqlite:
-        async with db.engine.connect() as conn:
-            await conn.execution_options(isolation_level="AUTOCOMMIT")
-            await conn.execute(text("ANALYZE"))
-
-
 def timed(registry: DeliveryRegistry, times: dict[str, float]) -> DeliveryRegistry:
     """The same planners, each timed."""
     wrapped = DeliveryRegistry()
@@ -294,93 +281,147 @@ def timed(registry: DeliveryRegistry, times: dict[str, float]) -> DeliveryRegist
     return wrapped
 
 
-async def measure(url: str, members: int, analyze: bool) -> dict[str, Any]:
-    db = Database(url)
-    try:
-        await reset(db)
-        built = time.perf_counter()
-        await populate(db, members)
-        if analyze or not db.is_sqlite:
-            # PostgreSQL's autovacuum would analyse a table this size within a minute.
-            async with db.engine.connect() as conn:
-                await conn.execution_options(isolation_level="AUTOCOMMIT")
-                await conn.execute(text("ANALYZE"))
-        build_seconds = time.perf_counter() - built
+# (wall seconds, deliveries queued, Python memory peak, seconds per planner, CPU seconds)
+Sample = tuple[float, int, int, dict[str, float], float]
+
+
+class Population:
+    """One population in its own database (SQLite: a file; PostgreSQL: a schema of the
+    given database), with the planners' runtime over it."""
+
+    def __init__(self, url: str, members: int, tmp: Path) -> None:
+        self.members = members
+        self.schema: str | None = None
+        if url.startswith("postgresql"):
+            self.schema = f"planner_bench_{members}"
+            self.db = Database(url, connect_args={"server_settings": {"search_path": self.schema}})
+        else:
+            url = f"sqlite+aiosqlite:///{tmp / f'planner_{members}.db'}"
+            self.db = Database(url)
+        self.url = url
+        self.clock = ManualClock(NOW - CATCH_UP_BEFORE)
         settings = Settings(
             _env_file=None,  # type: ignore[call-arg]
             bot_token="1:BENCH",
             database_url=url,
         )
-        clock = ManualClock(NOW - CATCH_UP_BEFORE)
-        runtime = Runtime(
+        self.runtime = Runtime(
             settings=settings,
-            db=db,
-            clock=clock,
+            db=self.db,
+            clock=self.clock,
             i18n=I18n(),
             content=load_for_bot(),
             instance="bench:1",
         )
-        results: dict[str, Any] = {"members": members, "build": build_seconds}
+        self.results: dict[str, Any] = {"members": members}
 
-        async def tick(
-            moment: datetime, traced: bool
-        ) -> tuple[float, int, int, dict[str, float], float]:
-            clock.set(moment)
-            per_planner: dict[str, float] = {}
-            registry = timed(build_registry(runtime.content), per_planner)
-            gc.collect()
-            if traced:
-                tracemalloc.start()
-            started, cpu = time.perf_counter(), await cpu_seconds(db)
-            report = await run_planners(runtime, registry)
-            elapsed, cpu = time.perf_counter() - started, await cpu_seconds(db) - cpu
-            peak = 0
-            if traced:
-                _, peak = tracemalloc.get_traced_memory()
-                tracemalloc.stop()
-            if report.errors:
-                raise SystemExit(f"planner errors: {report.errors}")
-            return elapsed, report.inserted, peak, per_planner, cpu
+    async def build(self, analyze: bool) -> None:
+        """The schema, the population, the catch-up ticks and the first tick."""
+        if self.schema is None:
+            await upgrade(self.url)
+        else:
+            # The models' schema (the migrations give the same: tests/migrations).
+            async with self.db.engine.begin() as conn:
+                await conn.execute(text(f"DROP SCHEMA IF EXISTS {self.schema} CASCADE"))
+                await conn.execute(text(f"CREATE SCHEMA {self.schema}"))
+                await conn.run_sync(Base.metadata.create_all)
+        built = time.perf_counter()
+        await populate(self.db, self.members)
+        if analyze or self.schema is not None:
+            # PostgreSQL's autovacuum would analyse a table this size within a minute.
+            async with self.db.engine.connect() as conn:
+                await conn.execution_options(isolation_level="AUTOCOMMIT")
+                await conn.execute(text("ANALYZE"))
+        self.results["build"] = time.perf_counter() - built
 
         # Catch-up: ticks until every stored due time is known (tracing would slow them).
         moment, catch_up = NOW - CATCH_UP_BEFORE, []
         while True:
-            catch_up.append(await tick(moment, traced=False))
+            catch_up.append(await self.tick(moment, traced=False))
             moment += TICK
-            if await unknown_due_times(db) == 0 or len(catch_up) >= MAX_CATCH_UP_TICKS:
+            if await unknown_due_times(self.db) == 0 or len(catch_up) >= MAX_CATCH_UP_TICKS:
                 break
-        results["catch-up"] = {
+        self.results["catch-up"] = {
             "ticks": len(catch_up),
             "seconds": sum(sample[0] for sample in catch_up),
             "longest": max(sample[0] for sample in catch_up),
             "longest_cpu": max(sample[4] for sample in catch_up),
             "inserted": sum(sample[1] for sample in catch_up),
         }
-        # The first tick queues the due work; then the steady state, a tick every TICK.
-        for label, moments in (
-            ("first", [NOW]),
-            ("steady", [NOW + TICK * (k + 1) for k in range(STEADY_RUNS)]),
-        ):
-            samples = [await tick(moment, traced=True) for moment in moments]
-            results[label] = {
-                "seconds": statistics.median(sample[0] for sample in samples),
-                "min": min(sample[0] for sample in samples),
-                "cpu": statistics.median(sample[4] for sample in samples),
-                "inserted": samples[0][1],
-                "peak_kb": max(sample[2] for sample in samples) / 1024,
-                "planners": {
-                    name: statistics.median(sample[3][name] for sample in samples)
-                    for name in samples[0][3]
-                },
-            }
-        dispatcher = Dispatcher(runtime, None, DeliveryRegistry())  # type: ignore[arg-type]
+        # The first tick queues the due work.
+        self.results["first"] = summary([await self.tick(NOW, traced=True)])
+
+    async def tick(self, moment: datetime, traced: bool) -> Sample:
+        self.clock.set(moment)
+        per_planner: dict[str, float] = {}
+        registry = timed(build_registry(self.runtime.content), per_planner)
+        gc.collect()
+        if traced:
+            tracemalloc.start()
+        started, cpu = time.perf_counter(), await cpu_seconds(self.db)
+        report = await run_planners(self.runtime, registry)
+        elapsed, cpu = time.perf_counter() - started, await cpu_seconds(self.db) - cpu
+        peak = 0
+        if traced:
+            _, peak = tracemalloc.get_traced_memory()
+            tracemalloc.stop()
+        if report.errors:
+            raise SystemExit(f"planner errors: {report.errors}")
+        return elapsed, report.inserted, peak, per_planner, cpu
+
+    async def next_due(self) -> None:
+        dispatcher = Dispatcher(self.runtime, None, DeliveryRegistry())  # type: ignore[arg-type]
         started = time.perf_counter()
         for _ in range(20):
             await dispatcher.next_due_at()
-        results["next_due"] = (time.perf_counter() - started) / 20
-        return results
+        self.results["next_due"] = (time.perf_counter() - started) / 20
+
+    async def close(self) -> None:
+        if self.schema is not None:
+            async with self.db.engine.begin() as conn:
+                await conn.execute(text(f"DROP SCHEMA IF EXISTS {self.schema} CASCADE"))
+        await self.db.dispose()
+
+
+def summary(samples: Sequence[Sample]) -> dict[str, Any]:
+    return {
+        "seconds": statistics.median(sample[0] for sample in samples),
+        "min": min(sample[0] for sample in samples),
+        "cpu": statistics.median(sample[4] for sample in samples),
+        "inserted": samples[0][1],
+        "peak_kb": max(sample[2] for sample in samples) / 1024,
+        "planners": {
+            name: statistics.median(sample[3][name] for sample in samples) for name in samples[0][3]
+        },
+    }
+
+
+async def measure(url: str, sizes: list[int], analyze: bool, tmp: Path) -> list[dict[str, Any]]:
+    """Build every population, then tick them in turn: each round of the steady state ticks
+    every size once (in an order that alternates), so that a busy moment of the machine
+    weighs on all sizes alike instead of on whichever happened to run then."""
+    populations = [Population(url, size, tmp) for size in sizes]
+    try:
+        for population in populations:
+            await population.build(analyze)
+            print(
+                f"  built {population.members} members in {population.results['build']:.1f} s",
+                file=sys.stderr,
+                flush=True,
+            )
+        steady: dict[int, list[Sample]] = {population.members: [] for population in populations}
+        for k in range(STEADY_RUNS):
+            order = populations if k % 2 == 0 else list(reversed(populations))
+            for population in order:
+                sample = await population.tick(NOW + TICK * (k + 1), traced=True)
+                steady[population.members].append(sample)
+        for population in populations:
+            population.results["steady"] = summary(steady[population.members])
+            await population.next_due()
+        return [population.results for population in populations]
     finally:
-        await db.dispose()
+        for population in populations:
+            await population.close()
 
 
 def growth(results: list[dict[str, Any]], key: Callable[[dict[str, Any]], float]) -> str:
@@ -392,14 +433,8 @@ def growth(results: list[dict[str, Any]], key: Callable[[dict[str, Any]], float]
 
 async def main(url: str | None, sizes: list[int], analyze: bool) -> None:
     with tempfile.TemporaryDirectory() as tmp:
-        if url is None:
-            url = f"sqlite+aiosqlite:///{Path(tmp) / 'planner.db'}"
-        await upgrade(url)
-        results = []
-        for size in sizes:
-            results.append(await measure(url, size, analyze))
-            r = results[-1]
-            print(f"  built {size} members in {r['build']:.1f} s", file=sys.stderr, flush=True)
+        results = await measure(url or "sqlite", sizes, analyze, Path(tmp))
+    url = url or "sqlite"
     backend = "PostgreSQL" if url.startswith("postgresql") else "SQLite"
     if analyze and backend == "SQLite":
         backend += " after ANALYZE"
@@ -461,7 +496,9 @@ async def main(url: str | None, sizes: list[int], analyze: bool) -> None:
 def cli() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument(
-        "--database-url", help="PostgreSQL URL (its tables are EMPTIED); default: SQLite temp"
+        "--database-url",
+        help="PostgreSQL URL: one schema planner_bench_<size> per size is created there and"
+        " dropped at the end; default: SQLite files in a temporary directory",
     )
     parser.add_argument("--sizes", default="1000,10000,100000", help="member counts")
     parser.add_argument(
