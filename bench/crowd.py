@@ -22,7 +22,9 @@ It prints tap-to-answer p50/p99 (from the tap queued at the sandbox to the callb
 to the confirmation, and to both), the messages per second of the replies and of the outbox
 (and together, against Telegram's 30) while the outbox had work, the most messages that
 arrived in any trailing second, 429s, and what was lost: reminders never received or
-received twice, taps never answered, RSVPs missing from the database.
+received twice, taps unanswered at the end (a tap unanswered after 120 s no longer holds the
+run open), RSVPs missing from the database; then Relais's CPU time and the budget's summary
+that the engine logs when it stops.
 """
 
 from __future__ import annotations
