@@ -202,13 +202,22 @@ class Crowd:
         now = time.monotonic()
         still = []
         for tap in self.pending:
-            if tap.reply_at is None:
-                events = self.sandbox.inbox(tap.user_id, token=TOKEN)
-                if len(events) > tap.seen:
-                    tap.reply_at = events[tap.seen].at
+            self._look(tap)
             if not tap.done and now - tap.at < ANSWER_TIMEOUT:
                 still.append(tap)
         self.pending = still
+
+    def _look(self, tap: Tap) -> None:
+        if tap.reply_at is None:
+            events = self.sandbox.inbox(tap.user_id, token=TOKEN)
+            if len(events) > tap.seen:
+                tap.reply_at = events[tap.seen].at
+
+    def settle(self) -> None:
+        """At the end: what every tap got, late answers included."""
+        self.scan()
+        for tap in self.taps:
+            self._look(tap)
 
     @property
     def finished(self) -> bool:
@@ -283,7 +292,7 @@ async def main(args: argparse.Namespace) -> int:
             await crowd.run(started + args.max_seconds)
             elapsed = time.monotonic() - started
             cpu = cpu_seconds(relais.pid) - cpu_before
-            crowd.scan()
+            crowd.settle()
         finally:
             await stop(relais)
         note("done")
@@ -312,7 +321,7 @@ async def main(args: argparse.Namespace) -> int:
     callback = [t.answered_at - t.at for t in crowd.taps if t.answered_at is not None]
     confirmed = [t.reply_at - t.at for t in crowd.taps if t.reply_at is not None]
     both = [t.answered - t.at for t in crowd.taps if t.answered is not None]
-    unanswered = sum(1 for t in crowd.taps if not t.done)
+    unanswered = sum(1 for t in crowd.taps if not t.done)  # by the end of the run
     never = args.members - len(crowd.reminded)
     twice = sum(1 for n in crowd.reminded.values() if n > 1)
 

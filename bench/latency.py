@@ -3,6 +3,8 @@
     .venv/bin/python bench/latency.py                     # 200 users, 60 s per bot, SQLite
     .venv/bin/python bench/latency.py --seconds 15 --users 50
     .venv/bin/python bench/latency.py --database-url postgresql+asyncpg://...   # EMPTIED
+    .venv/bin/python bench/latency.py --burst 120           # a crowd in the same second
+    .venv/bin/python bench/latency.py --profile /tmp/relais.spy   # where Relais's CPU goes
 
 What it does, in one run:
 1. starts the sandbox Bot API in this process (flood limits off: the figure is the bot's own
@@ -11,17 +13,33 @@ What it does, in one run:
    replies with the text, polling) in a child process; every user sends a short text, waits
    for the echo, thinks 1-4 s, again, for `--seconds`;
 3. Relais as deployed: `relais run` in a child process (migrations, polling, the outbox
-   engine, a SQLite file or the PostgreSQL given) with one cohort and a session to come; every
+   engine, a SQLite file or the PostgreSQL given; Telegram's message budget lifted for its
+   replies, as the sandbox has no flood limits: `--paced` keeps it, see `run_relais_unpaced`)
+   with one cohort and a session to come; every
    user joins with the link and onboards with buttons (first name, business, sector, commune,
    language, consent), then until the end picks among: set an objective with buttons,
    `/seances` and an RSVP button, `/objectifs`, `/aide`, the 💡 tip button; thinking 1-4 s
    between two actions, like a person tapping.
 
+`--latency 20-150` gives every Bot API request a round trip like Telegram's from Europe (off
+by default: the figure is then the bot's own cost).
+
+`--burst N` measures a crowd instead, on the processing alone: N members (already onboarded,
+in the database) each send `--command` (default `/seances`) at a random moment of the same
+second, `--waves` times (default 5, every 5 s). The baseline is then a bare PTB bot with
+concurrent updates and no database, answering every command with a short text.
+
 Latency is measured from the moment the user's update is queued at the sandbox to the bot's
 first visible answer in that chat (a new or edited message; for a button, the callback answer
 when it comes first). A reply not seen within 15 s counts as lost. Errors: the child's log
-lines "unhandled error", answers "Oups", and every 4xx/5xx the sandbox gave the bot. It prints
-p50/p90/p99/max per bot, the actions per second, and the same per kind of Relais action.
+lines "unhandled error", answers "Oups", and every 4xx/5xx the sandbox gave the bot (with its
+reason). It prints p50/p90/p99/max per bot, the actions per second, the same per kind of
+Relais action, and the CPU time each bot's process used per reply: on a machine shared with
+other work the latencies move with the load (printed too), the CPU per reply much less.
+
+`--profile PATH` samples Relais's process with py-spy while the users act (start-up left
+out, the bot not slowed down), writes the raw stacks to PATH and prints the functions of its
+main thread that were on the stack most often.
 """
 
 from __future__ import annotations
@@ -35,20 +53,21 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections import defaultdict
+from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from datetime import time as dt_time
 from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from sqlalchemy import text  # noqa: E402
+from sqlalchemy import select, text  # noqa: E402
 
 from bot.db import Database  # noqa: E402
 from bot.migrate import upgrade  # noqa: E402
-from bot.models import Base, Cohort, TrainingSession  # noqa: E402
+from bot.models import Base, Cohort, Enrolment, Member, TrainingSession  # noqa: E402
 from bot.sandbox.records import SentMessage  # noqa: E402
 from bot.sandbox.server import SandboxBotAPI  # noqa: E402
 from bot.sandbox.simulator import text_entities  # noqa: E402
@@ -57,6 +76,14 @@ RELAIS_TOKEN = "123456:BENCH-RELAIS-0123456789abcdefghijklmnopq"
 ECHO_TOKEN = "654321:BENCH-ECHO-0123456789abcdefghijklmnopqrs"
 REPLY_TIMEOUT = 15.0
 THINK = (1.0, 4.0)
+WAVE_EVERY = 5.0  # seconds between two bursts
+
+
+def parse_latency(text: str) -> tuple[float, float] | None:
+    """`20-150` (ms) -> (0.02, 0.15); `50` -> (0.05, 0.05); `0` -> None."""
+    low, _, high = text.partition("-")
+    bounds = (float(low) / 1000, float(high or low) / 1000)
+    return None if bounds == (0.0, 0.0) else bounds
 
 
 def percentile(values: list[float], q: float) -> float:
@@ -83,6 +110,83 @@ def run_echo_bot(base_url: str) -> None:
     app.run_polling(allowed_updates=Update.ALL_TYPES)
 
 
+def run_relais_unpaced() -> None:
+    """`relais run` as deployed, but with Telegram's message budget lifted for replies.
+
+    Relais keeps its replies within Telegram's ~30 sent or edited messages a second
+    (bot/ratelimit.py). This sandbox has no flood limits and the echo bot no limiter: the
+    figure here is the processing, so the budget is lifted (bench/crowd.py measures Relais
+    under the budget and a strict sandbox). `--paced` keeps it.
+    """
+    import bot.app
+    from bot.cli import main
+
+    build = bot.app.build_application
+
+    def unpaced(*args: Any, **kwargs: Any) -> Any:
+        app = build(*args, **kwargs)
+        limiter = app.bot.rate_limiter
+        budget = getattr(limiter, "budget", None)
+        if budget is not None:
+            budget.cap = 1_000_000
+        return app
+
+    bot.app.build_application = unpaced
+    raise SystemExit(main(["run"]))
+
+
+def run_bare_bot(base_url: str) -> None:
+    """A bare python-telegram-bot application with concurrent updates: answer any command."""
+    from telegram import Update
+    from telegram.ext import ApplicationBuilder, ContextTypes, MessageHandler, filters
+
+    async def answer(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        assert update.message is not None
+        await update.message.reply_text(f"Vous avez demandé {update.message.text}")
+
+    app = (
+        ApplicationBuilder()
+        .token(ECHO_TOKEN)
+        .base_url(base_url)
+        .concurrent_updates(True)
+        .connection_pool_size(64)
+        .build()
+    )
+    app.add_handler(MessageHandler(filters.COMMAND, answer))
+    app.run_polling(allowed_updates=Update.ALL_TYPES)
+
+
+def summarise_profile(raw: Path, pid: int, top: int = 25) -> list[tuple[float, str]]:
+    """The functions of the bot's main thread that took the most samples, inclusive, in %.
+
+    `raw` is py-spy's collapsed output (`--format raw --threads`): one stack a line, rooted
+    at "thread (<id>)" (the main thread's id is the pid), then its sample count. A function
+    counts once per stack. Import frames (a lazy import) are left out.
+    """
+    counts: Counter[str] = Counter()
+    total = 0
+    for line in raw.read_text().splitlines():
+        stack, _, number = line.rpartition(" ")
+        frames = stack.split(";")
+        if not frames[0].startswith(f"thread ({pid})") or "importlib" in stack:
+            continue
+        samples = int(number)
+        total += samples
+        names = {frame.rsplit(":", 1)[0] + ")" for frame in frames[1:]}
+        for name in names:
+            counts[name] += samples
+    return [(100 * n / total, name) for name, n in counts.most_common(top)] if total else []
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time used so far by a process (Linux), 0 where unknown."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 # --- measuring ------------------------------------------------------------------------------------
 
 
@@ -91,6 +195,7 @@ class Tally:
     latencies: dict[str, list[float]] = field(default_factory=lambda: defaultdict(list))
     lost: dict[str, int] = field(default_factory=lambda: defaultdict(int))
     oops: int = 0
+    cpu: float = 0.0  # CPU seconds the bot's process used during the phase
 
     def all(self) -> list[float]:
         return [value for values in self.latencies.values() for value in values]
@@ -218,6 +323,15 @@ async def merchant(chat: Chat, code: str, deadline: float, rng: random.Random) -
         await think(rng)
 
 
+async def burst_user(
+    chat: Chat, command: str, waves: int, every: float, start: float, rng: random.Random
+) -> None:
+    """Send `command` once per wave, at a random moment of the wave's first second."""
+    for wave in range(waves):
+        await asyncio.sleep(max(0.0, start + wave * every + rng.uniform(0, 1) - time.monotonic()))
+        await chat.say("burst", command)
+
+
 # --- the run --------------------------------------------------------------------------------------
 
 
@@ -254,6 +368,37 @@ async def prepare_database(url: str) -> str:
                 )
             )
         return "BENCH1"
+    finally:
+        await db.dispose()
+
+
+async def add_members(url: str, users: list[int]) -> None:
+    """Onboarded merchants of the bench cohort, one per simulated user (for `--burst`)."""
+    db = Database(url)
+    try:
+        now = datetime.now(UTC)
+        async with db.unit_of_work() as session:
+            cohort_id = await session.scalar(select(Cohort.id).where(Cohort.join_code == "BENCH1"))
+            assert cohort_id is not None
+            for n, user in enumerate(users):
+                member = Member(
+                    telegram_user_id=user,
+                    chat_id=user,
+                    first_name=f"Marchand{n}",
+                    business_name=f"Commerce {n}",
+                    sector="food",
+                    commune="Estaimpuis",
+                    language="fr",
+                    tip_days="tue,fri",
+                    tip_time=dt_time(9, 30),
+                    consent_at=now,
+                    onboarded_at=now,
+                    active_cohort_id=cohort_id,
+                    created_at=now,
+                )
+                session.add(member)
+                await session.flush()
+                session.add(Enrolment(cohort_id=cohort_id, member_id=member.id, joined_at=now))
     finally:
         await db.dispose()
 
@@ -297,10 +442,12 @@ async def phase(
     users: list[int],
     seconds: float,
     body: Any,
+    pid: int,
 ) -> tuple[Tally, float, dict[int, int]]:
     note(f"{len(users)} users for {seconds:.0f} s")
     tally = Tally()
     sandbox.stats.reset()
+    cpu_before = cpu_seconds(pid)
     rng = random.Random(42)
     deadline = time.monotonic() + seconds
     started = time.monotonic()
@@ -311,6 +458,7 @@ async def phase(
         )
     )
     elapsed = time.monotonic() - started
+    tally.cpu = cpu_seconds(pid) - cpu_before
     bad = {status: n for status, n in sandbox.stats.statuses.items() if status >= 400}
     return tally, elapsed, bad
 
@@ -318,10 +466,11 @@ async def phase(
 def report(name: str, tally: Tally, elapsed: float, bad: dict[int, int], errors: int) -> str:
     values = tally.all()
     ms = [v * 1000 for v in values]
+    cpu_ms = 1000 * tally.cpu / max(len(values), 1)
     return (
         f"| {name} | {len(values)} | {len(values) / elapsed:.1f} | {percentile(ms, 0.5):.0f} | "
         f"{percentile(ms, 0.9):.0f} | {percentile(ms, 0.99):.0f} | {max(ms, default=0):.0f} | "
-        f"{tally.lost_total} | {errors + tally.oops + sum(bad.values())} |"
+        f"{tally.lost_total} | {errors + tally.oops + sum(bad.values())} | {cpu_ms:.1f} |"
     )
 
 
@@ -330,28 +479,50 @@ async def main(args: argparse.Namespace) -> int:
     url = args.database_url or f"sqlite+aiosqlite:///{workdir / 'relais.db'}"
     code = await prepare_database(url)
     python = sys.executable
-    async with SandboxBotAPI(flood_limits=False) as sandbox:
+    burst = args.burst > 0
+    users = [900_000 + n for n in range(args.burst if burst else args.users)]
+    seconds = args.waves * WAVE_EVERY if burst else args.seconds
+    if burst:
+        await add_members(url, users)
+
+    def body(relais: bool) -> Any:
+        if burst:
+            return lambda chat, deadline, rng: burst_user(
+                chat, args.command, args.waves, WAVE_EVERY, deadline - seconds, rng
+            )
+        if relais:
+            return lambda chat, deadline, rng: merchant(chat, code, deadline, rng)
+        return lambda chat, deadline, rng: echo_user(chat, deadline, rng)
+
+    refused: Counter[str] = Counter()
+    load_before = os.getloadavg()[0]
+    latency = parse_latency(args.latency)
+    async with SandboxBotAPI(flood_limits=False, latency=latency) as sandbox:
         sandbox.add_bot(RELAIS_TOKEN, username="relais_bench_bot")
         sandbox.add_bot(ECHO_TOKEN, username="echo_bench_bot")
-        users = [900_000 + n for n in range(args.users)]
+        answer = sandbox._answer
+
+        async def answer_and_note(*call: Any) -> tuple[int, bytes, float]:
+            # What the sandbox refused, and why (printed at the end).
+            status, body, delay = await answer(*call)
+            if status >= 400:
+                refused[f"{call[2]}: {status} {body.decode(errors='replace')[:120]}"] += 1
+            return status, body, delay
+
+        sandbox._answer = answer_and_note  # type: ignore[method-assign,assignment]
         for n, user in enumerate(users):
             sandbox.add_user(user, f"Marchand{n}", language_code="fr")
             sandbox.mark_started(user, token=RELAIS_TOKEN)
             sandbox.mark_started(user, token=ECHO_TOKEN)
         env = {**os.environ, "PYTHONPATH": str(ROOT)}
 
-        # 1. the bare echo bot
-        echo = spawn(
-            [python, __file__, "--child-echo", sandbox.base_url], env, workdir / "echo.log"
-        )
+        # 1. the baseline: the bare echo bot, or the bare concurrent bot for a burst
+        child = "--child-bare" if burst else "--child-echo"
+        echo = spawn([python, __file__, child, sandbox.base_url], env, workdir / "echo.log")
         try:
             await wait_polling(sandbox, ECHO_TOKEN)
             echo_tally, echo_elapsed, echo_bad = await phase(
-                sandbox,
-                ECHO_TOKEN,
-                users,
-                args.seconds,
-                lambda chat, deadline, rng: echo_user(chat, deadline, rng),
+                sandbox, ECHO_TOKEN, users, seconds, body(relais=False), echo.pid
             )
         finally:
             await stop(echo)
@@ -368,31 +539,77 @@ async def main(args: argparse.Namespace) -> int:
             "ADMIN_IDS": "",
         }
         log = workdir / "relais.log"
-        relais = spawn([str(ROOT / ".venv" / "bin" / "relais"), "run"], relais_env, log)
+        command = [str(ROOT / ".venv" / "bin" / "relais"), "run"]
+        if not args.paced:
+            command = [python, __file__, "--child-relais"]
+        relais = spawn(command, relais_env, log)
+        profiler: subprocess.Popen[bytes] | None = None
         try:
             await wait_polling(sandbox, RELAIS_TOKEN)
+            if args.profile:
+                # Sampled from outside (py-spy): start-up is left out and the bot is not slowed.
+                profiler = spawn(
+                    [
+                        str(ROOT / ".venv" / "bin" / "py-spy"),
+                        "record",
+                        "--pid",
+                        str(relais.pid),
+                        "--rate",
+                        "200",
+                        "--format",
+                        "raw",
+                        "--threads",
+                        "--nonblocking",
+                        "--duration",
+                        str(int(seconds)),
+                        "--output",
+                        args.profile,
+                    ],
+                    env,
+                    workdir / "py-spy.log",
+                )
             relais_tally, relais_elapsed, relais_bad = await phase(
-                sandbox,
-                RELAIS_TOKEN,
-                users,
-                args.seconds,
-                lambda chat, deadline, rng: merchant(chat, code, deadline, rng),
+                sandbox, RELAIS_TOKEN, users, seconds, body(relais=True), relais.pid
             )
         finally:
+            if profiler is not None:
+                await asyncio.to_thread(profiler.wait)
             await stop(relais)
         errors = log.read_text(errors="replace").count("unhandled error")
         note("stopping the sandbox")
     note("done")
 
     database = "PostgreSQL" if args.database_url else "SQLite"
+    if latency is not None:
+        database += f", Bot API round trip {args.latency} ms"
+    if burst:
+        print(
+            f"burst: {len(users)} members each send {args.command} in the same second, "
+            f"{args.waves} waves {WAVE_EVERY:.0f} s apart, database {database}"
+        )
+    else:
+        print(
+            f"{args.users} users, {args.seconds:.0f} s per bot, "
+            f"think time {THINK[0]:.0f}-{THINK[1]:.0f} s, database {database}"
+        )
+    print(f"load average (1 min): {load_before:.1f} before, {os.getloadavg()[0]:.1f} after")
     print(
-        f"{args.users} users, {args.seconds:.0f} s per bot, "
-        f"think time {THINK[0]:.0f}-{THINK[1]:.0f} s, database {database}"
+        "| bot | replies | replies/s | p50 ms | p90 ms | p99 ms | max ms | lost | errors "
+        "| CPU ms/reply |"
     )
-    print("| bot | replies | replies/s | p50 ms | p90 ms | p99 ms | max ms | lost | errors |")
-    print("|---|---|---|---|---|---|---|---|---|")
-    print(report("PTB echo bot", echo_tally, echo_elapsed, echo_bad, 0))
+    print("|---|---|---|---|---|---|---|---|---|---|")
+    print(
+        report("bare PTB bot" if burst else "PTB echo bot", echo_tally, echo_elapsed, echo_bad, 0)
+    )
     print(report("Relais", relais_tally, relais_elapsed, relais_bad, errors))
+    echo_ms = [v * 1000 for v in echo_tally.all()]
+    relais_ms = [v * 1000 for v in relais_tally.all()]
+    if burst:
+        ratio = percentile(relais_ms, 0.99) / percentile(echo_ms, 0.99)
+        print(f"Relais p99 / bare p99 = {ratio:.2f}")
+    else:
+        ratio = (len(relais_ms) / relais_elapsed) / (len(echo_ms) / echo_elapsed)
+        print(f"Relais replies/s / echo replies/s = {ratio:.3f}")
     print()
     print("| Relais action | replies | p50 ms | p99 ms | lost |")
     print("|---|---|---|---|---|")
@@ -404,6 +621,13 @@ async def main(args: argparse.Namespace) -> int:
         )
     if relais_bad or echo_bad:
         print(f"4xx/5xx answered by the sandbox: echo {echo_bad}, relais {relais_bad}")
+        for reason, n in refused.most_common():
+            print(f"  {n} x {reason}")
+    if args.profile:
+        print()
+        print("Profile of Relais's main thread (py-spy, inclusive share of samples):")
+        for share, name in summarise_profile(Path(args.profile), relais.pid):
+            print(f"  {share:5.1f} %  {name}")
     print(f"logs: {workdir}")
     failed = relais_tally.lost_total + errors + relais_tally.oops + sum(relais_bad.values())
     return 1 if failed else 0
@@ -414,7 +638,30 @@ def parse() -> argparse.Namespace:
     parser.add_argument("--users", type=int, default=200)
     parser.add_argument("--seconds", type=float, default=60.0, help="per bot (default 60)")
     parser.add_argument("--database-url", help="PostgreSQL to use (EMPTIED); default SQLite")
+    parser.add_argument(
+        "--burst", type=int, default=0, metavar="N", help="N members at once (see above)"
+    )
+    parser.add_argument("--command", default="/seances", help="what the burst sends")
+    parser.add_argument("--waves", type=int, default=5, help="bursts, 5 s apart (default 5)")
+    parser.add_argument(
+        "--profile", metavar="PATH", help="sample Relais with py-spy; raw stacks to PATH"
+    )
     parser.add_argument("--child-echo", metavar="BASE_URL", help=argparse.SUPPRESS)
+    parser.add_argument(
+        "--latency",
+        default="0",
+        metavar="LOW-HIGH",
+        help="every Bot API request takes a round trip drawn in LOW-HIGH ms, like Telegram's "
+        "from Europe (e.g. 20-150; default 0: none)",
+    )
+    parser.add_argument(
+        "--paced",
+        action="store_true",
+        help="keep Telegram's message budget for Relais's replies (lifted by default: see "
+        "run_relais_unpaced)",
+    )
+    parser.add_argument("--child-bare", metavar="BASE_URL", help=argparse.SUPPRESS)
+    parser.add_argument("--child-relais", action="store_true", help=argparse.SUPPRESS)
     return parser.parse_args()
 
 
@@ -423,4 +670,9 @@ if __name__ == "__main__":
     if arguments.child_echo:
         run_echo_bot(arguments.child_echo)
         raise SystemExit(0)
+    if arguments.child_bare:
+        run_bare_bot(arguments.child_bare)
+        raise SystemExit(0)
+    if arguments.child_relais:
+        run_relais_unpaced()
     raise SystemExit(asyncio.run(main(arguments)))

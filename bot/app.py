@@ -12,6 +12,7 @@ import socket
 from typing import Any
 from zoneinfo import ZoneInfo
 
+import httpx
 from telegram.constants import ParseMode
 from telegram.ext import ApplicationBuilder, ContextTypes, Defaults
 from telegram.request import HTTPXRequest
@@ -28,8 +29,14 @@ from bot.migrate import current_revision, head_revision
 from bot.persistence import DatabasePersistence
 from bot.ratelimit import ReplyRateLimiter
 from bot.runtime import BotData, RelaisApp, RelaisContext, Runtime
+from bot.updates import PerPersonUpdateProcessor
 
 log = logging.getLogger(__name__)
+
+# Up to 64 calls to Telegram at once (people's updates run concurrently, see bot/updates.py),
+# but no more than 16 idle connections kept: httpcore checks every idle connection on each
+# request, and a burst would otherwise leave dozens to check (measured in docs/performance.md).
+REPLY_CONNECTION_LIMITS = httpx.Limits(max_connections=64, max_keepalive_connections=16)
 
 
 class NotMigratedError(RuntimeError):
@@ -87,13 +94,21 @@ def build_application(
         .persistence(DatabasePersistence(db, clock, update_interval=persistence_interval))
         # Replies to a user's own action go straight out; bulk traffic is paced by the
         # outbox dispatcher, which never lets Telegram answer 429 in normal operation.
-        .request(HTTPXRequest(connection_pool_size=64, read_timeout=15, write_timeout=15))
+        .request(
+            HTTPXRequest(
+                connection_pool_size=64,
+                read_timeout=15,
+                write_timeout=15,
+                httpx_kwargs={"limits": REPLY_CONNECTION_LIMITS},
+            )
+        )
         # Watched: /healthz and the outage log need to know how getUpdates is answered.
         .get_updates_request(WatchedRequest(runtime.bot_api, read_timeout=40))
         .rate_limiter(ReplyRateLimiter())
         .post_init(_post_init)
         .post_shutdown(_post_shutdown)
-        .concurrent_updates(False)
+        # Different people at once, each person's updates in order (see bot/updates.py).
+        .concurrent_updates(PerPersonUpdateProcessor())
     )
     application: RelaisApp = builder.build()
     application.bot_data.runtime = runtime

@@ -31,6 +31,10 @@ commerce"); an empty ``{first_name}`` disappears with the comma or space before 
 it after a word: "Bonjour {first_name} !", "À vous de jouer, {first_name} !".
 
 No telegram import here: handlers and the delivery renderers turn a tip into a message.
+
+Longer than our ~600 lines on purpose: the loader and the checks of `relais content check`
+are one grammar of the front matter; keeping them together keeps the rules and the errors
+that explain them in step.
 """
 
 from __future__ import annotations

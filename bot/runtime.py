@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
+from telegram import CallbackQuery, Message, Update, User
 from telegram.ext import Application, CallbackContext, ExtBot
 
 from bot.clock import Clock
@@ -71,10 +72,24 @@ class BotData:
         self.runtime: Runtime | None = None
 
 
+@dataclass(frozen=True)
+class Acting:
+    """The sender of an update that the access gate let through as a merchant or a staff
+    member: both ids are known (never None)."""
+
+    member_id: int
+    cohort_id: int
+
+
 class RelaisContext(
     CallbackContext[ExtBot[dict[str, Any]], dict[Any, Any], dict[Any, Any], BotData]
 ):
-    """CallbackContext with typed access to the Runtime and the current actor."""
+    """CallbackContext with typed access to the Runtime, the current actor and update.
+
+    The narrowing properties (`message`, `text`, `query`, `sender`, `chat_id`, `store`,
+    `merchant`, `staff`) raise a RuntimeError naming what is missing: a handler uses them where its
+    filters or the access gate guarantee the thing is there.
+    """
 
     def __init__(
         self,
@@ -84,6 +99,15 @@ class RelaisContext(
     ) -> None:
         super().__init__(application=application, chat_id=chat_id, user_id=user_id)
         self._actor: Actor | None = None
+        self._update: Update | None = None
+
+    @classmethod
+    def from_update(
+        cls, update: object, application: Application[Any, Any, Any, Any, Any, Any]
+    ) -> RelaisContext:
+        context = super().from_update(update, application)
+        context._update = update if isinstance(update, Update) else None
+        return context
 
     @property
     def rt(self) -> Runtime:
@@ -105,6 +129,68 @@ class RelaisContext(
     @property
     def has_actor(self) -> bool:
         return self._actor is not None
+
+    @property
+    def message(self) -> Message:
+        """The message of the update (the one a pressed button sits under, for a callback)."""
+        message = self._update.effective_message if self._update is not None else None
+        if message is None:
+            raise RuntimeError("this update carries no message")
+        return message
+
+    @property
+    def text(self) -> str:
+        """The text of the message (for handlers filtered on text)."""
+        text = self.message.text
+        if text is None:
+            raise RuntimeError("this message has no text")
+        return text
+
+    @property
+    def query(self) -> CallbackQuery:
+        """The pressed button (for callback handlers)."""
+        query = self._update.callback_query if self._update is not None else None
+        if query is None:
+            raise RuntimeError("this update is no button press")
+        return query
+
+    @property
+    def sender(self) -> User:
+        """The Telegram user who sent the update."""
+        user = self._update.effective_user if self._update is not None else None
+        if user is None:
+            raise RuntimeError("this update has no sender")
+        return user
+
+    @property
+    def chat_id(self) -> int:
+        if self._chat_id is None:
+            raise RuntimeError("this update has no chat")
+        return self._chat_id
+
+    @property
+    def store(self) -> dict[Any, Any]:
+        """PTB's user_data (persisted): drafts and flow state of this person."""
+        data = self.user_data
+        if data is None:
+            raise RuntimeError("this update has no user")
+        return data
+
+    @property
+    def merchant(self) -> Acting:
+        """The actor of a merchant-only handler: member and active cohort ids."""
+        return self._acting("a merchant")
+
+    @property
+    def staff(self) -> Acting:
+        """The actor of a staff-only handler (trainer, coordinator): member and cohort ids."""
+        return self._acting("staff")
+
+    def _acting(self, who: str) -> Acting:
+        actor = self.actor
+        if actor.member_id is None or actor.active_cohort_id is None:
+            raise RuntimeError(f"the access gate let through {who} without a member or a cohort")
+        return Acting(actor.member_id, actor.active_cohort_id)
 
     @property
     def t(self) -> Translator:

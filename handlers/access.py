@@ -16,7 +16,8 @@ from telegram.ext import ApplicationHandlerStop, TypeHandler
 from bot.i18n import Translator
 from bot.runtime import RelaisContext
 from bot.services.access import Access, callback_access, command_access, load_actor
-from bot.services.members import touch
+from bot.services.members import TOUCH_GRANULARITY, touch
+from handlers.common import stale_button
 from handlers.menu import command_for_text
 
 log = logging.getLogger(__name__)
@@ -54,7 +55,8 @@ async def gate(update: Update, context: RelaisContext) -> None:
     rt = context.rt
     settings = rt.settings
     try:
-        async with rt.db.unit_of_work() as session:
+        # Read-only: on SQLite it does not queue behind other people's writes.
+        async with rt.db.read() as session:
             actor = await load_actor(
                 session,
                 telegram_user_id=user.id,
@@ -63,8 +65,11 @@ async def gate(update: Update, context: RelaisContext) -> None:
                 default_language=settings.default_language,
                 default_zone=settings.timezone,
             )
-            if actor.member_id is not None:
-                await touch(session, actor.member_id, rt.clock.now())
+        now = rt.clock.now()
+        if actor.member_id is not None and actor.seen_is_stale(now, TOUCH_GRANULARITY):
+            # A write only every TOUCH_GRANULARITY per person, not one per update.
+            async with rt.db.unit_of_work() as session:
+                await touch(session, actor.member_id, now)
     except Exception as exc:
         # Nothing may run without knowing who asked (PTB would go on to the next group):
         # report it like any error, then stop this update here.
@@ -88,7 +93,7 @@ async def gate(update: Update, context: RelaisContext) -> None:
         data = query.data or ""
         access = callback_access(data)
         if access is None:
-            await query.answer(t("Ce bouton n'est plus valable."), show_alert=False)
+            await query.answer(stale_button(t), show_alert=False)
             raise ApplicationHandlerStop
         if not actor.may(access):
             log.info("refused callback area=%s user=%s", data.split(":", 1)[0], user.id)

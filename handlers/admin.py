@@ -20,7 +20,6 @@ from datetime import timedelta
 from typing import Any
 
 from telegram import Message, Update
-from telegram.error import BadRequest
 from telegram.ext import (
     BaseHandler,
     CallbackQueryHandler,
@@ -31,7 +30,16 @@ from telegram.ext import (
 )
 from telegram.helpers import create_deep_linked_url
 
+from bot.callbacks import (
+    COHORT,
+    CohortPick,
+    CohortPickToInvite,
+    NewCohort,
+    StaffInvite,
+)
+from bot.delivery.registry import Button
 from bot.i18n import Translator
+from bot.keyboards import keyboard
 from bot.models import Cohort, Role
 from bot.qr import qr_png
 from bot.runtime import RelaisContext
@@ -41,11 +49,11 @@ from bot.services.cohorts import COMMUNE_MAX, JOIN_PREFIX, NAME_MAX
 from bot.services.staff import STAFF_PREFIX, parse_staff_role
 from bot.services.validation import InvalidValue, clean_text
 from handlers.access import refusal
-from handlers.common import answer_callback, inline, int_arg
+from handlers.common import answer_callback, answer_stale, clicked, clicked_in, drop_buttons, send
 from handlers.flyer import flyer_button
 from handlers.help import refresh_staff_commands
 from handlers.menu import ANY_MENU_BUTTON, main_menu, menu_button
-from handlers.onboarding import NEW_MESSAGE, TYPED_ANSWER, identity_of, rhythm
+from handlers.onboarding.shared import NEW_MESSAGE, TYPED_ANSWER, identity_of, rhythm
 
 log = logging.getLogger(__name__)
 
@@ -59,22 +67,6 @@ NEW_COHORT = "new_cohort"
 
 def join_link(bot_username: str, cohort: Cohort) -> str:
     return create_deep_linked_url(bot_username, f"{JOIN_PREFIX}{cohort.join_code}")
-
-
-async def _drop_buttons(update: Update) -> None:
-    query = update.callback_query
-    if query is None or query.message is None:
-        return
-    try:
-        await query.edit_message_reply_markup(reply_markup=None)
-    except BadRequest:
-        log.debug("could not remove the buttons", exc_info=True)
-
-
-def _chat_id(update: Update) -> int:
-    chat = update.effective_chat
-    assert chat is not None
-    return chat.id
 
 
 async def send_invite(
@@ -95,12 +87,12 @@ async def send_invite(
         caption += "\n\n" + t("Un autre groupe ? /cohorte")
     buttons = [
         [flyer_button(t, cohort.id)],
-        [(t("🎓 Inviter un formateur"), f"inv:staff:{cohort.id}:{Role.TRAINER.value}")],
-        [(t("🏛️ Inviter à la coordination"), f"inv:staff:{cohort.id}:{Role.COORDINATOR.value}")],
-        [(t("➕ Créer un autre groupe"), "inv:new")],
+        [Button(t("🎓 Inviter un formateur"), StaffInvite(cohort.id, "trainer").pack())],
+        [Button(t("🏛️ Inviter à la coordination"), StaffInvite(cohort.id, "coordinator").pack())],
+        [Button(t("➕ Créer un autre groupe"), NewCohort().pack())],
     ]
     await context.bot.send_photo(
-        _chat_id(update), photo=qr_png(url), caption=caption, reply_markup=inline(buttons)
+        context.chat_id, photo=qr_png(url), caption=caption, reply_markup=keyboard(buttons)
     )
 
 
@@ -120,42 +112,38 @@ async def invite(update: Update, context: RelaisContext) -> None:
         choices = await cohorts.open_cohorts(session) if cohort is None and actor.is_admin else []
     if cohort is None:
         if not choices:
-            await _send(
-                update,
+            await send(
                 context,
                 t(
                     "Il n'y a pas encore de groupe. On en crée un ? "
                     "Il suffit d'un nom et d'une commune."
                 ),
-                reply_markup=inline([[(t("➕ Créer un groupe"), "inv:new")]]),
+                reply_markup=keyboard([[Button(t("➕ Créer un groupe"), NewCohort().pack())]]),
             )
             return
-        rows = [[(choice.name[:60], f"cohort:{choice.id}:inv")] for choice in choices[:20]]
-        rows.append([(t("➕ Créer un groupe"), "inv:new")])
-        await _send(update, context, t("Pour quel groupe ?"), reply_markup=inline(rows))
+        rows = [
+            [Button(choice.name[:60], CohortPickToInvite(choice.id).pack())]
+            for choice in choices[:20]
+        ]
+        rows.append([Button(t("➕ Créer un groupe"), NewCohort().pack())])
+        await send(context, t("Pour quel groupe ?"), reply_markup=keyboard(rows))
         return
     if not allowed:
-        await _send(update, context, refusal(t, Access.COORDINATOR, actor.onboarded))
+        await send(context, refusal(t, Access.COORDINATOR, actor.onboarded))
         return
     await send_invite(update, context, cohort, t, several=len(actor.cohort_ids) > 1)
-
-
-async def _send(update: Update, context: RelaisContext, text: str, **kwargs: Any) -> None:
-    await context.bot.send_message(_chat_id(update), text, **kwargs)
 
 
 async def invite_staff(update: Update, context: RelaisContext) -> None:
     """`inv:staff:<cohort_id>:<role>`: a one-time link for a trainer or a coordinator."""
     t = context.t
     actor = context.actor
-    query = update.callback_query
-    assert query is not None
-    parts = (query.data or "").split(":")
-    cohort_id = int_arg(parts[2]) if len(parts) == 4 else None
-    role = parse_staff_role(parts[3]) if len(parts) == 4 else None
-    if cohort_id is None or role is None:
-        await answer_callback(update, t("Ce bouton n'est plus valable."))
+    button = clicked(update, StaffInvite)
+    role = parse_staff_role(button.role) if button is not None else None
+    if button is None or role is None:
+        await answer_stale(update, t)
         return
+    cohort_id = button.cohort_id
     rt = context.rt
     now = rt.clock.now()
     async with rt.db.unit_of_work() as session:
@@ -197,7 +185,7 @@ async def invite_staff(update: Update, context: RelaisContext) -> None:
             url=url,
             when=t.when(invitation.expires_at),
         )
-    await _send(update, context, text)
+    await send(context, text)
 
 
 # --- creating a cohort (guided) --------------------------------------------------------------
@@ -206,15 +194,13 @@ async def new_cohort(update: Update, context: RelaisContext) -> str:
     query = update.callback_query
     if query is not None and isinstance(query.message, Message) and not query.message.photo:
         # The "no cohort yet" question is answered; an invitation photo keeps its buttons.
-        await _drop_buttons(update)
-    assert context.user_data is not None
-    context.user_data[NEW_COHORT] = {}
+        await drop_buttons(update)
+    context.store[NEW_COHORT] = {}
     return await ask_name(update, context)
 
 
 async def ask_name(update: Update, context: RelaisContext) -> str:
-    await _send(
-        update,
+    await send(
         context,
         context.t("Comment s'appelle ce groupe ? Par exemple : <i>Estaimpuis – printemps 2027</i>"),
     )
@@ -222,13 +208,12 @@ async def ask_name(update: Update, context: RelaisContext) -> str:
 
 
 async def ask_commune(update: Update, context: RelaisContext) -> str:
-    await _send(update, context, context.t("Dans quelle <b>commune</b> a lieu la formation ?"))
+    await send(context, context.t("Dans quelle <b>commune</b> a lieu la formation ?"))
     return COMMUNE
 
 
 def _typed(update: Update, context: RelaisContext, limit: int) -> str | None:
-    message = update.effective_message
-    assert message is not None
+    message = context.message
     try:
         return clean_text(message.text or "", max_length=limit)
     except InvalidValue:
@@ -236,8 +221,7 @@ def _typed(update: Update, context: RelaisContext, limit: int) -> str | None:
 
 
 async def _too_long_or_empty(update: Update, context: RelaisContext, limit: int) -> None:
-    await _send(
-        update,
+    await send(
         context,
         context.t(
             "Un nom de {limit} caractères au maximum, s'il vous plaît. Pouvez-vous réessayer ?",
@@ -248,7 +232,7 @@ async def _too_long_or_empty(update: Update, context: RelaisContext, limit: int)
 
 async def got_name(update: Update, context: RelaisContext) -> str | int:
     name = _typed(update, context, NAME_MAX)
-    draft = (context.user_data or {}).get(NEW_COHORT)
+    draft = context.store.get(NEW_COHORT)
     if not isinstance(draft, dict):
         return ConversationHandler.END
     if name is None:
@@ -260,7 +244,7 @@ async def got_name(update: Update, context: RelaisContext) -> str | int:
 
 async def got_commune(update: Update, context: RelaisContext) -> str | int:
     commune = _typed(update, context, COMMUNE_MAX)
-    draft = (context.user_data or {}).get(NEW_COHORT)
+    draft = (context.store or {}).get(NEW_COHORT)
     if not isinstance(draft, dict) or not isinstance(draft.get("name"), str):
         return ConversationHandler.END
     if commune is None:
@@ -270,7 +254,7 @@ async def got_commune(update: Update, context: RelaisContext) -> str | int:
     t = context.t
     if not actor.may(Access.COORDINATOR):
         # Roles can change during a conversation: check again at the moment of acting.
-        await _send(update, context, refusal(t, Access.COORDINATOR, actor.onboarded))
+        await send(context, refusal(t, Access.COORDINATOR, actor.onboarded))
         return ConversationHandler.END
     rt = context.rt
     settings = rt.settings
@@ -279,7 +263,7 @@ async def got_commune(update: Update, context: RelaisContext) -> str | int:
         member_id = actor.member_id
         if member_id is None:
             member, _ = await members.ensure_member(
-                session, identity_of(update, actor.language), now=now, rhythm=rhythm(context)
+                session, identity_of(context, actor.language), now=now, rhythm=rhythm(context)
             )
             member_id = member.id
         cohort = await cohorts.create_cohort(
@@ -293,10 +277,8 @@ async def got_commune(update: Update, context: RelaisContext) -> str | int:
         )
         chat = await staff.staff_chat(session, member_id, settings.admin_ids)
         several = len(await cohorts.memberships(session, member_id)) > 1
-    assert context.user_data is not None
-    context.user_data.pop(NEW_COHORT, None)
-    await _send(
-        update,
+    context.store.pop(NEW_COHORT, None)
+    await send(
         context,
         t("Le groupe <b>{name}</b> est créé ✅", name=cohort.name),
         reply_markup=main_menu(t, staff=True),
@@ -308,15 +290,14 @@ async def got_commune(update: Update, context: RelaisContext) -> str | int:
 
 
 async def cancel(update: Update, context: RelaisContext) -> int:
-    if context.user_data is not None:
-        context.user_data.pop(NEW_COHORT, None)
-    await _send(update, context, context.t("D'accord, aucun groupe n'a été créé."))
+    context.store.pop(NEW_COHORT, None)
+    await send(context, context.t("D'accord, aucun groupe n'a été créé."))
     return ConversationHandler.END
 
 
 async def repeat(update: Update, context: RelaisContext) -> str | None:
     """Something else than the expected text (a sticker, a photo...): ask again."""
-    draft = (context.user_data or {}).get(NEW_COHORT)
+    draft = context.store.get(NEW_COHORT)
     if isinstance(draft, dict) and "name" in draft:
         return await ask_commune(update, context)
     return await ask_name(update, context)
@@ -336,31 +317,34 @@ async def choose_cohort(update: Update, context: RelaisContext) -> None:
         else:
             options = []
     if not options:
-        await _send(update, context, t("Vous ne faites partie d'aucun groupe pour l'instant."))
+        await send(context, t("Vous ne faites partie d'aucun groupe pour l'instant."))
         return
-    current = dict(options).get(actor.active_cohort_id or 0)
+    current = next((name for id_, name in options if id_ == actor.active_cohort_id), None)
     if len(options) == 1 and current is not None:
-        await _send(update, context, t("Vous êtes dans le groupe <b>{name}</b>.", name=current))
+        await send(context, t("Vous êtes dans le groupe <b>{name}</b>.", name=current))
         return
     rows = [
-        [(("✓ " if cohort_id == actor.active_cohort_id else "") + name[:60], f"cohort:{cohort_id}")]
+        [
+            Button(
+                ("✓ " if cohort_id == actor.active_cohort_id else "") + name[:60],
+                CohortPick(cohort_id).pack(),
+            )
+        ]
         for cohort_id, name in options[:30]
     ]
-    await _send(update, context, t("Sur quel groupe voulez-vous agir ?"), reply_markup=inline(rows))
+    await send(context, t("Sur quel groupe voulez-vous agir ?"), reply_markup=keyboard(rows))
 
 
 async def pick_cohort(update: Update, context: RelaisContext) -> None:
     """`cohort:<id>[:inv]`: act on that cohort from now on (only one's own; admins: any)."""
     actor = context.actor
     t = context.t
-    query = update.callback_query
-    assert query is not None
-    parts = (query.data or "").split(":")
-    cohort_id = int_arg(parts[1]) if len(parts) in (2, 3) else None
-    then_invite = len(parts) == 3 and parts[2] == "inv"
-    if cohort_id is None or (len(parts) == 3 and not then_invite):
-        await answer_callback(update, t("Ce bouton n'est plus valable."))
+    button = clicked_in(update, COHORT)
+    if not isinstance(button, CohortPick | CohortPickToInvite):
+        await answer_stale(update, t)
         return
+    cohort_id = button.cohort_id
+    then_invite = isinstance(button, CohortPickToInvite)
     rt = context.rt
     settings = rt.settings
     now = rt.clock.now()
@@ -368,7 +352,7 @@ async def pick_cohort(update: Update, context: RelaisContext) -> None:
         member_id = actor.member_id
         if member_id is None and actor.is_admin:
             member, _ = await members.ensure_member(
-                session, identity_of(update, actor.language), now=now, rhythm=rhythm(context)
+                session, identity_of(context, actor.language), now=now, rhythm=rhythm(context)
             )
             member_id = member.id
         cohort = (
@@ -388,14 +372,13 @@ async def pick_cohort(update: Update, context: RelaisContext) -> None:
             )
     if cohort is None:
         log.info("refused cohort %s for %s", cohort_id, actor.telegram_user_id)
-        await answer_callback(update, t("Ce bouton n'est plus valable."), alert=True)
+        await answer_stale(update, t, alert=True)
         return
     await answer_callback(update)
-    await _drop_buttons(update)
+    await drop_buttons(update)
     actor = context.actor
     t = context.t
-    await _send(
-        update,
+    await send(
         context,
         t("C'est noté : vous agissez maintenant sur le groupe <b>{name}</b>.", name=cohort.name),
         reply_markup=main_menu(t, staff=actor.is_staff),
@@ -406,7 +389,7 @@ async def pick_cohort(update: Update, context: RelaisContext) -> None:
 
 def conversations() -> list[BaseHandler[Update, RelaisContext, Any]]:
     create: ConversationHandler[RelaisContext] = ConversationHandler(
-        entry_points=[CallbackQueryHandler(new_cohort, pattern=r"^inv:new$")],
+        entry_points=[CallbackQueryHandler(new_cohort, pattern=NewCohort.pattern())],
         states={
             NAME: [MessageHandler(TYPED_ANSWER, got_name)],
             COMMUNE: [MessageHandler(TYPED_ANSWER, got_commune)],
@@ -426,7 +409,7 @@ def handlers() -> list[BaseHandler[Update, RelaisContext, Any]]:
     return [
         CommandHandler("inviter", invite, filters=NEW_MESSAGE),
         MessageHandler(NEW_MESSAGE & menu_button("inviter"), invite),
-        CallbackQueryHandler(invite_staff, pattern=r"^inv:staff:"),
+        CallbackQueryHandler(invite_staff, pattern=StaffInvite.pattern()),
         CommandHandler("cohorte", choose_cohort, filters=NEW_MESSAGE),
-        CallbackQueryHandler(pick_cohort, pattern=r"^cohort:"),
+        CallbackQueryHandler(pick_cohort, pattern=COHORT.pattern),
     ]

@@ -22,7 +22,7 @@ import re
 from html import escape
 from typing import Any
 
-from telegram import InlineKeyboardButton, InlineKeyboardMarkup, InputFile, Update
+from telegram import InlineKeyboardMarkup, InputFile, Update
 from telegram.error import BadRequest
 from telegram.ext import (
     BaseHandler,
@@ -34,7 +34,10 @@ from telegram.ext import (
 )
 from telegram.helpers import create_deep_linked_url
 
+from bot.callbacks import ROLL, Presences, RollAdd, RollPage, RollToggle
+from bot.delivery.registry import Button
 from bot.i18n import N_, Translator
+from bot.keyboards import keyboard
 from bot.models import AttendanceMethod, RsvpAnswer, TrainingSession
 from bot.qr import qr_png
 from bot.runtime import RelaisContext
@@ -42,7 +45,7 @@ from bot.services import attendance, reminders, sessions
 from bot.services.attendance import CheckinStatus, PresenceReport, RollEntry
 from bot.services.cohorts import JOIN_PREFIX
 from bot.services.validation import InvalidValue
-from handlers.common import answer_callback, callback_args, inline, int_arg, page_arg
+from handlers.common import answer_callback, answer_stale, clicked, clicked_in, send, typed_number
 from handlers.menu import ANY_MENU_BUTTON, menu_button
 
 log = logging.getLogger(__name__)
@@ -69,12 +72,6 @@ METHOD_LABELS = {
 }
 
 
-async def _send(update: Update, context: RelaisContext, text: str, **kwargs: Any) -> None:
-    chat = update.effective_chat
-    assert chat is not None
-    await context.bot.send_message(chat.id, text, **kwargs)
-
-
 def checkin_link(bot_username: str, ts: TrainingSession) -> str:
     return create_deep_linked_url(bot_username, f"{CHECKIN_PREFIX}{ts.checkin_token}")
 
@@ -89,13 +86,11 @@ def _moment(t: Translator, instant: Any, reference: Any) -> str:
 
 
 async def check_in(update: Update, context: RelaisContext) -> None:
-    message = update.effective_message
-    assert message is not None
-    assert message.text is not None
+    message = context.message
     t = context.t
     rt = context.rt
     now = rt.clock.now()
-    match = _CHECKIN.match(message.text)
+    match = _CHECKIN.match(context.text)
     async with rt.db.unit_of_work() as session:
         outcome = await attendance.check_in(
             session,
@@ -163,9 +158,7 @@ async def check_in(update: Update, context: RelaisContext) -> None:
         bot_username = context.bot.username
         if outcome.join_code and bot_username:
             url = create_deep_linked_url(bot_username, f"{JOIN_PREFIX}{outcome.join_code}")
-            markup = InlineKeyboardMarkup(
-                [[InlineKeyboardButton(t("👋 Rejoindre le groupe"), url=url)]]
-            )
+            markup = keyboard([[Button(t("👋 Rejoindre le groupe"), url=url)]])
             await message.reply_text(text, reply_markup=markup)
             return
     await message.reply_text(text)
@@ -175,8 +168,7 @@ async def check_in(update: Update, context: RelaisContext) -> None:
 
 
 async def show_qr(update: Update, context: RelaisContext) -> None:
-    message = update.effective_message
-    assert message is not None
+    message = context.message
     t = context.t
     rt = context.rt
     cohort_id = context.actor.active_cohort_id
@@ -201,10 +193,10 @@ async def show_qr(update: Update, context: RelaisContext) -> None:
         closes=t.time(closes),
         link=link,
     )
-    chat = update.effective_chat
-    assert chat is not None
     await context.bot.send_photo(
-        chat.id, InputFile(qr_png(link), filename=f"presence-{ts.number}.png"), caption=caption
+        context.chat_id,
+        InputFile(qr_png(link), filename=f"presence-{ts.number}.png"),
+        caption=caption,
     )
 
 
@@ -229,24 +221,24 @@ def roll_text(t: Translator, ts: TrainingSession, entries: list[RollEntry], page
 
 def roll_markup(
     t: Translator, ts: TrainingSession, entries: list[RollEntry], page: int
-) -> InlineKeyboardMarkup:
+) -> InlineKeyboardMarkup | None:
     pages = max(1, -(-len(entries) // ROLL_PAGE))
     page = min(max(page, 0), pages - 1)
-    rows: list[list[tuple[str, str]]] = []
+    rows: list[list[Button]] = []
     for entry in entries[page * ROLL_PAGE : (page + 1) * ROLL_PAGE]:
         name = entry.name if len(entry.name) <= NAME_SHOWN else entry.name[: NAME_SHOWN - 1] + "…"
         mark = "✅" if entry.present else "⬜"
         said = " 👍" if entry.answer is RsvpAnswer.YES else ""
-        rows.append([(f"{mark} {name}{said}", f"roll:{ts.id}:{entry.member_id}")])
-    nav: list[tuple[str, str]] = []
+        rows.append([Button(f"{mark} {name}{said}", RollToggle(ts.id, entry.member_id).pack())])
+    nav: list[Button] = []
     if page > 0:
-        nav.append(("◀️", f"roll:{ts.id}:p:{page - 1}"))
+        nav.append(Button("◀️", RollPage(ts.id, page - 1).pack()))
     if page < pages - 1:
-        nav.append(("▶️", f"roll:{ts.id}:p:{page + 1}"))
+        nav.append(Button("▶️", RollPage(ts.id, page + 1).pack()))
     if nav:
         rows.append(nav)
-    rows.append([(t("➕ Ajouter un nom"), f"roll:{ts.id}:add")])
-    return inline(rows)
+    rows.append([Button(t("➕ Ajouter un nom"), RollAdd(ts.id).pack())])
+    return keyboard(rows)
 
 
 def _page_of(entries: list[RollEntry], member_id: int) -> int:
@@ -257,8 +249,7 @@ def _page_of(entries: list[RollEntry], member_id: int) -> int:
 
 
 async def roll_call(update: Update, context: RelaisContext) -> None:
-    message = update.effective_message
-    assert message is not None
+    message = context.message
     t = context.t
     found = await _session_from_args(update, context, default="current")
     if found is None:
@@ -272,18 +263,19 @@ async def roll_call(update: Update, context: RelaisContext) -> None:
 
 async def _roll_session(
     update: Update, context: RelaisContext
-) -> tuple[TrainingSession, list[str]] | None:
-    query = update.callback_query
-    parts = (query.data or "").split(":") if query else []
-    session_id = int_arg(parts[1]) if len(parts) >= 3 else None
+) -> tuple[TrainingSession, RollToggle | RollPage | RollAdd] | None:
+    """The session of the pressed `roll:` button, in the actor's cohort, and the button."""
+    button = clicked_in(update, ROLL)
     ts = None
-    if session_id is not None:
+    if isinstance(button, RollToggle | RollPage | RollAdd):
         async with context.rt.db.unit_of_work() as session:
-            ts = await sessions.get_in_cohort(session, session_id, context.actor.active_cohort_id)
-    if ts is None or len(parts) > 4:
-        await answer_callback(update, context.t("Ce bouton n'est plus valable."))
+            ts = await sessions.get_in_cohort(
+                session, button.session_id, context.actor.active_cohort_id
+            )
+    if ts is None or not isinstance(button, RollToggle | RollPage | RollAdd):
+        await answer_stale(update, context.t)
         return None
-    return ts, parts[2:]
+    return ts, button
 
 
 async def on_roll_button(update: Update, context: RelaisContext) -> None:
@@ -291,7 +283,7 @@ async def on_roll_button(update: Update, context: RelaisContext) -> None:
     found = await _roll_session(update, context)
     if found is None:
         return
-    ts, rest = found
+    ts, button = found
     t = context.t
     rt = context.rt
     if ts.cancelled_at is not None:
@@ -300,27 +292,26 @@ async def on_roll_button(update: Update, context: RelaisContext) -> None:
     page: int | None = None
     note: str | None = None
     async with rt.db.unit_of_work() as session:
-        if len(rest) == 2 and rest[0] == "p":
-            page = page_arg(rest[1])
-        elif len(rest) == 1 and (member_id := int_arg(rest[0])) is not None:
+        if isinstance(button, RollPage):
+            page = button.page
+        elif isinstance(button, RollToggle):
             present = await attendance.toggle(
                 session,
                 ts=ts,
-                member_id=member_id,
+                member_id=button.member_id,
                 by_id=context.actor.member_id,
                 now=rt.clock.now(),
             )
             if present is not None:
                 note = t("✅ Présent") if present else t("⬜ Retiré des présents")
         entries = await attendance.roll_call(session, ts)
-        if note is not None and len(rest) == 1:
-            page = _page_of(entries, int(rest[0]))
+        if note is not None and isinstance(button, RollToggle):
+            page = _page_of(entries, button.member_id)
     if page is None:
-        await answer_callback(update, t("Ce bouton n'est plus valable."))
+        await answer_stale(update, t)
         return
     await answer_callback(update, note)
-    query = update.callback_query
-    assert query is not None
+    query = context.query
     try:
         await query.edit_message_text(
             roll_text(t, ts, entries, page), reply_markup=roll_markup(t, ts, entries, page)
@@ -335,10 +326,8 @@ async def ask_name(update: Update, context: RelaisContext) -> str | int:
         return ConversationHandler.END
     ts, _ = found
     await answer_callback(update)
-    assert context.user_data is not None
-    context.user_data[ADDING] = ts.id
-    await _send(
-        update,
+    context.store[ADDING] = ts.id
+    await send(
         context,
         context.t(
             "✍️ Le nom de la personne présente qui n'utilise pas le bot (prénom et nom) ? "
@@ -349,13 +338,10 @@ async def ask_name(update: Update, context: RelaisContext) -> str | int:
 
 
 async def typed_name(update: Update, context: RelaisContext) -> str | int:
-    message = update.effective_message
-    assert message is not None
-    assert message.text is not None
-    assert context.user_data is not None
+    message = context.message
     t = context.t
     rt = context.rt
-    session_id = context.user_data.get(ADDING)
+    session_id = context.store.get(ADDING)
     async with rt.db.unit_of_work() as session:
         ts = (
             await sessions.get_in_cohort(session, session_id, context.actor.active_cohort_id)
@@ -363,12 +349,12 @@ async def typed_name(update: Update, context: RelaisContext) -> str | int:
             else None
         )
         if ts is None:
-            context.user_data.pop(ADDING, None)
+            context.store.pop(ADDING, None)
             return ConversationHandler.END
         problem: InvalidValue | None = None
         try:
             person = await attendance.add_by_name(
-                session, ts=ts, name=message.text, by_id=context.actor.member_id, now=rt.clock.now()
+                session, ts=ts, name=context.text, by_id=context.actor.member_id, now=rt.clock.now()
             )
         except InvalidValue as exc:
             problem = exc
@@ -380,7 +366,7 @@ async def typed_name(update: Update, context: RelaisContext) -> str | int:
             else t("Je n'ai pas reçu de nom. Réessayez, ou /annuler.")
         )
         return ROLL_NAME
-    context.user_data.pop(ADDING, None)
+    context.store.pop(ADDING, None)
     await message.reply_text(t("✅ {name} : présence enregistrée.", name=person.first_name))
     page = _page_of(entries, person.id)
     await message.reply_text(
@@ -390,9 +376,8 @@ async def typed_name(update: Update, context: RelaisContext) -> str | int:
 
 
 async def cancel_name(update: Update, context: RelaisContext) -> int:
-    if context.user_data is not None:
-        context.user_data.pop(ADDING, None)
-    await _send(update, context, context.t("D'accord, je n'ai ajouté personne."))
+    context.store.pop(ADDING, None)
+    await send(context, context.t("D'accord, je n'ai ajouté personne."))
     return ConversationHandler.END
 
 
@@ -403,8 +388,7 @@ async def _session_from_args(
     update: Update, context: RelaisContext, *, default: str
 ) -> TrainingSession | None:
     """Session n from `/command n`, else the default one ("current" or "latest")."""
-    message = update.effective_message
-    assert message is not None
+    message = context.message
     t = context.t
     rt = context.rt
     cohort_id = context.actor.active_cohort_id
@@ -416,7 +400,7 @@ async def _session_from_args(
     now = rt.clock.now()
     async with rt.db.unit_of_work() as session:
         if argument is not None:
-            number = int_arg(argument)
+            number = typed_number(argument)
             if number is None:
                 await message.reply_text(
                     t("Donnez le numéro de la séance, par exemple /presences 3.")
@@ -482,8 +466,7 @@ def report_text(t: Translator, report: PresenceReport) -> str:
 
 
 async def presences(update: Update, context: RelaisContext) -> None:
-    message = update.effective_message
-    assert message is not None
+    message = context.message
     ts = await _session_from_args(update, context, default="latest")
     if ts is None:
         return
@@ -493,18 +476,19 @@ async def presences(update: Update, context: RelaisContext) -> None:
 
 
 async def on_presences_button(update: Update, context: RelaisContext) -> None:
-    args = callback_args(update, "pres", 1)
-    session_id = int_arg(args[0]) if args else None
+    button = clicked(update, Presences)
     ts = None
     async with context.rt.db.unit_of_work() as session:
-        if session_id is not None:
-            ts = await sessions.get_in_cohort(session, session_id, context.actor.active_cohort_id)
+        if button is not None:
+            ts = await sessions.get_in_cohort(
+                session, button.session_id, context.actor.active_cohort_id
+            )
         report = await attendance.presence_report(session, ts) if ts else None
     if report is None:
-        await answer_callback(update, context.t("Ce bouton n'est plus valable."))
+        await answer_stale(update, context.t)
         return
     await answer_callback(update)
-    await _send(update, context, report_text(context.t, report))
+    await send(context, report_text(context.t, report))
 
 
 # --- registration -----------------------------------------------------------------------------
@@ -517,7 +501,7 @@ def checkin_handlers() -> list[BaseHandler[Update, RelaisContext, Any]]:
 
 def conversations() -> list[BaseHandler[Update, RelaisContext, Any]]:
     adding: ConversationHandler[RelaisContext] = ConversationHandler(
-        entry_points=[CallbackQueryHandler(ask_name, pattern=r"^roll:\d{1,12}:add$")],
+        entry_points=[CallbackQueryHandler(ask_name, pattern=RollAdd.pattern())],
         states={ROLL_NAME: [MessageHandler(TYPED, typed_name)]},
         fallbacks=[CommandHandler("annuler", cancel_name, filters=NEW_MESSAGE)],
         name="roll_add",
@@ -533,6 +517,6 @@ def handlers() -> list[BaseHandler[Update, RelaisContext, Any]]:
         CommandHandler("appel", roll_call, filters=NEW_MESSAGE),
         CommandHandler("presences", presences, filters=NEW_MESSAGE),
         MessageHandler(NEW_MESSAGE & menu_button("presences"), presences),
-        CallbackQueryHandler(on_roll_button, pattern=r"^roll:"),
-        CallbackQueryHandler(on_presences_button, pattern=r"^pres:"),
+        CallbackQueryHandler(on_roll_button, pattern=ROLL.pattern),
+        CallbackQueryHandler(on_presences_button, pattern=Presences.pattern()),
     ]

@@ -14,9 +14,9 @@ from telegram import Update
 from telegram.ext import BaseHandler, CallbackQueryHandler, CommandHandler, MessageHandler, filters
 
 from bot.runtime import RelaisContext
-from handlers.common import answer_callback
+from handlers.common import answer_stale
 from handlers.menu import main_menu
-from handlers.onboarding import NEW_MESSAGE, invitation_hint, translator
+from handlers.onboarding.shared import NEW_MESSAGE, invitation_hint, translator
 
 
 def _is_known(context: RelaisContext) -> bool:
@@ -102,8 +102,7 @@ async def nothing_to_cancel(update: Update, context: RelaisContext) -> None:
 
 
 async def on_stale_button(update: Update, context: RelaisContext) -> None:
-    t = translator(context)
-    await answer_callback(update, t("Ce bouton n'est plus valable."))
+    await answer_stale(update, translator(context))
 
 
 def edited_handlers() -> list[BaseHandler[Update, RelaisContext, Any]]:

@@ -15,33 +15,32 @@ from telegram import InputFile, Update
 from telegram.constants import ChatAction
 from telegram.ext import BaseHandler, CallbackQueryHandler
 
+from bot.callbacks import Flyer
+from bot.delivery.registry import Button
 from bot.i18n import Translator
 from bot.runtime import RelaisContext
 from bot.services import cohorts, staff
 from bot.services.access import Access
 from bot.services.flyer import filename, flyer_text, join_url, render_flyer
 from handlers.access import refusal
-from handlers.common import answer_callback, callback_args, int_arg
+from handlers.common import answer_callback, answer_stale, clicked
 
 log = logging.getLogger(__name__)
 
-# Ids are 32-bit integers in PostgreSQL: a forged larger one is simply not a cohort.
-MAX_ID = 2**31 - 1
 
-
-def flyer_button(t: Translator, cohort_id: int) -> tuple[str, str]:
-    """The (label, callback data) of the flyer button, for /inviter's keyboard."""
-    return t("🖨️ Affiche à imprimer (PDF)"), f"inv:flyer:{cohort_id}"
+def flyer_button(t: Translator, cohort_id: int) -> Button:
+    """The flyer button, for /inviter's keyboard."""
+    return Button(t("🖨️ Affiche à imprimer (PDF)"), Flyer(cohort_id).pack())
 
 
 async def send_flyer(update: Update, context: RelaisContext) -> None:
     t = context.t
     actor = context.actor
-    args = callback_args(update, "inv", 2)
-    cohort_id = int_arg(args[1]) if args and args[0] == "flyer" else None
-    if cohort_id is None or cohort_id > MAX_ID:
-        await answer_callback(update, t("Ce bouton n'est plus valable."))
+    button = clicked(update, Flyer)
+    if button is None:
+        await answer_stale(update, t)
         return
+    cohort_id = button.cohort_id
     async with context.rt.db.unit_of_work() as session:
         allowed = await staff.can_coordinate(
             session, actor.member_id, cohort_id, is_admin=actor.is_admin
@@ -52,9 +51,7 @@ async def send_flyer(update: Update, context: RelaisContext) -> None:
         await answer_callback(update, refusal(t, Access.COORDINATOR, actor.onboarded), alert=True)
         return
     await answer_callback(update)
-    chat = update.effective_chat
-    assert chat is not None
-    await context.bot.send_chat_action(chat.id, ChatAction.UPLOAD_DOCUMENT)
+    await context.bot.send_chat_action(context.chat_id, ChatAction.UPLOAD_DOCUMENT)
     text = flyer_text(
         context.rt.i18n(cohort.language),
         programme=cohort.name,
@@ -64,7 +61,7 @@ async def send_flyer(update: Update, context: RelaisContext) -> None:
     # Drawing takes a tenth of a second: not on the event loop.
     pdf = await asyncio.to_thread(render_flyer, text)
     await context.bot.send_document(
-        chat.id,
+        context.chat_id,
         document=InputFile(pdf, filename=filename(cohort.name)),
         caption=t(
             "L'affiche du groupe « {name} » à imprimer en A4 : le QR code, les trois gestes "
@@ -75,4 +72,4 @@ async def send_flyer(update: Update, context: RelaisContext) -> None:
 
 
 def handlers() -> list[BaseHandler[Update, RelaisContext, Any]]:
-    return [CallbackQueryHandler(send_flyer, pattern=r"^inv:flyer:")]
+    return [CallbackQueryHandler(send_flyer, pattern=Flyer.pattern())]

@@ -13,15 +13,15 @@ from typing import Any
 from telegram import Update
 from telegram.ext import BaseHandler, CallbackQueryHandler, CommandHandler, MessageHandler, filters
 
+from bot.callbacks import GRP, GroupOpen, GroupPage
 from bot.delivery.registry import Button
 from bot.i18n import N_, Translator
 from bot.reports import group as report
 from bot.runtime import RelaisContext
 from bot.services import cohorts
 from bot.services.checkins import clip, fit
-from handlers.common import answer_callback, page_arg
+from handlers.common import answer_callback, answer_stale, clicked_in, show
 from handlers.menu import menu_button
-from handlers.objectives import show
 
 PAGE_SIZE = 8
 NEW_MESSAGE = filters.UpdateType.MESSAGE
@@ -95,9 +95,9 @@ def page_text(t: Translator, cohort_name: str, page: report.GroupPage) -> str:
 def page_buttons(t: Translator, page: report.GroupPage) -> list[list[Button]]:
     row: list[Button] = []
     if page.page > 0:
-        row.append(Button(t(N_("◀ Précédent")), f"grp:page:{page.page - 1}"))
+        row.append(Button(t(N_("◀ Précédent")), GroupPage(page.page - 1).pack()))
     if page.page < page.pages - 1:
-        row.append(Button(t(N_("Suivant ▶")), f"grp:page:{page.page + 1}"))
+        row.append(Button(t(N_("Suivant ▶")), GroupPage(page.page + 1).pack()))
     return [row] if row else []
 
 
@@ -128,22 +128,20 @@ async def group(update: Update, context: RelaisContext) -> None:
 
 async def turn_page(update: Update, context: RelaisContext) -> None:
     """`grp:page:<n>` edits the list in place; `grp:open` (the digest's button) sends it."""
-    query = update.callback_query
-    parts = (query.data or "").split(":") if query is not None else []
-    if parts == ["grp", "open"]:
+    button = clicked_in(update, GRP)
+    if isinstance(button, GroupOpen):
         await answer_callback(update)
         await send_page(update, context, 0, edit=False)
         return
-    number = page_arg(parts[2]) if len(parts) == 3 and parts[1] == "page" else None
-    if number is None:
-        await answer_callback(update, context.t("Ce bouton n'est plus valable."))
+    if not isinstance(button, GroupPage):
+        await answer_stale(update, context.t)
         return
-    await send_page(update, context, number, edit=True)
+    await send_page(update, context, button.page, edit=True)
 
 
 def handlers() -> list[BaseHandler[Update, RelaisContext, Any]]:
     return [
         CommandHandler("groupe", group, filters=NEW_MESSAGE),
         MessageHandler(NEW_MESSAGE & menu_button("groupe"), group),
-        CallbackQueryHandler(turn_page, pattern=r"^grp:"),
+        CallbackQueryHandler(turn_page, pattern=GRP.pattern),
     ]

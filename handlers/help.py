@@ -17,14 +17,15 @@ from telegram import BotCommand, BotCommandScopeChat, BotCommandScopeDefault, Up
 from telegram.error import BadRequest, TelegramError
 from telegram.ext import BaseHandler, CallbackQueryHandler, CommandHandler, ExtBot, MessageHandler
 
+from bot.callbacks import Language
 from bot.i18n import LANGUAGES, N_, I18n, Translator
 from bot.models import Role
 from bot.runtime import RelaisApp, RelaisContext
 from bot.services import members, staff
 from bot.services.staff import StaffChat
-from handlers.common import answer_callback, callback_args
+from handlers.common import answer_callback, answer_stale, clicked, drop_buttons
 from handlers.menu import main_menu, menu_button
-from handlers.onboarding import (
+from handlers.onboarding.shared import (
     CHOSEN_LANGUAGE,
     DRAFT,
     LANGUAGE_NAMES,
@@ -58,8 +59,8 @@ COMMANDS: tuple[Command, ...] = (
     Command("nouvelle_seance", N_("Planifier une séance"), frozenset({T, C})),
     Command("groupe", N_("Les objectifs du groupe"), frozenset({T, C})),
     Command("qr", N_("Le QR code de présence"), frozenset({T, C})),
-    Command("appel", N_("Faire l'appel"), frozenset({T})),
-    Command("diffuser", N_("Envoyer un message au groupe"), frozenset({T})),
+    Command("appel", N_("Faire l'appel"), frozenset({T, C})),
+    Command("diffuser", N_("Envoyer un message au groupe"), frozenset({T, C})),
     Command("presences", N_("Les présences d'une séance"), frozenset({T, C})),
     Command("stats", N_("Présence et participation"), frozenset({C})),
     Command("export", N_("Tout exporter (Excel)"), frozenset({C})),
@@ -142,8 +143,7 @@ def _reader_roles(context: RelaisContext) -> frozenset[Role]:
 
 
 async def show_help(update: Update, context: RelaisContext) -> None:
-    message = update.effective_message
-    assert message is not None
+    message = context.message
     t = translator(context)
     roles = _reader_roles(context)
     if not roles:
@@ -179,8 +179,7 @@ async def show_help(update: Update, context: RelaisContext) -> None:
 
 # --- /langue --------------------------------------------------------------------------------
 async def choose_language(update: Update, context: RelaisContext) -> None:
-    message = update.effective_message
-    assert message is not None
+    message = context.message
     t = translator(context)
     await message.reply_text(
         t("Dans quelle <b>langue</b> préférez-vous que je vous écrive ?"),
@@ -190,41 +189,33 @@ async def choose_language(update: Update, context: RelaisContext) -> None:
 
 async def set_language(update: Update, context: RelaisContext) -> None:
     """`lang:<code>`: switch at once, and re-send the menu in the new language."""
-    args = callback_args(update, "lang", 1)
+    button = clicked(update, Language)
     rt = context.rt
     actor = context.actor
-    if not args or not members.is_language(args[0]):
-        await answer_callback(update, translator(context)("Ce bouton n'est plus valable."))
+    if button is None or not members.is_language(button.code):
+        await answer_stale(update, translator(context))
         return
-    lang = args[0]
+    lang = button.code
     t = rt.i18n(lang, actor.zone)
     await answer_callback(update)
-    query = update.callback_query
-    if query is not None and query.message is not None:
-        try:
-            await query.edit_message_reply_markup(reply_markup=None)
-        except BadRequest:
-            log.debug("could not remove the language buttons", exc_info=True)
-    chat = update.effective_chat
-    assert chat is not None
+    await drop_buttons(update)
     confirmation = t(
         "C'est noté : je vous écris désormais en {language}.", language=LANGUAGE_NAMES[lang]
     )
     if actor.member_id is None:
         # No member row yet: remember the choice for the onboarding to come.
-        assert context.user_data is not None
-        context.user_data[CHOSEN_LANGUAGE] = lang
-        draft = context.user_data.get(DRAFT)
+        context.store[CHOSEN_LANGUAGE] = lang
+        draft = context.store.get(DRAFT)
         if isinstance(draft, dict):
             draft["language"] = lang
-        await context.bot.send_message(chat.id, confirmation)
+        await context.bot.send_message(context.chat_id, confirmation)
         return
     async with rt.db.unit_of_work() as session:
         await members.set_language(session, actor.member_id, lang)
         staff_chat = await staff.staff_chat(session, actor.member_id, rt.settings.admin_ids)
     show_menu = actor.onboarded or actor.is_staff
     await context.bot.send_message(
-        chat.id,
+        context.chat_id,
         confirmation,
         reply_markup=main_menu(t, staff=actor.is_staff) if show_menu else None,
     )
@@ -237,5 +228,5 @@ def handlers() -> list[BaseHandler[Update, RelaisContext, Any]]:
         CommandHandler(["aide", "help"], show_help, filters=NEW_MESSAGE),
         MessageHandler(NEW_MESSAGE & menu_button("aide"), show_help),
         CommandHandler("langue", choose_language, filters=NEW_MESSAGE),
-        CallbackQueryHandler(set_language, pattern=r"^lang:"),
+        CallbackQueryHandler(set_language, pattern=Language.pattern()),
     ]

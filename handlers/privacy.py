@@ -30,16 +30,17 @@ from telegram.ext import (
     ConversationHandler,
 )
 
+from bot.callbacks import PRIV, Forget, KeepMyData
+from bot.delivery.registry import Button
 from bot.i18n import Translator
+from bot.keyboards import keyboard
 from bot.runtime import RelaisApp, RelaisContext
 from bot.services import privacy
-from handlers.common import answer_callback, inline
-from handlers.onboarding import NEW_MESSAGE, translator
+from handlers.common import answer_callback, answer_stale, drop_buttons
+from handlers.onboarding.shared import NEW_MESSAGE, translator
 
 log = logging.getLogger(__name__)
 
-FORGET_CONFIRM = "priv:forget:confirm"
-FORGET_CANCEL = "priv:forget:cancel"
 # user_data key: the id of the message that asked "erase everything?".
 FORGET_PROMPT = "privacy_forget_prompt"
 EXPORT_FILENAME = "relais-mes-donnees.json"
@@ -90,8 +91,7 @@ def privacy_notice(t: Translator, organisation: str, contact: str, retention_day
 
 
 async def show_privacy(update: Update, context: RelaisContext) -> None:
-    message = update.effective_message
-    assert message is not None
+    message = context.message
     settings = context.rt.settings
     await message.reply_text(
         privacy_notice(
@@ -142,10 +142,7 @@ def _in_memory_drafts(context: RelaisContext) -> dict[str, Any]:
 
 
 async def my_data(update: Update, context: RelaisContext) -> None:
-    message = update.effective_message
-    user = update.effective_user
-    assert message is not None
-    assert user is not None
+    message = context.message
     rt = context.rt
     t = translator(context)
     actor = context.actor
@@ -202,10 +199,8 @@ def _nothing_left(t: Translator) -> str:
 
 
 async def ask_forget(update: Update, context: RelaisContext) -> None:
-    message = update.effective_message
-    user = update.effective_user
-    assert message is not None
-    assert user is not None
+    message = context.message
+    user = context.sender
     t = translator(context)
     if not await _has_anything(context, user.id):
         await message.reply_text(_nothing_left(t))
@@ -218,20 +213,19 @@ async def ask_forget(update: Update, context: RelaisContext) -> None:
             "sans votre nom.\n\n"
             "Cela ne peut pas être annulé. Vous pouvez d'abord demander une copie : /mesdonnees"
         ),
-        reply_markup=inline(
+        reply_markup=keyboard(
             [
-                [(t("🗑 Oui, tout effacer"), FORGET_CONFIRM)],
-                [(t("Non, je garde tout"), FORGET_CANCEL)],
+                [Button(t("🗑 Oui, tout effacer"), Forget("confirm").pack())],
+                [Button(t("Non, je garde tout"), Forget("cancel").pack())],
             ]
         ),
     )
-    assert context.user_data is not None
-    context.user_data[FORGET_PROMPT] = prompt.message_id
+    context.store[FORGET_PROMPT] = prompt.message_id
 
 
 def _is_the_prompt(update: Update, context: RelaisContext) -> bool:
     query = update.callback_query
-    asked = (context.user_data or {}).get(FORGET_PROMPT)
+    asked = context.store.get(FORGET_PROMPT)
     return (
         query is not None
         and query.message is not None
@@ -251,13 +245,10 @@ async def _remove_buttons(update: Update, text: str) -> None:
 
 
 async def confirm_forget(update: Update, context: RelaisContext) -> None:
-    user = update.effective_user
-    chat = update.effective_chat
-    assert user is not None
-    assert chat is not None
+    user = context.sender
     t = translator(context)  # before the erasure: their language goes with them
     if not _is_the_prompt(update, context):
-        await answer_callback(update, t("Ce bouton n'est plus valable."))
+        await answer_stale(update, t)
         return
     rt = context.rt
     actor = context.actor
@@ -271,7 +262,7 @@ async def confirm_forget(update: Update, context: RelaisContext) -> None:
     await answer_callback(update)
     await _remove_buttons(update, t("🗑 Vos données sont effacées."))
     await context.bot.send_message(
-        chat.id,
+        context.chat_id,
         t(
             "C'est fait : j'ai effacé vos données. 👋\n\n"
             "Merci d'avoir fait un bout de chemin avec Relais, et bonne continuation ! "
@@ -299,8 +290,7 @@ def forget_in_memory(application: Any, telegram_user_id: int) -> None:
 
 async def cancel_forget(update: Update, context: RelaisContext) -> None:
     t = translator(context)
-    if context.user_data is not None:
-        context.user_data.pop(FORGET_PROMPT, None)
+    context.store.pop(FORGET_PROMPT, None)
     await answer_callback(update)
     await _remove_buttons(update, t("D'accord, je ne touche à rien 🙂"))
 
@@ -310,24 +300,17 @@ async def keep_me(update: Update, context: RelaisContext) -> None:
     """`priv:keep`: the access gate already recorded the activity; say thanks."""
     t = translator(context)
     if context.actor.member_id is None:
-        await answer_callback(update, t("Ce bouton n'est plus valable."))
+        await answer_stale(update, t)
         return
     await answer_callback(update)
-    query = update.callback_query
-    if query is not None and query.message is not None:
-        try:
-            await query.edit_message_reply_markup(reply_markup=None)
-        except BadRequest:
-            log.debug("could not remove the retention button", exc_info=True)
-    chat = update.effective_chat
-    assert chat is not None
+    await drop_buttons(update)
     await context.bot.send_message(
-        chat.id, t("Merci ! Je garde vos données et je reste à vos côtés 🙂")
+        context.chat_id, t("Merci ! Je garde vos données et je reste à vos côtés 🙂")
     )
 
 
 async def stale(update: Update, context: RelaisContext) -> None:
-    await answer_callback(update, translator(context)("Ce bouton n'est plus valable."))
+    await answer_stale(update, translator(context))
 
 
 def handlers() -> list[BaseHandler[Update, RelaisContext, Any]]:
@@ -335,8 +318,8 @@ def handlers() -> list[BaseHandler[Update, RelaisContext, Any]]:
         CommandHandler("privacy", show_privacy, filters=NEW_MESSAGE),
         CommandHandler("mesdonnees", my_data, filters=NEW_MESSAGE),
         CommandHandler("oublier", ask_forget, filters=NEW_MESSAGE),
-        CallbackQueryHandler(confirm_forget, pattern=rf"^{FORGET_CONFIRM}$"),
-        CallbackQueryHandler(cancel_forget, pattern=rf"^{FORGET_CANCEL}$"),
-        CallbackQueryHandler(keep_me, pattern=rf"^{privacy.KEEP_CALLBACK}$"),
-        CallbackQueryHandler(stale, pattern=r"^priv:"),
+        CallbackQueryHandler(confirm_forget, pattern=Forget.pattern(answer="confirm")),
+        CallbackQueryHandler(cancel_forget, pattern=Forget.pattern(answer="cancel")),
+        CallbackQueryHandler(keep_me, pattern=KeepMyData.pattern()),
+        CallbackQueryHandler(stale, pattern=PRIV.pattern),
     ]

@@ -31,15 +31,16 @@ from telegram.ext import (
     filters,
 )
 
+from bot import buttons
+from bot.callbacks import QA, AnswerQuestion, AnswerStep, Q, QuestionStep
 from bot.delivery.registry import Button
 from bot.i18n import N_, Html, Translator, escape
+from bot.keyboards import keyboard
 from bot.runtime import RelaisContext
 from bot.services import questions
-from bot.services.checkins import LABEL_REPLY_TO, label
 from bot.services.validation import InvalidValue
-from handlers.common import answer_callback, int_arg
+from handlers.common import answer_callback, answer_stale, clicked, show, stale
 from handlers.menu import ANY_MENU_BUTTON, menu_button
-from handlers.objectives import keyboard, show, user_data
 
 log = logging.getLogger(__name__)
 
@@ -79,7 +80,7 @@ def answer_text(t: Translator, trainer: str, view: questions.QuestionView) -> st
 
 # --- the merchant asks -----------------------------------------------------------------------
 async def start(update: Update, context: RelaisContext) -> str:
-    user_data(context).pop(QUESTION_DRAFT, None)
+    context.store.pop(QUESTION_DRAFT, None)
     inline = " ".join(context.args or []) if update.message and context.args else ""
     if inline.strip():
         return await check(update, context, inline)
@@ -95,10 +96,7 @@ async def start(update: Update, context: RelaisContext) -> str:
 
 
 async def typed_question(update: Update, context: RelaisContext) -> str:
-    message = update.effective_message
-    assert message is not None
-    assert message.text is not None
-    return await check(update, context, message.text)
+    return await check(update, context, context.text)
 
 
 async def check(update: Update, context: RelaisContext, text: str) -> str:
@@ -116,10 +114,13 @@ async def check(update: Update, context: RelaisContext, text: str) -> str:
             reply = t("Écrivez votre question en un message.")
         await show(update, reply, edit=False)
         return ASK
-    user_data(context)[QUESTION_DRAFT] = question
+    context.store[QUESTION_DRAFT] = question
     rows = [
-        [Button(t(N_("✅ Envoyer")), "q:send"), Button(t(N_("✏️ Réécrire")), "q:edit")],
-        [Button(t(N_("✖ Annuler")), "q:cancel")],
+        [
+            Button(t(N_("✅ Envoyer")), QuestionStep("send").pack()),
+            Button(t(N_("✏️ Réécrire")), QuestionStep("edit").pack()),
+        ],
+        [Button(t(N_("✖ Annuler")), QuestionStep("cancel").pack())],
     ]
     await show(
         update,
@@ -138,34 +139,33 @@ async def rewrite(update: Update, context: RelaisContext) -> str:
 async def send(update: Update, context: RelaisContext) -> str | int:
     t = context.t
     actor = context.actor
-    text = user_data(context).pop(QUESTION_DRAFT, None)
-    if not isinstance(text, str) or actor.member_id is None or actor.active_cohort_id is None:
-        await answer_callback(update, t("Ce bouton n'est plus valable."))
+    me = context.merchant
+    text = context.store.pop(QUESTION_DRAFT, None)
+    if not isinstance(text, str):
+        await answer_stale(update, t)
         return END
     rt = context.rt
     async with rt.db.unit_of_work() as session:
         try:
             question = await questions.ask(
                 session,
-                member_id=actor.member_id,
-                cohort_id=actor.active_cohort_id,
+                member_id=me.member_id,
+                cohort_id=me.cohort_id,
                 text=text,
                 now=rt.clock.now(),
             )
         except InvalidValue:
-            await answer_callback(update, t("Ce bouton n'est plus valable."))
+            await answer_stale(update, t)
             return END
-        trainers = await questions.trainers(session, actor.active_cohort_id)
-        asker = await questions.for_staff(session, question.id, actor.active_cohort_id)
+        trainers = await questions.trainers(session, me.cohort_id)
+        asker = await questions.for_staff(session, question.id, me.cohort_id)
     delivered = 0
     name = asker.asker_name if asker else ""
     business = asker.business_name if asker else None
     for trainer in trainers:
         trainer_t = rt.i18n(trainer.language, actor.zone)
         body = question_text(trainer_t, name, business, question.text)
-        markup = keyboard(
-            [[Button(label(trainer_t, LABEL_REPLY_TO, name=name), f"qa:{question.id}")]]
-        )
+        markup = keyboard([[buttons.reply_to(trainer_t, question.id, name)]])
         try:
             await context.bot.send_message(trainer.chat_id, body, reply_markup=markup)
             delivered += 1
@@ -187,7 +187,7 @@ async def send(update: Update, context: RelaisContext) -> str | int:
 
 
 async def cancel(update: Update, context: RelaisContext) -> int:
-    user_data(context).pop(QUESTION_DRAFT, None)
+    context.store.pop(QUESTION_DRAFT, None)
     await show(update, context.t("D'accord, pas de question pour l'instant."))
     return END
 
@@ -195,14 +195,11 @@ async def cancel(update: Update, context: RelaisContext) -> int:
 # --- the trainer answers -----------------------------------------------------------------------
 async def start_answer(update: Update, context: RelaisContext) -> str | int:
     t = context.t
-    query = update.callback_query
-    parts = (query.data or "").split(":") if query is not None else []
-    question_id = int_arg(parts[1]) if len(parts) == 2 else None
-    actor = context.actor
+    button = clicked(update, AnswerQuestion)
     view = None
-    if question_id is not None:
+    if button is not None:
         async with context.rt.db.unit_of_work() as session:
-            view = await questions.for_staff(session, question_id, actor.active_cohort_id)
+            view = await questions.for_staff(session, button.question_id, context.staff.cohort_id)
     if view is None:
         await answer_callback(update, t("Cette question n'est pas (ou plus) dans votre groupe."))
         return END
@@ -214,7 +211,7 @@ async def start_answer(update: Update, context: RelaisContext) -> str | int:
             edit=False,
         )
         return END
-    user_data(context)[ANSWERING] = view.id
+    context.store[ANSWERING] = view.id
     await show(
         update,
         t(
@@ -232,14 +229,12 @@ async def typed_answer(update: Update, context: RelaisContext) -> str | int:
     """The answer is shown back with ✅ send / ✏️ rewrite: a text typed here by mistake (meant
     for another feature) never reaches a merchant."""
     t = context.t
-    message = update.effective_message
-    assert message is not None
-    assert message.text is not None
-    question_id = user_data(context).get(ANSWERING)
+    message = context.message
+    question_id = context.store.get(ANSWERING)
     if not isinstance(question_id, int):
         return END
     try:
-        answer = questions.clean_answer(message.text)
+        answer = questions.clean_answer(context.text)
     except InvalidValue as exc:
         if exc.too_long:
             await message.reply_text(
@@ -247,13 +242,13 @@ async def typed_answer(update: Update, context: RelaisContext) -> str | int:
                   n=questions.ANSWER_MAX)
             )  # fmt: skip
         return ANSWER
-    user_data(context)[ANSWER_DRAFT] = answer
+    context.store[ANSWER_DRAFT] = answer
     rows = [
         [
-            Button(t(N_("✅ Envoyer")), f"qa:{question_id}:send"),
-            Button(t(N_("✏️ Réécrire")), f"qa:{question_id}:edit"),
+            Button(t(N_("✅ Envoyer")), AnswerStep(question_id, "send").pack()),
+            Button(t(N_("✏️ Réécrire")), AnswerStep(question_id, "edit").pack()),
         ],
-        [Button(t(N_("✖ Annuler")), f"qa:{question_id}:cancel")],
+        [Button(t(N_("✖ Annuler")), AnswerStep(question_id, "cancel").pack())],
     ]
     await show(
         update, t("Votre réponse :\n« {text} »\n\nJe l'envoie ?", text=answer), rows, edit=False
@@ -269,30 +264,30 @@ async def rewrite_answer(update: Update, context: RelaisContext) -> str:
 async def send_answer(update: Update, context: RelaisContext) -> int:
     t = context.t
     actor = context.actor
+    me = context.staff
     rt = context.rt
-    data = user_data(context)
+    data = context.store
     question_id = data.pop(ANSWERING, None)
     text = data.pop(ANSWER_DRAFT, None)
-    query = update.callback_query
-    clicked = (query.data or "").split(":")[1] if query is not None else ""
+    button = clicked(update, AnswerStep)
     if (
         not isinstance(question_id, int)
         or not isinstance(text, str)
-        or clicked != str(question_id)
-        or actor.member_id is None
+        or button is None
+        or button.question_id != question_id
     ):
-        await answer_callback(update, t("Ce bouton n'est plus valable."))
+        await answer_stale(update, t)
         return END
     async with rt.db.unit_of_work() as session:
         outcome, view = await questions.answer(
             session,
             question_id=question_id,
-            cohort_id=actor.active_cohort_id,
-            trainer_id=actor.member_id,
+            cohort_id=me.cohort_id,
+            trainer_id=me.member_id,
             text=text,
             now=rt.clock.now(),
         )
-        trainer = await questions.trainer_name(session, actor.member_id)
+        trainer = await questions.trainer_name(session, me.member_id)
     if outcome is questions.AnswerOutcome.NOT_FOUND or view is None:
         await show(update, t("Cette question n'est plus dans votre groupe."))
         return END
@@ -320,14 +315,10 @@ async def send_answer(update: Update, context: RelaisContext) -> int:
 
 
 async def cancel_answer(update: Update, context: RelaisContext) -> int:
-    user_data(context).pop(ANSWERING, None)
-    user_data(context).pop(ANSWER_DRAFT, None)
+    context.store.pop(ANSWERING, None)
+    context.store.pop(ANSWER_DRAFT, None)
     await show(update, context.t("D'accord, pas de réponse pour l'instant."))
     return END
-
-
-async def stale(update: Update, context: RelaisContext) -> None:
-    await answer_callback(update, context.t("Ce bouton n'est plus valable."))
 
 
 # --- registration ------------------------------------------------------------------------------
@@ -340,12 +331,12 @@ def conversations() -> list[BaseHandler[Update, RelaisContext, Any]]:
         states={
             ASK: [MessageHandler(TYPED, typed_question)],
             CHECK: [
-                CallbackQueryHandler(send, pattern=r"^q:send$"),
-                CallbackQueryHandler(rewrite, pattern=r"^q:edit$"),
+                CallbackQueryHandler(send, pattern=QuestionStep.pattern(step="send")),
+                CallbackQueryHandler(rewrite, pattern=QuestionStep.pattern(step="edit")),
             ],
         },
         fallbacks=[
-            CallbackQueryHandler(cancel, pattern=r"^q:cancel$"),
+            CallbackQueryHandler(cancel, pattern=QuestionStep.pattern(step="cancel")),
             CommandHandler("annuler", cancel, filters=NEW_MESSAGE),
         ],
         name="question",
@@ -353,16 +344,16 @@ def conversations() -> list[BaseHandler[Update, RelaisContext, Any]]:
         allow_reentry=True,
     )
     answer: ConversationHandler[RelaisContext] = ConversationHandler(
-        entry_points=[CallbackQueryHandler(start_answer, pattern=r"^qa:\d+$")],
+        entry_points=[CallbackQueryHandler(start_answer, pattern=AnswerQuestion.pattern())],
         states={
             ANSWER: [MessageHandler(TYPED, typed_answer)],
             CHECK_ANSWER: [
-                CallbackQueryHandler(send_answer, pattern=r"^qa:\d+:send$"),
-                CallbackQueryHandler(rewrite_answer, pattern=r"^qa:\d+:edit$"),
+                CallbackQueryHandler(send_answer, pattern=AnswerStep.pattern(step="send")),
+                CallbackQueryHandler(rewrite_answer, pattern=AnswerStep.pattern(step="edit")),
             ],
         },
         fallbacks=[
-            CallbackQueryHandler(cancel_answer, pattern=r"^qa:\d+:cancel$"),
+            CallbackQueryHandler(cancel_answer, pattern=AnswerStep.pattern(step="cancel")),
             CommandHandler("annuler", cancel_answer, filters=NEW_MESSAGE),
         ],
         name="question_answer",
@@ -374,4 +365,7 @@ def conversations() -> list[BaseHandler[Update, RelaisContext, Any]]:
 
 def handlers() -> list[BaseHandler[Update, RelaisContext, Any]]:
     # A `q:` or `qa:` button from a conversation already over, or tampered with.
-    return [CallbackQueryHandler(stale, pattern=r"^qa?:")]
+    return [
+        CallbackQueryHandler(stale, pattern=Q.pattern),
+        CallbackQueryHandler(stale, pattern=QA.pattern),
+    ]

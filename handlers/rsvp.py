@@ -13,34 +13,34 @@ from typing import Any
 from telegram import Update
 from telegram.ext import BaseHandler, CallbackQueryHandler
 
+from bot.callbacks import Rsvp
 from bot.runtime import RelaisContext
 from bot.services import rsvp
 from bot.services.rsvp import RsvpStatus
-from handlers.common import answer_callback, callback_args, int_arg
+from handlers.common import answer_callback, answer_stale, clicked
 
 
 async def on_rsvp(update: Update, context: RelaisContext) -> None:
     t = context.t
-    args = callback_args(update, "rsvp", 2)
-    session_id = int_arg(args[0]) if args else None
+    button = clicked(update, Rsvp)
     member_id = context.actor.member_id
-    if args is None or session_id is None or args[1] not in ("yes", "no") or member_id is None:
-        await answer_callback(update, t("Ce bouton n'est plus valable."))
+    if button is None or member_id is None:
+        await answer_stale(update, t)
         return
     rt = context.rt
     async with rt.db.unit_of_work() as session:
         outcome = await rsvp.answer(
             session,
-            session_id=session_id,
+            session_id=button.session_id,
             member_id=member_id,
-            yes=args[1] == "yes",
+            yes=button.answer == "yes",
             now=rt.clock.now(),
         )
     if outcome.promoted:
         rt.wake_dispatcher()
     ts = outcome.session
     if ts is None or outcome.status is RsvpStatus.NOT_FOUND:
-        await answer_callback(update, t("Ce bouton n'est plus valable."), alert=True)
+        await answer_stale(update, t, alert=True)
         return
     await answer_callback(update)
     if outcome.status is RsvpStatus.CANCELLED:
@@ -71,10 +71,8 @@ async def on_rsvp(update: Update, context: RelaisContext) -> None:
             "C'est noté : vous ne venez pas à la séance {number}. Merci de nous avoir prévenus !",
             number=ts.number,
         )
-    chat = update.effective_chat
-    assert chat is not None
-    await context.bot.send_message(chat.id, text)
+    await context.bot.send_message(context.chat_id, text)
 
 
 def handlers() -> list[BaseHandler[Update, RelaisContext, Any]]:
-    return [CallbackQueryHandler(on_rsvp, pattern=r"^rsvp:")]
+    return [CallbackQueryHandler(on_rsvp, pattern=Rsvp.pattern())]

@@ -21,16 +21,17 @@ from telegram import Update
 from telegram.error import BadRequest
 from telegram.ext import BaseHandler, CallbackQueryHandler, CommandHandler, MessageHandler, filters
 
+from bot.callbacks import SET, Pause, TipDay, TipTime
 from bot.config import WEEKDAYS
 from bot.delivery.registry import Button
 from bot.i18n import Translator
+from bot.keyboards import keyboard
 from bot.runtime import RelaisContext
 from bot.services import preferences as preferences_service
 from bot.services.preferences import PreferenceChange, TipPreferences
 from bot.services.tips import days_text
-from handlers.common import answer_callback
+from handlers.common import answer_callback, answer_stale, clicked_in
 from handlers.menu import menu_button
-from handlers.tips import markup
 
 log = logging.getLogger(__name__)
 
@@ -58,10 +59,6 @@ def preferences_text(t: Translator, preferences: TipPreferences) -> str:
     return "\n".join(lines)
 
 
-def _time_code(at: time) -> str:
-    return f"{at.hour:02d}{at.minute:02d}"
-
-
 def preferences_buttons(
     t: Translator, preferences: TipPreferences, offered: tuple[time, ...]
 ) -> list[list[Button]]:
@@ -69,21 +66,21 @@ def preferences_buttons(
     days = [
         Button(
             ("✅ " if day in preferences.days else "") + str(names[index]),
-            callback_data=f"set:day:{day}",
+            callback_data=TipDay(day).pack(),
         )
         for index, day in enumerate(WEEKDAYS)
     ]
     times = [
         Button(
             ("✅ " if at == preferences.at else "") + t.time(at),
-            callback_data=f"set:time:{_time_code(at)}",
+            callback_data=TipTime(at).pack(),
         )
         for at in offered
     ]
     pause = (
-        Button(t("▶️ Reprendre"), callback_data="set:resume")
+        Button(t("▶️ Reprendre"), callback_data=Pause("resume").pack())
         if preferences.paused
-        else Button(t("⏸ Mettre en pause"), callback_data="set:pause")
+        else Button(t("⏸ Mettre en pause"), callback_data=Pause("pause").pack())
     )
     return [days[:4], days[4:], times[:3], times[3:], [pause]]
 
@@ -93,53 +90,42 @@ def _offered(context: RelaisContext) -> tuple[time, ...]:
 
 
 async def show_preferences(update: Update, context: RelaisContext) -> None:
-    message = update.effective_message
-    assert message is not None
-    member_id = context.actor.member_id
-    assert member_id is not None  # the gate let a merchant through
+    message = context.message
+    member_id = context.merchant.member_id
     async with context.rt.db.unit_of_work() as session:
         preferences = await preferences_service.get_preferences(session, member_id)
     t = context.t
     await message.reply_text(
         preferences_text(t, preferences),
-        reply_markup=markup(preferences_buttons(t, preferences, _offered(context))),
+        reply_markup=keyboard(preferences_buttons(t, preferences, _offered(context))),
     )
-
-
-def _parse_time(code: str) -> time | None:
-    if len(code) != 4 or not code.isdigit():
-        return None
-    hour, minute = int(code[:2]), int(code[2:])
-    if hour > 23 or minute > 59:
-        return None
-    return time(hour, minute)
 
 
 async def on_button(update: Update, context: RelaisContext) -> None:
     t = context.t
-    query = update.callback_query
-    assert query is not None
+    query = context.query
     member_id = context.actor.member_id
-    parts = (query.data or "").split(":")
-    action = parts[1] if len(parts) > 1 else ""
+    button = clicked_in(update, SET)
     if member_id is None:
-        await answer_callback(update, t("Ce bouton n'est plus valable."))
+        await answer_stale(update, t)
         return
     async with context.rt.db.unit_of_work() as session:
-        if action == "day" and len(parts) == 3:
-            change, preferences = await preferences_service.toggle_day(session, member_id, parts[2])
-        elif action == "time" and len(parts) == 3 and (at := _parse_time(parts[2])) is not None:
-            change, preferences = await preferences_service.set_time(
-                session, member_id, at, context.rt.settings.quiet_window
+        if isinstance(button, TipDay):
+            change, preferences = await preferences_service.toggle_day(
+                session, member_id, button.day
             )
-        elif action in ("pause", "resume") and len(parts) == 2:
+        elif isinstance(button, TipTime):
+            change, preferences = await preferences_service.set_time(
+                session, member_id, button.at, context.rt.settings.quiet_window
+            )
+        elif isinstance(button, Pause):
             change, preferences = await preferences_service.set_paused(
-                session, member_id, action == "pause"
+                session, member_id, button.action == "pause"
             )
         else:
             change, preferences = PreferenceChange.NOT_OFFERED, None
     if change is PreferenceChange.NOT_OFFERED or preferences is None:
-        await answer_callback(update, t("Ce bouton n'est plus valable."))
+        await answer_stale(update, t)
         return
     if change is PreferenceChange.LAST_DAY:
         await answer_callback(
@@ -148,9 +134,9 @@ async def on_button(update: Update, context: RelaisContext) -> None:
             alert=True,
         )
         return
-    if action == "pause":
+    if isinstance(button, Pause) and button.action == "pause":
         await answer_callback(update, t("⏸ C'est en pause. Revenez ici pour reprendre."))
-    elif action == "resume":
+    elif isinstance(button, Pause):
         await answer_callback(update, t("▶️ C'est reparti !"))
     else:
         await answer_callback(update, t("C'est noté ✅"))
@@ -159,7 +145,7 @@ async def on_button(update: Update, context: RelaisContext) -> None:
     try:
         await query.edit_message_text(
             preferences_text(t, preferences),
-            reply_markup=markup(preferences_buttons(t, preferences, _offered(context))),
+            reply_markup=keyboard(preferences_buttons(t, preferences, _offered(context))),
         )
     except BadRequest as exc:  # too old to edit: show the settings again
         log.debug("could not redraw the settings: %s", exc)
@@ -170,5 +156,5 @@ def handlers() -> list[BaseHandler[Update, RelaisContext, Any]]:
     return [
         CommandHandler("reglages", show_preferences, filters=NEW_MESSAGE),
         MessageHandler(NEW_MESSAGE & menu_button("reglages"), show_preferences),
-        CallbackQueryHandler(on_button, pattern=r"^set:"),
+        CallbackQueryHandler(on_button, pattern=SET.pattern),
     ]

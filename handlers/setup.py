@@ -20,7 +20,7 @@ from bot.services import setup as setup_codes
 from bot.services.setup import SETUP_PREFIX, SetupOutcome
 from handlers.help import refresh_staff_commands
 from handlers.menu import main_menu
-from handlers.onboarding import NEW_MESSAGE, identity_of, rhythm, translator
+from handlers.onboarding.shared import NEW_MESSAGE, identity_of, rhythm, translator
 
 log = logging.getLogger(__name__)
 
@@ -29,16 +29,14 @@ _DEEP_LINK = re.compile(rf"^/start(@\w+)?\s+{SETUP_PREFIX}(\S*)\s*$")
 
 async def start_setup(update: Update, context: RelaisContext) -> None:
     """`/start setup_<code>`: the link printed by `relais init`."""
-    message = update.effective_message
-    assert message is not None
+    message = context.message
     match = _DEEP_LINK.match(message.text or "")
     await _use(update, context, match.group(2) if match else "")
 
 
 async def setup_command(update: Update, context: RelaisContext) -> None:
     """`/setup <code>`: the same, typed (for a code read on another screen)."""
-    message = update.effective_message
-    assert message is not None
+    message = context.message
     code = " ".join(context.args or [])
     if not code:
         t = translator(context)
@@ -53,8 +51,7 @@ async def setup_command(update: Update, context: RelaisContext) -> None:
 
 
 async def _use(update: Update, context: RelaisContext, code: str) -> None:
-    message = update.effective_message
-    assert message is not None
+    message = context.message
     t = translator(context)
     rt = context.rt
     now = rt.clock.now()
@@ -62,7 +59,7 @@ async def _use(update: Update, context: RelaisContext, code: str) -> None:
     chat = None
     async with rt.db.unit_of_work() as session:
         member, _ = await members.ensure_member(
-            session, identity_of(update, actor.language), now=now, rhythm=rhythm(context)
+            session, identity_of(context, actor.language), now=now, rhythm=rhythm(context)
         )
         result = await setup_codes.use_code(session, code, member_id=member.id, now=now)
         if result.outcome is SetupOutcome.ACCEPTED:

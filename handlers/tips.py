@@ -9,42 +9,26 @@ did receive that tip. The message then shows the choice (a second tap changes it
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
 from typing import Any
 
-from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
+from telegram import Update
 from telegram.error import BadRequest
 from telegram.ext import BaseHandler, CallbackQueryHandler, CommandHandler, MessageHandler, filters
 
+from bot import buttons
+from bot.callbacks import TipVote
 from bot.content import ContentLibrary
-from bot.delivery.registry import Button
 from bot.i18n import Translator, escape
+from bot.keyboards import keyboard
 from bot.runtime import RelaisContext
 from bot.services import tips
 from bot.services.tips import FeedbackSummary
-from handlers.common import answer_callback
+from handlers.common import answer_callback, answer_stale, clicked
 from handlers.menu import menu_button
 
 log = logging.getLogger(__name__)
 
 NEW_MESSAGE = filters.UpdateType.MESSAGE
-
-
-def markup(rows: Sequence[Sequence[Button]]) -> InlineKeyboardMarkup | None:
-    """Telegram's inline keyboard for the delivery engine's plain `Button` rows."""
-    if not rows:
-        return None
-    return InlineKeyboardMarkup(
-        [
-            [
-                InlineKeyboardButton(button.label, callback_data=button.callback_data)
-                if button.url is None
-                else InlineKeyboardButton(button.label, url=button.url)
-                for button in row
-            ]
-            for row in rows
-        ]
-    )
 
 
 def library(context: RelaisContext) -> ContentLibrary:
@@ -54,11 +38,9 @@ def library(context: RelaisContext) -> ContentLibrary:
 
 async def tip_now(update: Update, context: RelaisContext) -> None:
     """`/astuce`: the next tip now, with the 👍 / 👎 buttons."""
-    message = update.effective_message
-    assert message is not None
+    message = context.message
     t = context.t
-    member_id = context.actor.member_id
-    assert member_id is not None  # the gate let a merchant through
+    member_id = context.merchant.member_id
     lib = library(context)
     async with context.rt.db.unit_of_work() as session:
         found = await tips.tip_now(session, lib, member_id, context.rt.clock.now())
@@ -71,34 +53,33 @@ async def tip_now(update: Update, context: RelaisContext) -> None:
         )
         return
     rendered = tips.tip_message(t, lib, found.tip, found.member, first=found.first)
-    await message.reply_text(rendered.text, reply_markup=markup(rendered.buttons))
+    await message.reply_text(rendered.text, reply_markup=keyboard(rendered.buttons))
 
 
 async def on_vote(update: Update, context: RelaisContext) -> None:
     """`tip:<tip_id>:up|down` on a tip message."""
     t = context.t
-    query = update.callback_query
-    assert query is not None
-    parts = (query.data or "").split(":")
-    vote = tips.parse_vote(parts[2]) if len(parts) == 3 else None
+    query = context.query
+    button = clicked(update, TipVote)
+    vote = tips.parse_vote(button.vote) if button is not None else None
     member_id = context.actor.member_id
-    if vote is None or member_id is None or not tips.is_tip_id(parts[1]):
-        await answer_callback(update, t("Ce bouton n'est plus valable."))
+    if button is None or vote is None or member_id is None:
+        await answer_stale(update, t)
         return
-    tip_id = parts[1]
+    tip_id = button.tip_id
     async with context.rt.db.unit_of_work() as session:
         stored = await tips.record_feedback(
             session, member_id, tip_id, vote, context.rt.clock.now()
         )
     if not stored:
-        await answer_callback(update, t("Ce bouton n'est plus valable."))
+        await answer_stale(update, t)
         return
     if vote is tips.Vote.UP:
         await answer_callback(update, t("Merci ! Je vous proposerai d'autres astuces de ce genre."))
     else:
         await answer_callback(update, t("Merci, c'est noté : je vous proposerai autre chose."))
     tip = library(context).tip(tip_id)
-    shown = markup(tips.tip_buttons(t, tip, chosen=vote)) if tip is not None else None
+    shown = keyboard(buttons.tip_votes(t, tip, chosen=button.vote)) if tip is not None else None
     # The same vote twice: nothing to redraw (Telegram refuses an edit that changes nothing).
     if shown is not None and getattr(query.message, "reply_markup", None) != shown:
         try:
@@ -141,5 +122,5 @@ def handlers() -> list[BaseHandler[Update, RelaisContext, Any]]:
     return [
         CommandHandler("astuce", tip_now, filters=NEW_MESSAGE),
         MessageHandler(NEW_MESSAGE & menu_button("astuce"), tip_now),
-        CallbackQueryHandler(on_vote, pattern=r"^tip:"),
+        CallbackQueryHandler(on_vote, pattern=TipVote.pattern()),
     ]

@@ -62,6 +62,7 @@ Policies (most likely truth wins)
 from __future__ import annotations
 
 import asyncio
+import functools
 import heapq
 import logging
 import math
@@ -80,7 +81,7 @@ import httpx
 from sqlalchemy import CursorResult, and_, delete, exists, func, literal, or_, select, update
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.ext.asyncio import AsyncSession
-from telegram import Bot, InlineKeyboardButton, InlineKeyboardMarkup, Message
+from telegram import Bot, Message
 from telegram.constants import ParseMode
 from telegram.error import (
     BadRequest,
@@ -100,6 +101,7 @@ from bot.delivery.limits import Limits, RateLimiter, SendBudget, TimeSource, ret
 from bot.delivery.outbox import skip_pending
 from bot.delivery.quiet import quiet_until
 from bot.delivery.registry import DeliveryRegistry, RenderContext, Rendered, Skip
+from bot.keyboards import keyboard
 from bot.models import Cohort, Delivery, DeliveryStatus, Lease, Member
 from bot.ratelimit import OUTBOX
 from bot.runtime import Runtime
@@ -344,6 +346,8 @@ class Dispatcher:
             )
             state.tasks.add(task)
             task.add_done_callback(state.tasks.discard)
+            # A task cancelled before it ran never hands its slot back itself.
+            task.add_done_callback(functools.partial(self._hand_back, ticket))
 
     async def _wind_down(self, state: _Drain, completed: bool) -> None:
         """Let sends in the air finish, then give back what was claimed and not sent."""
@@ -368,6 +372,9 @@ class Dispatcher:
                 completed = False
         if not completed:
             self._recover_own = True  # whatever is left `sending` under our name is stale
+
+    def _hand_back(self, ticket: int, task: asyncio.Task[None]) -> None:
+        self.limiter.finish(ticket, answered=False)  # nothing if the send already did
 
     def _batch_size(self) -> int:
         rate = self.limits.per_second * self.limiter.share
@@ -658,22 +665,10 @@ class Dispatcher:
 
     async def _send(self, item: _Claimed) -> Message:
         rendered = item.rendered
-        markup = (
-            InlineKeyboardMarkup(
-                [
-                    [
-                        InlineKeyboardButton(
-                            button.label, callback_data=button.callback_data, url=button.url
-                        )
-                        for button in row
-                    ]
-                    for row in rendered.buttons
-                ]
-            )
-            if rendered.buttons
-            else None
-        )
-        options: dict[str, Any] = {"parse_mode": ParseMode.HTML, "reply_markup": markup}
+        options: dict[str, Any] = {
+            "parse_mode": ParseMode.HTML,
+            "reply_markup": keyboard(rendered.buttons),
+        }
         if isinstance(self.bot, ExtBot):
             # The dispatcher paces itself and handles 429s: the Application's rate limiter
             # (bot/ratelimit.py) lets these calls through. A plain Bot takes no such argument.
@@ -1071,9 +1066,13 @@ class Dispatcher:
     async def hand_back_claims(self) -> int:
         """At stop, once no drain runs: requeue every row still `sending` under our name.
 
-        Only abandoned sends can be left (a drain gives back what it did not send): their
-        outcome is unknown, so they are treated like the claims of a stopped dispatcher.
+        Sends Telegram accepted while the database was away are written first, as sent (if
+        the database is still away this raises and nothing is requeued: a requeued row would
+        be sent twice). What is left then are abandoned sends, whose outcome is unknown: they
+        are treated like the claims of a stopped dispatcher.
         """
+        if self._unrecorded:
+            await self._record_unrecorded()
         return await self._recover(self.rt.clock.now(), own=True, everyone=False, only_own=True)
 
     async def close(self) -> None:

@@ -597,7 +597,7 @@ async def merchant_story(stage: Stage) -> None:
     await me.send(business)
     await me.click(row=0, column=1)  # food
     await me.click(row=0)  # the cohort's commune
-    from handlers.onboarding import LANGUAGE_NAMES
+    from handlers.onboarding.shared import LANGUAGE_NAMES
 
     await me.click(LANGUAGE_NAMES[lang])
     await me.click(row=0)  # consent

@@ -1,18 +1,22 @@
 """Who may do what: the one authorisation table, and the actor of an update.
 
-Every command and every callback-data area is listed here with the access it needs.
-Anything not listed is refused (deny by default). handlers/access.py enforces the table
-for every update before any handler runs, and a test walks every registered handler
-against it.
+Every command is listed here with the access it needs; every callback-data area is listed
+with its access in the codec, bot/callbacks.py. Anything not listed is refused (deny by
+default). handlers/access.py enforces both for every update before any handler runs, and a
+test walks every registered handler against them.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 from enum import StrEnum
+from functools import cache
+from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import BigInteger, Select, String, bindparam, literal, select, union_all
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import aliased
 
 from bot.models import Cohort, Enrolment, Member, Role, StaffRole
 
@@ -22,7 +26,7 @@ class Access(StrEnum):
     MEMBER = "member"  # anyone who completed onboarding or holds a staff role
     MERCHANT = "merchant"  # enrolled in the active cohort
     STAFF = "staff"  # trainer or coordinator of the active cohort
-    TRAINER = "trainer"
+    TRAINER = "trainer"  # a coordinator too: she may do everything a trainer may (DESIGN.md)
     COORDINATOR = "coordinator"
 
 
@@ -56,29 +60,6 @@ COMMAND_ACCESS: dict[str, Access] = {
     "inviter": Access.COORDINATOR,
 }
 
-CALLBACK_ACCESS: dict[str, Access] = {
-    "lang": Access.ANYONE,
-    "onb": Access.ANYONE,  # onboarding steps (sector, consent, ...)
-    "menu": Access.MEMBER,
-    "cohort": Access.MEMBER,  # pick the cohort one acts on
-    "rsvp": Access.MEMBER,
-    "ics": Access.MEMBER,
-    "obj": Access.MERCHANT,
-    "objset": Access.MERCHANT,
-    "tip": Access.MERCHANT,
-    "set": Access.MERCHANT,
-    "q": Access.MERCHANT,
-    "priv": Access.ANYONE,  # erasure confirmation, retention "keep me" (handlers/privacy.py)
-    "inv": Access.COORDINATOR,
-    "sess": Access.STAFF,
-    "newsess": Access.STAFF,
-    "roll": Access.TRAINER,
-    "grp": Access.STAFF,
-    "bc": Access.TRAINER,
-    "qa": Access.TRAINER,  # a trainer answering a question
-    "pres": Access.STAFF,
-}
-
 
 @dataclass(frozen=True)
 class Actor:
@@ -95,6 +76,14 @@ class Actor:
     roles: frozenset[Role] = frozenset()
     # Every cohort in which the actor holds any role (to offer a choice).
     cohort_ids: frozenset[int] = frozenset()
+    # When the member was last recorded active (see `seen_is_stale`).
+    last_seen_at: datetime | None = None
+
+    def seen_is_stale(self, now: datetime, granularity: timedelta) -> bool:
+        """Whether to record activity now: a member last seen over `granularity` ago."""
+        if self.member_id is None:
+            return False
+        return self.last_seen_at is None or self.last_seen_at < now - granularity
 
     @property
     def is_staff(self) -> bool:
@@ -110,7 +99,8 @@ class Actor:
         if access is Access.STAFF:
             return self.is_staff
         if access is Access.TRAINER:
-            return Role.TRAINER in self.roles
+            # A small commune often has one person in both roles.
+            return bool(self.roles & {Role.TRAINER, Role.COORDINATOR})
         if access is Access.COORDINATOR:
             return Role.COORDINATOR in self.roles or self.is_admin
         raise ValueError(access)  # pragma: no cover
@@ -121,8 +111,12 @@ def command_access(command: str) -> Access | None:
 
 
 def callback_access(data: str) -> Access | None:
-    area = data.split(":", 1)[0]
-    return CALLBACK_ACCESS.get(area)
+    """The access of the callback area named by `data` (the codec's table), or None."""
+    # Imported here: bot/callbacks.py imports this module for `Access`.
+    from bot.callbacks import area_of
+
+    area = area_of(data)
+    return area.access if area is not None else None
 
 
 async def load_actor(
@@ -134,53 +128,91 @@ async def load_actor(
     default_language: str,
     default_zone: str,
 ) -> Actor:
-    """Read who this Telegram user is: member, roles in their active cohort, language."""
+    """Read who this Telegram user is: member, roles in their active cohort, language.
+
+    One query for every update (the access gate runs it before anything else): the member,
+    one row per role they hold (staff roles and current enrolments, each with its cohort's
+    zone) and the zone of the cohort they last chose.
+    """
     from bot.i18n import normalise_language
 
     is_admin = telegram_user_id in admin_ids
-    member = await session.scalar(select(Member).where(Member.telegram_user_id == telegram_user_id))
-    if member is None:
+    rows = (await session.execute(_actor_query(), {"telegram_user_id": telegram_user_id})).all()
+    if not rows:
         return Actor(
             telegram_user_id=telegram_user_id,
             language=normalise_language(language_code, default_language),
             zone=default_zone,
             is_admin=is_admin,
         )
-    staff_rows = (
-        await session.execute(
-            select(StaffRole.cohort_id, StaffRole.role).where(StaffRole.member_id == member.id)
-        )
-    ).all()
-    enrolled = (
-        await session.scalars(
-            select(Enrolment.cohort_id).where(
-                Enrolment.member_id == member.id, Enrolment.left_at.is_(None)
-            )
-        )
-    ).all()
-    cohort_ids = {cohort_id for cohort_id, _ in staff_rows} | set(enrolled)
-    active = member.active_cohort_id
+    first = rows[0]
+    held = [(row.cohort_id, row.role) for row in rows if row.cohort_id is not None]
+    zones = {row.cohort_id: row.cohort_zone for row in rows if row.cohort_id is not None}
+    cohort_ids = {cohort_id for cohort_id, _ in held}
+    active = first.active_cohort_id
     if active is None or (active not in cohort_ids and not is_admin):
         active = min(cohort_ids) if cohort_ids else None
     roles: set[Role] = set()
-    if active is not None:
-        roles = {Role(role) for cohort_id, role in staff_rows if cohort_id == active}
-        if active in enrolled:
-            roles.add(Role.MERCHANT)
-        if is_admin:
-            roles.add(Role.COORDINATOR)
     zone = default_zone
     if active is not None:
-        cohort_zone = await session.scalar(select(Cohort.timezone).where(Cohort.id == active))
-        zone = cohort_zone or default_zone
+        roles = {Role(role) for cohort_id, role in held if cohort_id == active}
+        if is_admin:
+            roles.add(Role.COORDINATOR)
+        chosen_zone = first.chosen_zone if active == first.active_cohort_id else zones[active]
+        zone = chosen_zone or default_zone
     return Actor(
         telegram_user_id=telegram_user_id,
-        language=member.language,
+        language=first.language,
         zone=zone,
-        member_id=member.id,
-        onboarded=member.onboarded_at is not None,
+        member_id=first.member_id,
+        onboarded=first.onboarded_at is not None,
         is_admin=is_admin,
         active_cohort_id=active,
         roles=frozenset(roles),
         cohort_ids=frozenset(cohort_ids),
+        last_seen_at=first.last_seen_at,
+    )
+
+
+@cache
+def _actor_query() -> Select[Any]:
+    """The member of a Telegram user, one row per role held (or one row with no role).
+
+    Built once: constructing this statement costs more CPU than running it.
+    """
+    user = bindparam("telegram_user_id", type_=BigInteger)
+    member_id = select(Member.id).where(Member.telegram_user_id == user).scalar_subquery()
+    # Each branch is filtered by the member's id, so both databases seek their indexes on
+    # member_id instead of reading every role of everyone.
+    held = union_all(
+        select(
+            StaffRole.member_id.label("member_id"),
+            StaffRole.cohort_id.label("cohort_id"),
+            StaffRole.role.label("role"),
+        ).where(StaffRole.member_id == member_id),
+        select(
+            Enrolment.member_id,
+            Enrolment.cohort_id,
+            literal(Role.MERCHANT.value, String(16)),
+        ).where(Enrolment.member_id == member_id, Enrolment.left_at.is_(None)),
+    ).subquery("held")
+    held_cohort = aliased(Cohort, name="held_cohort")
+    chosen_cohort = aliased(Cohort, name="chosen_cohort")
+    return (
+        select(
+            Member.id.label("member_id"),
+            Member.language,
+            Member.onboarded_at,
+            Member.last_seen_at,
+            Member.active_cohort_id,
+            chosen_cohort.timezone.label("chosen_zone"),
+            held.c.cohort_id,
+            held.c.role,
+            held_cohort.timezone.label("cohort_zone"),
+        )
+        .select_from(Member)
+        .outerjoin(held, held.c.member_id == Member.id)
+        .outerjoin(held_cohort, held_cohort.id == held.c.cohort_id)
+        .outerjoin(chosen_cohort, chosen_cohort.id == Member.active_cohort_id)
+        .where(Member.telegram_user_id == user)
     )

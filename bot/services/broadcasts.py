@@ -27,6 +27,9 @@ The life of a broadcast (`Broadcast.status`)::
   and it counts as seen (`TipReceipt.via = "broadcast"`).
 
 Staff actions (send, schedule, cancel, push) are written to the audit log.
+
+Longer than our ~600 lines on purpose: drafting, audiences, scheduling, the outbox plan and
+the progress figures are one life cycle of one row; the pieces only make sense together.
 """
 
 from __future__ import annotations
@@ -42,11 +45,11 @@ from sqlalchemy import Select, and_, case, delete, exists, func, or_, select, up
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql.elements import ColumnElement
 
+from bot import buttons
 from bot.content import ContentLibrary, Tip
 from bot.delivery.outbox import enqueue
 from bot.delivery.quiet import QuietWindow, in_window
 from bot.delivery.registry import (
-    Button,
     DeliveryRegistry,
     Planned,
     PlanWindow,
@@ -680,10 +683,6 @@ def progress_text(
     return text
 
 
-def report_buttons(t: Translator) -> list[list[Button]]:
-    return [[Button(t("📚 Envoyer une astuce de la bibliothèque"), callback_data="bc:lib")]]
-
-
 # -- planners, renderers, after-send ------------------------------------------------------
 
 
@@ -788,7 +787,7 @@ async def render_report(ctx: RenderContext, library: ContentLibrary) -> Rendered
         return Skip("broadcast deleted")
     counts = await progress(ctx.session, broadcast)
     return Rendered(
-        text=report_text(ctx.t, broadcast, counts, library), buttons=report_buttons(ctx.t)
+        text=report_text(ctx.t, broadcast, counts, library), buttons=buttons.tips_library(ctx.t)
     )
 
 

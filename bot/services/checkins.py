@@ -30,6 +30,10 @@ Dedup keys (unique per recipient; planning again never doubles a message):
     checkin:<objective_id>:missed           "not reached" + the carry-over offer
     checkin-pause:<member_id>:<checkin_id>  the silence pause (one per silent stretch)
     digest:<session_id>:r<revision>         the trainer's digest the day before a session
+
+Longer than our ~600 lines on purpose: the coaching loop's rhythm (when to ask, silence,
+missed deadlines, the trainer's digest) is one state machine over one objective; its
+planners and renderers read the same rules. The staff views it feeds are in bot/reports/.
 """
 
 from __future__ import annotations
@@ -45,11 +49,11 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from sqlalchemy import and_, case, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot import buttons
 from bot.config import WEEKDAYS, Settings
 from bot.delivery.due import AnyRow, Rows, idle_until, plan_due
 from bot.delivery.quiet import first_instant_at
 from bot.delivery.registry import (
-    Button,
     DeliveryRegistry,
     Planned,
     PlanWindow,
@@ -57,7 +61,7 @@ from bot.delivery.registry import (
     Rendered,
     Skip,
 )
-from bot.i18n import N_, Translator
+from bot.i18n import Translator
 from bot.models import (
     Cohort,
     Delivery,
@@ -489,43 +493,6 @@ def _next_step(
 
 # -- what a check-in says -------------------------------------------------------------------
 
-LABEL_DONE = N_("✅ C'est fait")
-LABEL_DOING = N_("🚧 En cours")
-LABEL_STUCK = N_("😕 Je bloque")
-LABEL_NUMBER = N_("➕ Ajouter un nombre")
-LABEL_RESUME = N_("🔔 Reprendre les relances")
-LABEL_CARRY = N_("🔁 Oui, je le reconduis")
-LABEL_NEW = N_("🎯 Un nouvel objectif")
-LABEL_DROP = N_("Non merci")
-LABEL_REPLY_TO = N_("✍️ Répondre à {name}")
-LABEL_GROUP = N_("👥 Voir le groupe")
-
-
-def label(t: Translator, message: str, **values: object) -> str:
-    """A button label: translated and filled *without* HTML escaping (labels are plain text)."""
-    return t.raw(message).format(**values)
-
-
-def answer_buttons(t: Translator, objective_id: int, measure_kind: str) -> list[list[Button]]:
-    """done / doing / stuck (+ "add a number" for a weekly number), as callback buttons."""
-    rows = [
-        [
-            Button(t(LABEL_DONE), f"obj:{objective_id}:done"),
-            Button(t(LABEL_DOING), f"obj:{objective_id}:doing"),
-        ],
-        [Button(t(LABEL_STUCK), f"obj:{objective_id}:stuck")],
-    ]
-    if measure_kind == MeasureKind.COUNT.value:
-        rows[1].append(Button(t(LABEL_NUMBER), f"obj:{objective_id}:num"))
-    return rows
-
-
-def carry_buttons(t: Translator, objective_id: int) -> list[list[Button]]:
-    return [
-        [Button(t(LABEL_CARRY), f"obj:{objective_id}:carry")],
-        [Button(t(LABEL_NEW), "objset:new"), Button(t(LABEL_DROP), f"obj:{objective_id}:drop")],
-    ]
-
 
 def measure_line(t: Translator, measure_kind: str, target: int | None) -> str:
     if measure_kind == MeasureKind.COUNT.value and target:
@@ -577,7 +544,7 @@ async def render_checkin(ctx: RenderContext) -> Rendered | Skip:
                 ),
             )
         )
-        return Rendered(text, [[Button(t(LABEL_RESUME), "objset:resume")]])
+        return Rendered(text, [[buttons.resume_checkins(t)]])
 
     objective_id = payload.get("objective_id")
     objective = (
@@ -626,7 +593,7 @@ async def render_checkin(ctx: RenderContext) -> Rendered | Skip:
                 t("Une réponse d'un seul geste suffit."),
             )
         )
-        return Rendered(text, answer_buttons(t, objective.id, objective.measure_kind))
+        return Rendered(text, buttons.checkin_answers(t, objective.id, objective.measure_kind))
 
     if kind == CheckinType.DUE.value:
         if gentle is not None:
@@ -642,7 +609,7 @@ async def render_checkin(ctx: RenderContext) -> Rendered | Skip:
                 t("Alors, où en êtes-vous ? Il n'y a pas de mauvaise réponse."),
             )
         )
-        return Rendered(text, answer_buttons(t, objective.id, objective.measure_kind))
+        return Rendered(text, buttons.checkin_answers(t, objective.id, objective.measure_kind))
 
     if kind == CheckinType.MISSED.value:
         if gentle is None or gentle.answered_at is not None:
@@ -660,7 +627,7 @@ async def render_checkin(ctx: RenderContext) -> Rendered | Skip:
                 t("Voulez-vous le reconduire jusqu'au {date} ?", date=t.date(due)),
             )
         )
-        return Rendered(text, carry_buttons(t, objective.id))
+        return Rendered(text, buttons.carry_over(t, objective.id))
     return Skip(f"unknown check-in type {kind!r}")
 
 
@@ -800,7 +767,8 @@ async def render_digest(ctx: RenderContext) -> Rendered | Skip:
     if not data.has_news:
         # No objective in play and no question: a page of zeros would only be noise.
         return Skip("nothing to report")
-    return Rendered(fit(digest_text(t, ts, data)), digest_buttons(t, data))
+    questions = [(q.id, q.first_name) for q in data.questions[:DIGEST_QUESTION_BUTTONS]]
+    return Rendered(fit(digest_text(t, ts, data)), buttons.trainer_digest(t, questions))
 
 
 def digest_text(t: Translator, ts: TrainingSession, data: digest.DigestData) -> str:
@@ -870,15 +838,6 @@ def digest_text(t: Translator, ts: TrainingSession, data: digest.DigestData) -> 
     return "\n\n".join(parts)
 
 
-def digest_buttons(t: Translator, data: digest.DigestData) -> list[list[Button]]:
-    rows = [
-        [Button(label(t, LABEL_REPLY_TO, name=question.first_name), f"qa:{question.id}")]
-        for question in data.questions[:DIGEST_QUESTION_BUTTONS]
-    ]
-    rows.append([Button(t(LABEL_GROUP), "grp:open")])
-    return rows
-
-
 def register_deliveries(registry: DeliveryRegistry) -> None:
     """Add the coaching loop's planners and renderers to the outbox (bot/delivery/features)."""
     registry.add_planner("checkins", plan_checkins)
@@ -890,8 +849,6 @@ def register_deliveries(registry: DeliveryRegistry) -> None:
 __all__ = [
     "CheckinType",
     "Rhythm",
-    "answer_buttons",
-    "carry_buttons",
     "due_check_at",
     "is_silent",
     "moment_on_or_after",

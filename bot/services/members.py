@@ -19,7 +19,8 @@ from bot.models import Cohort, Enrolment, Member, Sector, StaffRole
 from bot.services import cohorts, due_times
 from bot.services.validation import InvalidValue, clean_text
 
-# Activity is recorded at most this often, to keep a write off most updates.
+# Activity is recorded at most this often, to keep a write off most updates: the access gate
+# reads `last_seen_at` with the actor and only calls `touch` when it is older than this.
 TOUCH_GRANULARITY = timedelta(minutes=15)
 
 # Short enough to fit a button label and a line of a report, long enough for real names.
@@ -91,7 +92,11 @@ async def get(session: AsyncSession, member_id: int) -> Member | None:
 
 
 async def touch(session: AsyncSession, member_id: int, now: datetime) -> None:
-    """Remember that the member was active (retention counts from here)."""
+    """Remember that the member was active (retention counts from here).
+
+    The condition repeats the gate's check in the database, so two updates of the same
+    minute that both saw a stale time write once.
+    """
     await session.execute(
         update(Member)
         .where(

@@ -41,6 +41,10 @@ Retention (`inactive_members`, `purge_inactive`, `plan_retention`)
     sent; a member who cannot be warned (no chat, blocked the bot) is erased on the date.
     The planner `retention` runs the whole pass (erasures, then warnings) once a day: the
     first tick of the day claims the `retention` lease row, the others return at once.
+
+Longer than our ~600 lines on purpose, along three banners (export, erasure, retention):
+they must change together whenever a table gains personal data, and a test walks every
+model against all three, so they stay side by side.
 """
 
 from __future__ import annotations
@@ -70,9 +74,9 @@ from sqlalchemy import cast as sql_cast
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot import buttons
 from bot.delivery.outbox import enqueue, skip_pending
 from bot.delivery.registry import (
-    Button,
     DeliveryRegistry,
     Planned,
     PlanWindow,
@@ -129,7 +133,6 @@ RETENTION_WARNING = "retention_warning"
 WARNING_NOTICE = timedelta(days=7)
 RETENTION_LEASE = "retention"
 RETENTION_PASS_EVERY = timedelta(days=1)
-KEEP_CALLBACK = "priv:keep"
 
 FORGET_SELF = "self"
 FORGET_RETENTION = "retention"
@@ -889,7 +892,7 @@ async def render_notice(ctx: RenderContext) -> Rendered | Skip:
             name=ctx.member.first_name,
             date=t.date(when),
         ),
-        buttons=[[Button(t("✋ Je veux continuer"), KEEP_CALLBACK)]],
+        buttons=buttons.keep_my_data(t),
     )
 
 

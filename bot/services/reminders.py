@@ -30,10 +30,10 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import Select, exists, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot import buttons
 from bot.content import ContentLibrary
 from bot.content import load as load_content
 from bot.delivery.registry import (
-    Button,
     DeliveryRegistry,
     Planned,
     PlanWindow,
@@ -118,15 +118,6 @@ def rsvp_line(t: Translator, state: rsvp_service.RsvpState) -> str:
     if state.answer is RsvpAnswer.NO:
         return t("❌ Vous avez dit que vous ne pouvez pas venir.")
     return t("Vous venez ?")
-
-
-def rsvp_buttons(t: Translator, session_id: int) -> list[list[Button]]:
-    return [
-        [
-            Button(t("✅ Je serai là"), callback_data=f"rsvp:{session_id}:yes"),
-            Button(t("❌ Je ne peux pas venir"), callback_data=f"rsvp:{session_id}:no"),
-        ]
-    ]
 
 
 # --- planners -----------------------------------------------------------------------------------
@@ -346,7 +337,7 @@ async def render_reminder(ctx: RenderContext) -> Rendered | Skip:
             rsvp_line(t, state),
         )
     )
-    return Rendered(text=text, buttons=rsvp_buttons(t, ts.id))
+    return Rendered(text=text, buttons=buttons.rsvp(t, ts.id))
 
 
 async def render_notice(ctx: RenderContext) -> Rendered | Skip:
@@ -385,7 +376,7 @@ async def render_notice(ctx: RenderContext) -> Rendered | Skip:
                 t("Vous venez toujours ?"),
             )
         )
-        return Rendered(text=text, buttons=rsvp_buttons(t, ts.id))
+        return Rendered(text=text, buttons=buttons.rsvp(t, ts.id))
     if change == "place":
         if payload.get("place") != ts.place:
             return Skip("superseded by a later change of place")
@@ -412,7 +403,7 @@ async def render_notice(ctx: RenderContext) -> Rendered | Skip:
                 t("Si vous ne pouvez plus venir, dites-le ici pour laisser la place."),
             )
         )
-        return Rendered(text=text, buttons=rsvp_buttons(t, ts.id))
+        return Rendered(text=text, buttons=buttons.rsvp(t, ts.id))
     return Skip(f"unknown change {change!r}")
 
 
@@ -455,10 +446,7 @@ async def render_followup(ctx: RenderContext) -> Rendered | Skip:
             present,
             number=ts.number,
         )
-        return Rendered(
-            text=text,
-            buttons=[[Button(t("✍️ Écrire le résumé"), callback_data=f"sess:{ts.id}:summary")]],
-        )
+        return Rendered(text=text, buttons=buttons.write_summary(t, ts.id))
     present = (
         await ctx.session.scalar(
             select(Attendance.id).where(
@@ -503,7 +491,7 @@ async def render_followup(ctx: RenderContext) -> Rendered | Skip:
                 place=upcoming.place,
             )
         )
-        return Rendered(text="\n\n".join(lines), buttons=rsvp_buttons(t, upcoming.id))
+        return Rendered(text="\n\n".join(lines), buttons=buttons.rsvp(t, upcoming.id))
     return Rendered(text="\n\n".join(lines))
 
 

@@ -33,6 +33,9 @@ When (the planner `plan_tips`, kind `tip`, key `tip:<YYYY-MM-DD>`)
 Rendering happens at send time, in the member's language: the tip is chosen then (so it is
 fresh, and a tip read meanwhile through /astuce is not repeated), written into the
 delivery's payload, and recorded as seen by the after-send hook once Telegram has it.
+
+Longer than our ~600 lines on purpose: choosing, planning and rendering a tip share one
+set of rules (levels, themes, what was seen); split, each half would import the other.
 """
 
 from __future__ import annotations
@@ -50,12 +53,12 @@ from sqlalchemy import and_, case, func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot import buttons
 from bot.config import WEEKDAYS
 from bot.content import ContentLibrary, Tip
 from bot.delivery.due import AnyRow, Rows, idle_until, plan_due
 from bot.delivery.quiet import first_instant_at
 from bot.delivery.registry import (
-    Button,
     DeliveryRegistry,
     Planned,
     PlanWindow,
@@ -408,25 +411,6 @@ def tip_text(
     return "\n\n".join(parts)
 
 
-def tip_buttons(t: Translator, tip: Tip, chosen: Vote | None = None) -> list[list[Button]]:
-    """👍 / 👎 (`tip:<id>:up|down`, at most 57 bytes: ids are at most 48), and the tip's link."""
-    up, down = t("👍 Utile"), t("👎 Pas pour moi")
-    if chosen is Vote.UP:
-        up = "✅ " + up
-    elif chosen is Vote.DOWN:
-        down = "✅ " + down
-    rows = [
-        [
-            Button(up, callback_data=f"tip:{tip.id}:{Vote.UP.value}"),
-            Button(down, callback_data=f"tip:{tip.id}:{Vote.DOWN.value}"),
-        ]
-    ]
-    link = tip.link_for(t.lang)
-    if link:
-        rows.append([Button(t("🔗 En savoir plus"), url=link)])
-    return rows
-
-
 def tip_message(
     t: Translator, library: ContentLibrary, tip: Tip, member: Member, *, first: bool
 ) -> Rendered:
@@ -440,7 +424,7 @@ def tip_message(
         business_name=member.business_name,
         welcome=welcome if welcome and welcome[0] else None,
     )
-    return Rendered(text=text, buttons=tip_buttons(t, tip))
+    return Rendered(text=text, buttons=buttons.tip_votes(t, tip))
 
 
 # -- the planner ---------------------------------------------------------------------------

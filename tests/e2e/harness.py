@@ -19,6 +19,7 @@ from datetime import datetime, time, timedelta
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
+from telegram import Update
 
 from bot.app import build_application
 from bot.clock import ManualClock
@@ -46,6 +47,23 @@ class Harness:
         # quiet period (a handler's database work can outlast it, on PostgreSQL especially).
         self.sim.add_busy_probe(self._app_busy)
         self.app: RelaisApp | None = None
+        # Updates handed over by getUpdates, and those the Application has processed: until
+        # they match, the app is busy - even when its queue and its processor are empty for a
+        # moment (the getUpdates answer on its way to PTB, an update between the queue and
+        # its task), which on a loaded machine can outlast the simulator's quiet period.
+        self._handed_over = 0
+        self._processed = 0
+        # How many updates were being processed at once, at most (concurrency is on).
+        self._in_flight = 0
+        self.peak_in_flight = 0
+        hand_over = sandbox._hand_over
+
+        def counting_hand_over(bot: Any, batch: list[Any]) -> bytes:
+            if bot.token == settings.token:
+                self._handed_over += len(batch)
+            return hand_over(bot, batch)
+
+        sandbox._hand_over = counting_hand_over  # type: ignore[method-assign]
         self._ids = itertools.count(10_001)
         self._codes = itertools.count(1)
 
@@ -60,6 +78,21 @@ class Harness:
             start_engine=False,
             persistence_interval=0.2,
         )
+        process_update = app.process_update
+
+        async def counting_process_update(update: object) -> None:
+            self._in_flight += 1
+            self.peak_in_flight = max(self.peak_in_flight, self._in_flight)
+            try:
+                await process_update(update)
+            finally:
+                self._in_flight -= 1
+                if isinstance(update, Update):
+                    self._processed += 1
+
+        app.process_update = counting_process_update  # type: ignore[method-assign]
+        # What was handed over to an earlier Application is not this one's to wait for.
+        self._processed = self._handed_over
         await app.initialize()
         # As run_polling does: PTB calls post_init/post_shutdown only from run_polling/webhook.
         if app.post_init is not None:
@@ -73,7 +106,11 @@ class Harness:
         app = self.app
         if app is None:
             return False
-        return app.update_queue.qsize() > 0 or app.update_processor.current_concurrent_updates > 0
+        return (
+            self._processed < self._handed_over
+            or app.update_queue.qsize() > 0
+            or app.update_processor.current_concurrent_updates > 0
+        )
 
     async def stop(self) -> None:
         app = self.app

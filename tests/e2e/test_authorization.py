@@ -22,9 +22,12 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
+from sqlalchemy import select
 from telegram.ext import BaseHandler, CallbackQueryHandler, CommandHandler, ConversationHandler
 
+from bot.callbacks import AREAS
 from bot.models import (
+    Attendance,
     Broadcast,
     ObjectiveCheckin,
     Question,
@@ -33,7 +36,7 @@ from bot.models import (
     TipReceipt,
 )
 from bot.sandbox.simulator import SimUser
-from bot.services.access import CALLBACK_ACCESS, COMMAND_ACCESS, Access
+from bot.services.access import COMMAND_ACCESS, Access
 from handlers.access import refusal
 from handlers.menu import MERCHANT_MENU, STAFF_MENU
 from tests.e2e.harness import Harness
@@ -42,6 +45,9 @@ from tests.factories import build_objective, build_session
 from tests.privacy_scan import snapshot_all
 
 # --- the registered handlers against the table ---------------------------------------------
+
+# The callback areas and their access, from the codec (bot/callbacks.py).
+AREA_ACCESS = {name: area.access for name, area in AREAS.items()}
 
 
 def walk(handlers: list[BaseHandler[Any, Any, Any]]) -> Iterator[BaseHandler[Any, Any, Any]]:
@@ -64,7 +70,7 @@ def areas_of(pattern: str) -> set[str]:
     """
     assert pattern.startswith("^"), f"callback pattern {pattern!r} is not anchored"
     head = re.compile(pattern[1:].split(":", 1)[0].removesuffix("$"))
-    return {area for area in CALLBACK_ACCESS if head.fullmatch(area)}
+    return {area for area in AREA_ACCESS if head.fullmatch(area)}
 
 
 def registered(relais: Harness) -> tuple[set[str], set[str], int]:
@@ -92,7 +98,7 @@ def registered(relais: Harness) -> tuple[set[str], set[str], int]:
 async def test_every_registered_handler_is_governed_by_the_table(relais: Harness) -> None:
     commands, areas, catch_all = registered(relais)
     assert commands - set(COMMAND_ACCESS) == set(), "commands missing from COMMAND_ACCESS"
-    assert areas - set(CALLBACK_ACCESS) == set(), "callback areas missing from CALLBACK_ACCESS"
+    assert areas - set(AREA_ACCESS) == set(), "callback areas missing from the codec"
     # The one catch-all is the fallback that answers stale buttons ("no longer valid").
     assert catch_all == 1
     menu_commands = {command for _, command in (*MERCHANT_MENU, *STAFF_MENU)}
@@ -106,7 +112,9 @@ async def test_every_registered_handler_is_governed_by_the_table(relais: Harness
 ANYONE = frozenset({Access.ANYONE})
 MERCHANT = ANYONE | {Access.MEMBER, Access.MERCHANT}
 TRAINER = ANYONE | {Access.MEMBER, Access.STAFF, Access.TRAINER}
-COORDINATOR = ANYONE | {Access.MEMBER, Access.STAFF, Access.COORDINATOR}
+# A coordinator may do everything a trainer may (DESIGN.md): a small commune often has one
+# person in both roles.
+COORDINATOR = ANYONE | {Access.MEMBER, Access.STAFF, Access.TRAINER, Access.COORDINATOR}
 
 
 @dataclass
@@ -276,6 +284,37 @@ async def test_unknown_commands_and_areas_are_refused_by_default(relais: Harness
     assert errors == []
 
 
+async def test_a_coordinator_who_is_not_a_trainer_broadcasts_and_calls_the_roll(
+    relais: Harness,
+) -> None:
+    cohort = await relais.make_cohort("Estaimpuis 2026", "Estaimpuis")
+    claire, alice = relais.user("Claire"), relais.user("Alice")
+    await relais.make_member(claire, cohort, role=Role.COORDINATOR, business_name=None)
+    alice_member = await relais.make_member(alice, cohort, business_name="Salon Alice")
+    now = relais.clock.now()
+    async with relais.session() as session:
+        session.add(build_session(cohort, now - timedelta(minutes=10), number=1))
+    errors = await _errors(relais)
+
+    await claire.send("/diffuser")
+    await claire.expect("Un message pour le groupe")
+    await claire.send("Rendez-vous jeudi à la salle du Conseil !")
+    await claire.click("👥 Tout le groupe (1)")
+    await claire.click("✅ Envoyer maintenant")
+    await claire.expect("C'est parti, vers 1 personne")
+    await relais.tick()
+    await alice.expect("Rendez-vous jeudi à la salle du Conseil !")
+
+    await claire.send("/appel")
+    await claire.expect("Appel — séance 1")
+    await claire.click("⬜ Alice (Salon Alice)")
+    await claire.expect("1 présents sur 1")
+    async with relais.session() as session:
+        present = (await session.scalars(select(Attendance.member_id))).all()
+    assert present == [alice_member.id]
+    assert errors == []
+
+
 # --- callbacks ---------------------------------------------------------------------------------
 
 
@@ -336,7 +375,7 @@ def forged_data(w: World) -> list[list[str]]:
     for item in aimed:
         by_area.setdefault(item.split(":", 1)[0], []).append(item)
     batches = list(by_area.values())
-    for area in sorted(CALLBACK_ACCESS):
+    for area in sorted(AREA_ACCESS):
         batches.append(
             [
                 f"{area}:",
@@ -365,7 +404,7 @@ async def test_callback_areas_are_refused_where_the_table_says(relais: Harness) 
     for persona in w.personas:
         message = persona.user.last
         assert message is not None
-        for area, access in sorted(CALLBACK_ACCESS.items()):
+        for area, access in sorted(AREA_ACCESS.items()):
             expect_refusal = access not in persona.allowed
             if expect_refusal:
                 await flush(relais)

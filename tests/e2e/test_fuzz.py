@@ -34,6 +34,7 @@ from hypothesis import HealthCheck, given
 from hypothesis import settings as hypothesis_settings
 from hypothesis import strategies as st
 
+from bot.callbacks import AREAS as CODEC_AREAS
 from bot.clock import ManualClock
 from bot.config import Settings
 from bot.db import Database
@@ -42,7 +43,7 @@ from bot.models import Role, StaffInvitation
 from bot.sandbox.records import SentMessage
 from bot.sandbox.server import PendingUpdate
 from bot.sandbox.simulator import SimUser, text_entities, tiny_png
-from bot.services.access import CALLBACK_ACCESS, COMMAND_ACCESS
+from bot.services.access import COMMAND_ACCESS
 from handlers.menu import MERCHANT_MENU, STAFF_MENU
 from tests.conftest import TEST_DATABASE_URL, truncate_all
 from tests.e2e.harness import Harness, running_harness
@@ -161,7 +162,7 @@ MENU_LABELS = sorted(
     {I18N(lang)(label) for lang in LANGUAGES for label, _ in (*MERCHANT_MENU, *STAFF_MENU)}
 )
 COMMANDS = sorted({*COMMAND_ACCESS, "help", "start"})
-AREAS = sorted(CALLBACK_ACCESS)
+AREAS = sorted(CODEC_AREAS)
 
 # Any Unicode but lone surrogates (not valid in JSON); Telegram trims messages, never sends
 # an empty or blank one, and caps a message at 4 096 characters.
@@ -370,7 +371,11 @@ def test_random_updates_never_crash_and_every_reply_obeys_telegram(
             stage_.refused.clear()
             loop.run_until_complete(play(stage_, actions))
             assert stage_.errors == [], f"the error handler was reached: {stage_.errors!r}"
-            assert stats.client_errors == 0, f"Telegram would refuse: {stage_.refused}"
+            # A button pressed twice: both presses carry the message as it was when pressed,
+            # so the second redraw may change nothing, which Telegram answers "not modified"
+            # (the handlers take it as done). Any other refusal is a bug.
+            refused = [r for r in stage_.refused if "message is not modified" not in r]
+            assert refused == [], f"Telegram would refuse: {refused}"
             assert stats.server_errors == 0
             checked["sequences"] += 1
 
@@ -379,5 +384,11 @@ def test_random_updates_never_crash_and_every_reply_obeys_telegram(
         loop.run_until_complete(context.__aexit__(None, None, None))
         loop.close()
     # The figures: how many sequences and updates went through, all clean.
-    print(f"fuzz: {checked['sequences']} sequences, {stage_.updates} updates, 0 errors")
+    peak = stage_.relais.peak_in_flight
+    print(
+        f"fuzz: {checked['sequences']} sequences, {stage_.updates} updates, 0 errors, "
+        f"up to {peak} updates processed at once"
+    )
     assert stage_.updates >= EXAMPLES * MAX_ACTIONS // 8
+    # Updates of different people ran concurrently (bot/updates.py), as in production.
+    assert peak > 1

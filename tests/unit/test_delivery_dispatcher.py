@@ -35,7 +35,6 @@ from bot.delivery.registry import DeliveryRegistry, Rendered
 from bot.i18n import I18n
 from bot.models import Delivery, Lease, Member
 from tests.conftest import TEST_DATABASE_URL
-from tests.factories import build_member
 from tests.unit.delivery_support import (
     ONE_BY_ONE,
     FakeBot,
@@ -215,7 +214,7 @@ async def test_what_cannot_be_sent_is_skipped_or_failed_with_a_reason(
     async with db.unit_of_work() as session:
         member = await session.get(Member, ok[0].id)
         assert member is not None
-        nochat = build_member("Bob", user_id=None, tip_days="", tip_time=member.tip_time)
+        nochat = Member(first_name="Bob", language="fr", tip_days="", tip_time=member.tip_time)
         session.add(nochat)
     await queue_notices(db, [nochat], now, key="n:nochat")
     bot = FakeBot()
@@ -498,8 +497,10 @@ async def test_same_chat_is_paced_while_other_chats_go(
     await make_dispatcher(make_runtime(settings, db, clock, i18n), bot, limits=limits).drain()
     first = [r.at for r in bot.sent if r.chat_id == members[0].chat_id]
     assert len(first) == 2
-    # Recorded when the fake bot runs, a few ms after the limiter released the send.
-    assert first[1] - first[0] >= 0.3 - 0.02
+    # Paced from the moment each send was decided; the fake bot notes when the send's task
+    # ran, a moment later, and that moment varies by a millisecond or so with the loop.
+    # Under CPU load the recorded gap was seen at 0.27 s; unpaced it would be about 0.
+    assert first[1] - first[0] >= 0.25
     # The two other members did not wait behind the first one's second message.
     others = [r.at for r in bot.sent if r.chat_id != members[0].chat_id]
     assert max(others) < first[1]

@@ -14,6 +14,7 @@ import pytest
 from sqlalchemy import event, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot import buttons, callbacks
 from bot.config import Settings
 from bot.content import ContentLibrary, Curriculum, CurriculumSession, Tip
 from bot.db import Database
@@ -179,14 +180,19 @@ def test_session_focus(code: str | None, focus: tuple[str, ...]) -> None:
     assert tips.session_focus(small_library(), code) == focus
 
 
-def test_callback_data_of_every_real_tip_fits_telegram() -> None:
+def test_callback_data_of_every_real_tip_and_theme_fits_telegram() -> None:
     library = ContentLibrary.load()
     t = I18n()("fr")
     for item in library.tips:
-        for row in tips.tip_buttons(t, item):
+        for row in buttons.tip_votes(t, item):
             for button in row:
                 if button.callback_data:
                     assert len(button.callback_data.encode()) <= 64
+        # The library's buttons (bc:tip / bc:push / bc:pushok): pack() refuses what does not fit.
+        for shape in (callbacks.LibraryTip, callbacks.PushTip, callbacks.PushTipConfirm):
+            assert shape.parse(shape(item.id).pack()) == shape(item.id)
+    for theme in library.themes:
+        assert callbacks.LibraryTheme.parse(callbacks.LibraryTheme(theme).pack())
 
 
 # -- the database side ------------------------------------------------------------------------
