@@ -371,7 +371,11 @@ def test_random_updates_never_crash_and_every_reply_obeys_telegram(
             stage_.refused.clear()
             loop.run_until_complete(play(stage_, actions))
             assert stage_.errors == [], f"the error handler was reached: {stage_.errors!r}"
-            assert stats.client_errors == 0, f"Telegram would refuse: {stage_.refused}"
+            # A button pressed twice: both presses carry the message as it was when pressed,
+            # so the second redraw may change nothing, which Telegram answers "not modified"
+            # (the handlers take it as done). Any other refusal is a bug.
+            refused = [r for r in stage_.refused if "message is not modified" not in r]
+            assert refused == [], f"Telegram would refuse: {refused}"
             assert stats.server_errors == 0
             checked["sequences"] += 1
 

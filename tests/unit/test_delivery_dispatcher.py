@@ -499,7 +499,8 @@ async def test_same_chat_is_paced_while_other_chats_go(
     assert len(first) == 2
     # Paced from the moment each send was decided; the fake bot notes when the send's task
     # ran, a moment later, and that moment varies by a millisecond or so with the loop.
-    assert first[1] - first[0] >= 0.3 - 0.01
+    # Under CPU load the recorded gap was seen at 0.27 s; unpaced it would be about 0.
+    assert first[1] - first[0] >= 0.25
     # The two other members did not wait behind the first one's second message.
     others = [r.at for r in bot.sent if r.chat_id != members[0].chat_id]
     assert max(others) < first[1]
