@@ -59,6 +59,7 @@ log = logging.getLogger(__name__)
 
 CONTENT_DIR = Path(__file__).resolve().parent.parent / "content"
 CURRICULUM_FILE = "curriculum.yaml"
+PRACTICES_FILE = "practices.yaml"
 TIPS_DIR = "tips"
 
 # The themes every curriculum names (curriculum.yaml may add more).
@@ -86,6 +87,10 @@ LEVELS = (1, 2, 3)
 MAX_ID_LENGTH = 48
 # A title labels the tip on a button (the trainer's library, /stats): it must fit on a phone.
 MAX_TITLE_LENGTH = 40
+# A practice is one button of the progress check's checklist.
+MAX_PRACTICE_LENGTH = 60
+# Practice ids travel in callback data ("pt:<check>:<practice>:yes") and are stored.
+_PRACTICE_ID = re.compile(r"^[a-z][a-z0-9_]{0,23}$")
 
 REQUIRED_FIELDS = ("id", "title", "theme", "sectors", "level", "session")
 OPTIONAL_FIELDS = ("link",)
@@ -159,6 +164,18 @@ class CurriculumSession:
 
 
 @dataclass(frozen=True)
+class Practice:
+    """One habit of the progress check's checklist, linked to a tips theme."""
+
+    id: str
+    theme: str
+    texts: Mapping[str, str]
+
+    def text(self, lang: str) -> str:
+        return self.texts.get(lang) or self.texts[REFERENCE_LANGUAGE]
+
+
+@dataclass(frozen=True)
 class Curriculum:
     sessions: tuple[CurriculumSession, ...]
     # theme code -> language -> display name, in the order of curriculum.yaml.
@@ -194,6 +211,8 @@ class ContentLibrary:
     tips_by_id: Mapping[str, Tip]
     curriculum: Curriculum
     directory: Path = CONTENT_DIR
+    # The progress check's checklist (content/practices.yaml), in the order asked.
+    practices: tuple[Practice, ...] = ()
 
     @classmethod
     def load(cls, directory: Path = CONTENT_DIR, *, strict: bool = True) -> ContentLibrary:
@@ -209,7 +228,7 @@ class ContentLibrary:
             kept = {
                 tip_id: tip for tip_id, tip in library.tips_by_id.items() if tip_id not in broken
             }
-            library = cls(kept, library.curriculum, directory)
+            library = cls(kept, library.curriculum, directory, library.practices)
         return library
 
     # -- lookups --------------------------------------------------------------------------
@@ -263,6 +282,12 @@ class ContentLibrary:
 
     def session(self, number: int) -> CurriculumSession | None:
         return self.curriculum.session(number)
+
+    def practice(self, practice_id: str) -> Practice | None:
+        for practice in self.practices:
+            if practice.id == practice_id:
+                return practice
+        return None
 
     def session_theme(self, number: int) -> str | None:
         """The main theme of curriculum session `number` (its first), or None."""
@@ -333,7 +358,7 @@ class Problem:
     unknown_field, bad_value, bad_id, id_mismatch, duplicate_id, missing_translation,
     inconsistent, unknown_theme, unknown_sector, bad_level, unknown_session, bad_link,
     bad_title, empty_text, html, too_long, unknown_placeholder, unknown_language, stray_file,
-    curriculum.
+    curriculum, practices.
     """
 
     path: Path
@@ -396,7 +421,75 @@ def _read(directory: Path) -> tuple[ContentLibrary, list[Problem]]:
     curriculum = _read_curriculum(directory / CURRICULUM_FILE, problems)
     files = _read_tip_files(directory / TIPS_DIR, curriculum, problems)
     tips = _assemble(files, problems)
-    return ContentLibrary(tips, curriculum, directory), problems
+    practices = _read_practices(directory / PRACTICES_FILE, curriculum, problems)
+    return ContentLibrary(tips, curriculum, directory, practices), problems
+
+
+def _read_practices(
+    path: Path, curriculum: Curriculum, problems: list[Problem]
+) -> tuple[Practice, ...]:
+    """content/practices.yaml: a list of {id, theme, fr, nl, en}; unsound entries are left out."""
+    if not path.is_file():
+        problems.append(Problem(path, "missing_file", "the practices file is missing"))
+        return ()
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8-sig"))
+    except yaml.YAMLError as error:
+        problems.append(Problem(path, "yaml", f"not valid YAML: {error}", line=_yaml_line(error)))
+        return ()
+    entries = data.get("practices") if isinstance(data, dict) else None
+    if not isinstance(entries, list) or not entries:
+        problems.append(Problem(path, "practices", "expected a non-empty `practices:` list"))
+        return ()
+    practices: list[Practice] = []
+    seen: set[str] = set()
+    for index, entry in enumerate(entries):
+        where = f"practices[{index}]"
+        if not isinstance(entry, dict):
+            problems.append(Problem(path, "practices", "expected id, theme, fr, nl, en", where))
+            continue
+        practice_id = entry.get("id")
+        if not isinstance(practice_id, str) or not _PRACTICE_ID.match(practice_id):
+            problems.append(
+                Problem(path, "bad_id", "lowercase letters, digits and _ (24 at most)", where)
+            )
+            continue
+        if practice_id in seen:
+            problems.append(Problem(path, "duplicate_id", f"{practice_id!r} twice", where))
+            continue
+        seen.add(practice_id)
+        theme = entry.get("theme")
+        if theme not in curriculum.theme_names:
+            problems.append(
+                Problem(
+                    path,
+                    "unknown_theme",
+                    f"unknown theme {theme!r}{_suggest(str(theme), curriculum.theme_names)}",
+                    f"{where}.theme",
+                )
+            )
+            continue
+        texts = _texts(
+            {key: value for key, value in entry.items() if key in LANGUAGES},
+            path,
+            where,
+            problems,
+        )
+        if texts is None or len(texts) != len(LANGUAGES):
+            continue
+        long = [lang for lang, text in texts.items() if len(text) > MAX_PRACTICE_LENGTH]
+        if long:
+            problems.append(
+                Problem(
+                    path,
+                    "too_long",
+                    f"over {MAX_PRACTICE_LENGTH} characters (a button on a phone)",
+                    f"{where}.{long[0]}",
+                )
+            )
+            continue
+        practices.append(Practice(practice_id, str(theme), texts))
+    return tuple(practices)
 
 
 def _yaml_line(error: yaml.YAMLError) -> int | None:

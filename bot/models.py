@@ -126,6 +126,11 @@ class DeliveryKind(StrEnum):
     NOTICE = "notice"
 
 
+class ObservationSource(StrEnum):
+    BASELINE = "baseline"  # asked at the end of onboarding
+    MONTHLY = "monthly"  # the monthly progress check (/point or the outbox)
+
+
 class DeliveryStatus(StrEnum):
     PENDING = "pending"
     SENDING = "sending"
@@ -196,6 +201,8 @@ class Member(Base):
     # When the tip planner must look at this member next (bot/delivery/due.py): their next
     # tip moment, NULL when something it depends on changed (the next tick works it out).
     next_tip_at: Mapped[datetime | None] = mapped_column(index=True)
+    # When the monthly progress check planner must look at this member next (same rule).
+    next_progress_at: Mapped[datetime | None] = mapped_column(index=True)
 
     enrolments: Mapped[list[Enrolment]] = relationship(
         back_populates="member", cascade="all, delete-orphan", passive_deletes=True
@@ -380,6 +387,32 @@ class TipReceipt(Base):
     received_at: Mapped[datetime] = mapped_column(default=_now)
     feedback: Mapped[str | None] = mapped_column(String(8))  # up / down
     feedback_at: Mapped[datetime | None]
+
+
+class Observation(Base):
+    """One dated answer to the progress check: a number or a practice (adopted: 1, not yet: 0).
+
+    Never overwritten: a new answer is a new row, so the history is the curve. `metric` is a
+    number's code ("followers", "posts_7d", "customers_month") or "practice:<id>" (the ids of
+    content/practices.yaml). `period` is the month the answer stands for ("2026-11"), so a month
+    without an answer is a gap, not a zero.
+    """
+
+    __tablename__ = "observations"
+    __table_args__ = (
+        Index("ix_observations_member_id_metric_observed_at", "member_id", "metric", "observed_at"),
+        Index("ix_observations_cohort_id_period", "cohort_id", "period"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    member_id: Mapped[int] = mapped_column(ForeignKey("members.id", ondelete="CASCADE"))
+    # The cohort the member was in when answering (reports aggregate by cohort).
+    cohort_id: Mapped[int | None] = mapped_column(ForeignKey("cohorts.id", ondelete="SET NULL"))
+    metric: Mapped[str] = mapped_column(String(48))
+    value: Mapped[int] = mapped_column(Integer)
+    source: Mapped[str] = mapped_column(String(16))
+    period: Mapped[str] = mapped_column(String(7))
+    observed_at: Mapped[datetime] = mapped_column(default=_now)
 
 
 class Question(Base):

@@ -222,6 +222,7 @@ def content(tmp_path: Path) -> Path:
     root = tmp_path / "content"
     (root / "tips").mkdir(parents=True)
     shutil.copy(CONTENT_DIR / "curriculum.yaml", root / "curriculum.yaml")
+    shutil.copy(CONTENT_DIR / "practices.yaml", root / "practices.yaml")
     for lang in LANGUAGES:
         (root / "tips" / lang).mkdir()
         write(root, lang, "photos-99-essai", tip_source())
@@ -662,3 +663,51 @@ def test_telegram_length_counts_utf16_units() -> None:
     assert telegram_length("abc") == 3
     assert telegram_length("é") == 1
     assert telegram_length("👍") == 2
+
+
+# -- the practices checklist (content/practices.yaml) ----------------------------------------
+
+
+def test_the_real_practices_are_loaded_in_order_with_their_themes(library: ContentLibrary) -> None:
+    assert 8 <= len(library.practices) <= 10
+    assert library.practices[0].id == "weekly_post"
+    for practice in library.practices:
+        assert practice.theme in library.themes
+        assert library.tips_for(theme=practice.theme), practice.id
+        assert all(practice.text(lang) for lang in LANGUAGES)
+    assert library.practice("short_video") is not None
+    assert library.practice("nope") is None
+
+
+def _practices(root: Path, body: str) -> None:
+    (root / "practices.yaml").write_text(body, encoding="utf-8")
+
+
+def test_a_practice_with_an_unknown_theme_is_reported_and_left_out(content: Path) -> None:
+    _practices(
+        content,
+        "practices:\n  - {id: one, theme: photoz, fr: Un, nl: Een, en: One}\n"
+        "  - {id: two, theme: photos, fr: Deux, nl: Twee, en: Two}\n",
+    )
+    problem = only(check(content), "unknown_theme")
+    assert "photos" in problem.message
+    assert [p.id for p in load(content, strict=False).practices] == ["two"]
+
+
+@pytest.mark.parametrize(
+    ("entries", "code"),
+    [
+        ("  - {id: one, theme: photos, fr: Un, nl: Een, en: One}\n" * 2, "duplicate_id"),
+        ("  - {id: One-x, theme: photos, fr: Un, nl: Een, en: One}\n", "bad_id"),
+        ("  - {id: one, theme: photos, fr: " + "x" * 61 + ", nl: Een, en: One}\n", "too_long"),
+        ("  - {id: one, theme: photos, fr: Un, nl: Een}\n", "curriculum"),
+    ],
+)
+def test_an_unsound_practice_is_reported(content: Path, entries: str, code: str) -> None:
+    _practices(content, "practices:\n" + entries)
+    only(check(content), code)
+
+
+def test_a_missing_practices_file_is_reported(content: Path) -> None:
+    (content / "practices.yaml").unlink()
+    assert only(check(content), "missing_file").path.name == "practices.yaml"
