@@ -662,12 +662,23 @@ async def _evaluate(
     earliest = window.now - LATE_TOLERANCE
     planned: list[Planned] = []
     next_at: dict[int, datetime] = {}
+    # Most members share a rhythm (the default tip days and time, one zone): work out the
+    # moments of each rhythm once per batch.
+    rhythms: dict[tuple[str | None, time | None, str], list[Moment] | None] = {}
     for row in rows:
         member_id, tip_days, at, onboarded_at, reachable, chat_id = row[:6]
         zone_name, archived_at, joined_at, left_at = row[6:]
-        zone = _zone(zone_name or settings.timezone)
-        days = _weekdays(tip_days)
-        if zone is None or not days or at is None:
+        rhythm = (tip_days, at, zone_name or settings.timezone)
+        if rhythm not in rhythms:
+            zone = _zone(rhythm[2])
+            days = _weekdays(tip_days)
+            rhythms[rhythm] = (
+                month_moments(window.now, settings.progress_check_day, days, at, zone)
+                if zone is not None and days and at is not None
+                else None
+            )
+        moments = rhythms[rhythm]
+        if moments is None:
             next_at[member_id] = idle_until(window)
             continue
         may_receive = (
@@ -680,7 +691,7 @@ async def _evaluate(
             and chat_id is not None
         )
         upcoming: list[datetime] = []
-        for moment in month_moments(window.now, settings.progress_check_day, days, at, zone):
+        for moment in moments:
             if moment.at > window.horizon:
                 upcoming.append(moment.at)
                 continue
