@@ -357,7 +357,12 @@ async def show_progress(update: Update, context: RelaisContext) -> None:
                 [
                     t("📍 <b>Votre point de départ</b>"),
                     *numbers,
-                    *summary_lines(t, data, total),
+                    t(
+                        "✅ Bonnes pratiques déjà en place : {n} sur {total}",
+                        n=len(data.practices_now),
+                        total=total,
+                    ),
+                    *summary_lines(t, data, total)[1:],
                     "",
                     t(
                         "Le mois prochain, avec un deuxième point, vous verrez la courbe "
