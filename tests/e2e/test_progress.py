@@ -394,3 +394,29 @@ async def test_the_check_and_the_chart_speak_dutch_and_english(relais: Harness) 
     await emma.send("/progres")
     chart = await emma.expect(kind="photo")
     assert "Since November: 2 → 6 customers a month thanks to the page" in chart.text
+
+
+async def test_a_check_due_in_the_quiet_hours_waits_and_a_paused_member_gets_none(
+    relais: Harness,
+) -> None:
+    alice = await merchant_since(relais)
+    bob = await merchant_since(relais, "Bob")
+    async with relais.session() as session:
+        early = await session.scalar(select(Member).where(Member.telegram_user_id == alice.id))
+        paused = await session.scalar(select(Member).where(Member.telegram_user_id == bob.id))
+        assert early is not None
+        assert paused is not None
+        early.tip_time = datetime(2026, 1, 1, 7, 0).time()  # an old default: no button offers it
+        early.next_progress_at = None
+        paused.paused = True
+    relais.clock.set(local(2026, 12, 1, 7, 0))
+    await relais.tick()
+    await alice.expect_nothing()
+    relais.clock.set(local(2026, 12, 1, 8, 0))  # QUIET_HOURS=21:00-08:00
+    await relais.tick()
+    await alice.expect("C'est le moment du point du mois")
+    relais.clock.set(local(2026, 12, 1, 9, 30))
+    await relais.tick()
+    await bob.expect_nothing()
+    (sent,) = [d for d in await deliveries(relais, "progress:") if d.status == "sent"]
+    assert sent.sent_at == local(2026, 12, 1, 8, 0)
