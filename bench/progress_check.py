@@ -198,7 +198,7 @@ async def main(url: str | None, sizes: list[int], storm: bool) -> None:
                 population.results["steady"].append(elapsed)
         engine = "PostgreSQL" if url and url.startswith("postgresql") else "SQLite"
         print(f"\n{engine}: monthly progress check planner (times in ms)")
-        print("| members | catch-up | 1st tick (checks planned) | steady median | steady min |")
+        print("| members | catch-up | 1st tick (checks queued) | steady median | steady min |")
         print("|---|---|---|---|---|")
         for population in populations:
             results = population.results
