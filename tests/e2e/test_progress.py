@@ -420,3 +420,23 @@ async def test_a_check_due_in_the_quiet_hours_waits_and_a_paused_member_gets_non
     await bob.expect_nothing()
     (sent,) = [d for d in await deliveries(relais, "progress:") if d.status == "sent"]
     assert sent.sent_at == local(2026, 12, 1, 8, 0)
+
+
+async def test_the_demo_cohort_draws_three_months_of_progress(relais: Harness) -> None:
+    from bot.devtools.demo import seed_demo
+
+    async with relais.session() as session:
+        demo = await seed_demo(session, relais.settings, relais.clock.now())
+    curves = {}
+    for index in (0, 10):
+        person = relais.sim.user(demo.merchant_telegram_ids[index], f"Demo{index}")
+        relais.sandbox.mark_started(person.id)
+        await person.send("/progres")
+        chart = await person.expect(kind="photo")
+        assert chart.photo is not None
+        curves[index] = json.loads(Image.open(BytesIO(chart.photo.data)).info[SERIES_KEY])
+        assert "Depuis septembre" in chart.text
+    assert curves[0]["periods"] == ["2026-09", "2026-10", "2026-11"]
+    assert None not in curves[0]["customers_month"]
+    assert curves[0]["customers_month"][0] < curves[0]["customers_month"][-1]
+    assert curves[10]["followers"][1] is None  # the month Pierre skipped: a gap, not a zero
