@@ -24,12 +24,14 @@ re-checked by the service).
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import date
 from typing import Any
 from zoneinfo import ZoneInfo
 
 from babel.dates import format_date
-from telegram import InputFile, Update
+from telegram import InlineKeyboardMarkup, InputFile, Update
+from telegram.error import BadRequest
 from telegram.ext import (
     BaseHandler,
     CallbackQueryHandler,
@@ -40,7 +42,9 @@ from telegram.ext import (
 )
 
 from bot.callbacks import PT, ProgressPractice, ProgressRange, ProgressStep
+from bot.delivery.registry import Button
 from bot.i18n import N_, Translator
+from bot.keyboards import keyboard
 from bot.models import ObservationSource
 from bot.reports import progress_chart
 from bot.runtime import RelaisContext
@@ -92,14 +96,12 @@ def month_tick(t: Translator, period: str) -> str:
 # --- the check ----------------------------------------------------------------------------
 
 
-async def _edit_or_send(update: Update, context: RelaisContext, text: str, rows: Any) -> None:
+async def _edit_or_send(
+    update: Update, context: RelaisContext, text: str, rows: Sequence[Sequence[Button]]
+) -> None:
     """Replace the pressed message (a button) or answer with a new message (typed text)."""
     query = update.callback_query
     if query is not None and query.message is not None:
-        from telegram.error import BadRequest
-
-        from bot.keyboards import keyboard
-
         try:
             await query.edit_message_text(text, reply_markup=keyboard(rows))
             return
@@ -388,10 +390,7 @@ async def show_progress(update: Update, context: RelaisContext) -> None:
     )
 
 
-def _start_keyboard(t: Translator) -> Any:
-    from bot.delivery.registry import Button
-    from bot.keyboards import keyboard
-
+def _start_keyboard(t: Translator) -> InlineKeyboardMarkup | None:
     return keyboard([[Button(t(pg.LABEL_START), ProgressStep("start").pack())]])
 
 

@@ -1,8 +1,9 @@
 """A member's rhythm changed: their tips and check-ins are worked out again at the next tick.
 
-The tip and check-in planners read only the rows whose stored due time has come
-(`members.next_tip_at` and `next_progress_at`, `objectives.next_checkin_at`; see bot/delivery/due.py). A service
-that changes what those times depend on calls one of these in its own unit of work:
+The tip, progress-check and check-in planners read only the rows whose stored due time has
+come (`members.next_tip_at` and `next_progress_at`, `objectives.next_checkin_at`; see
+bot/delivery/due.py). A service that changes what those times depend on calls one of these in
+its own unit of work:
 
 - tips (and the monthly progress check, which comes on a tip day): tip days or time, the
   pause, the active cohort (its zone), an enrolment;
@@ -29,9 +30,7 @@ def tips_changed(member: Member) -> None:
 
 async def member_tips_changed(session: AsyncSession, member_id: int) -> None:
     await session.execute(
-        update(Member)
-        .where(Member.id == member_id)
-        .values(next_tip_at=None, next_progress_at=None)
+        update(Member).where(Member.id == member_id).values(next_tip_at=None, next_progress_at=None)
     )
 
 
