@@ -25,7 +25,7 @@ re-checked by the service).
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import date
+from datetime import date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -50,11 +50,17 @@ from bot.reports import progress_chart
 from bot.runtime import RelaisContext
 from bot.services import members
 from bot.services import progress as pg
+from handlers import fallback
 from handlers.common import answer_callback, answer_stale, drop_buttons, send, show
 from handlers.menu import ANY_MENU_BUTTON
 
 ASKING = "asking"
 END = ConversationHandler.END
+# user_data: when the last question was shown. A text typed long after (the member left the
+# check half-way) is not taken as an answer: the conversation ends and the text is answered
+# as any other text would be.
+ASKED_AT = "progress_asked_at"
+ANSWER_WINDOW = timedelta(hours=2)
 NEW_MESSAGE = filters.UpdateType.MESSAGE
 TYPED = NEW_MESSAGE & filters.TEXT & ~filters.COMMAND & ~ANY_MENU_BUTTON
 
@@ -73,6 +79,25 @@ METRIC_TITLES = {
     pg.POSTS: N_("Publications sur 7 jours"),
     pg.CUSTOMERS: N_("Clients venus grâce à la page, par mois"),
 }
+
+
+def _asking(context: RelaisContext) -> str:
+    context.store[ASKED_AT] = context.rt.clock.now().isoformat()
+    return ASKING
+
+
+def _ended(context: RelaisContext) -> int:
+    context.store.pop(ASKED_AT, None)
+    return END
+
+
+def _answer_window_open(context: RelaisContext) -> bool:
+    asked = context.store.get(ASKED_AT)
+    try:
+        asked_at = datetime.fromisoformat(asked) if isinstance(asked, str) else None
+    except ValueError:
+        asked_at = None
+    return asked_at is not None and context.rt.clock.now() - asked_at <= ANSWER_WINDOW
 
 
 def _zone(context: RelaisContext) -> ZoneInfo:
@@ -128,14 +153,14 @@ async def start_check(update: Update, context: RelaisContext) -> str | int:
             ),
             [],
         )
-        return END
+        return _ended(context)
     await _edit_or_send(
         update,
         context,
         pg.question_text(t, context.rt.content, question),
         pg.question_buttons(t, question),
     )
-    return ASKING
+    return _asking(context)
 
 
 async def _record(
@@ -158,7 +183,7 @@ async def _record(
         member = await members.get(session, me.member_id) if outcome.following is None else None
     if outcome.status is pg.AnswerStatus.STALE:
         await answer_stale(update, t)
-        return ASKING if outcome.following is not None else END
+        return _asking(context) if outcome.following is not None else _ended(context)
     await answer_callback(update)
     lines = [t(MILESTONES[milestone]) for milestone in outcome.milestones]
     if outcome.following is not None:
@@ -166,7 +191,7 @@ async def _record(
         if lines:
             text = "\n".join(lines) + "\n\n" + text
         await _edit_or_send(update, context, text, pg.question_buttons(t, outcome.following))
-        return ASKING
+        return _asking(context)
     name = member.first_name if member is not None else ""
     if outcome.source is ObservationSource.BASELINE:
         lines.append(
@@ -186,7 +211,7 @@ async def _record(
             )
         )
     await _edit_or_send(update, context, "\n\n".join(lines), [])
-    return END
+    return _ended(context)
 
 
 async def chose_range(update: Update, context: RelaisContext) -> str | int:
@@ -214,6 +239,11 @@ async def chose_practice(update: Update, context: RelaisContext) -> str | int:
 
 async def typed_number(update: Update, context: RelaisContext) -> str | int:
     """A number typed where a number is asked; anything else: a kind re-ask with the buttons."""
+    if not _answer_window_open(context):
+        # The check was left half-way a while ago: this text is about something else.
+        _ended(context)
+        await fallback.on_text(update, context)
+        return END
     me = context.merchant
     t = context.t
     period = _period(context)
@@ -221,7 +251,7 @@ async def typed_number(update: Update, context: RelaisContext) -> str | int:
         question = await pg.current_question(session, context.rt.content, me.member_id, period)
     if question is None:
         await send(context, t("Ce point est terminé ✅ Pour voir vos progrès : /progres"))
-        return END
+        return _ended(context)
     text = pg.question_text(t, context.rt.content, question)
     rows = pg.question_buttons(t, question)
     if not question.is_number:
@@ -231,7 +261,7 @@ async def typed_number(update: Update, context: RelaisContext) -> str | int:
             rows,
             edit=False,
         )
-        return ASKING
+        return _asking(context)
     parsed = pg.parse_number(context.message.text or "", question.metric)
     if parsed.value is None:
         if parsed.problem is pg.NumberProblem.TOO_BIG:
@@ -248,7 +278,7 @@ async def typed_number(update: Update, context: RelaisContext) -> str | int:
                 "ou touchez une tranche."
             )
         await show(update, sorry + "\n\n" + text, rows, edit=False)
-        return ASKING
+        return _asking(context)
     return await _record(update, context, question.metric, parsed.value, period)
 
 
@@ -268,7 +298,7 @@ async def later(update: Update, context: RelaisContext) -> int:
             "Et quand vous voulez : /point"
         )
     await send(context, text)
-    return END
+    return _ended(context)
 
 
 async def stop(update: Update, context: RelaisContext) -> int:
@@ -280,7 +310,7 @@ async def stop(update: Update, context: RelaisContext) -> int:
         t("C'est noté, on s'arrête là : vos réponses sont gardées. Pour finir : /point"),
         [],
     )
-    return END
+    return _ended(context)
 
 
 async def other_step(update: Update, context: RelaisContext) -> str:

@@ -440,3 +440,22 @@ async def test_the_demo_cohort_draws_three_months_of_progress(relais: Harness) -
     assert None not in curves[0]["customers_month"]
     assert curves[0]["customers_month"][0] < curves[0]["customers_month"][-1]
     assert curves[10]["followers"][1] is None  # the month Pierre skipped: a gap, not a zero
+
+
+async def test_a_text_typed_long_after_a_check_left_half_way_is_not_an_answer(
+    relais: Harness,
+) -> None:
+    alice = await merchant_since(relais)
+    relais.clock.set(local(2026, 12, 9, 14))
+    await alice.send("/point")
+    await alice.expect("Question 1 sur 12")
+    relais.clock.set(local(2026, 12, 9, 18))  # four hours later, about something else
+    await alice.send("J'ai 3 questions pour la séance")
+    await alice.expect("Je n'ai pas bien compris")
+    assert [r for r in await observations(relais, alice) if r.period == "2026-12"] == []
+    await alice.send("/point")  # the check is still there when she wants it
+    await alice.expect("Question 1 sur 12")
+    await alice.send("3")
+    await alice.expect("Question 2 sur 12")
+    rows = [r for r in await observations(relais, alice) if r.period == "2026-12"]
+    assert [(r.metric, r.value) for r in rows] == [("followers", 3)]
