@@ -395,6 +395,13 @@ async def test_the_check_and_the_chart_speak_dutch_and_english(relais: Harness) 
     chart = await emma.expect(kind="photo")
     assert "Since November: 2 → 6 customers a month thanks to the page" in chart.text
 
+    # The monthly message from the outbox, in each one's language.
+    relais.clock.set(local(2027, 1, 1, 9, 30))
+    await relais.tick()
+    dutch = await joost.expect("Tijd voor de maandelijkse stand van zaken")
+    assert dutch.buttons == [["📈 Aan de slag (1 min)", "Later"]]
+    await emma.expect("Time for the monthly check")
+
 
 async def test_a_check_due_in_the_quiet_hours_waits_and_a_paused_member_gets_none(
     relais: Harness,
