@@ -39,6 +39,11 @@ congratulated once: the first time a practice of `PRACTICE_MILESTONES` is adopte
 practices adopted doubling from the baseline, the followers crossing `FOLLOWER_MILESTONES`.
 
 `member_progress` is the read side for /progres and others: plain data, series per month.
+
+Longer than our ~600 lines on purpose, along its banners (typed numbers, questions, recording,
+the read side, when, the planner, what the check says, the renderer): the outbox's message and
+`/point` ask the very same questions with the same buttons, and the planner, the renderer and
+the recording read the same month and answer rules; split, each half would import the other.
 """
 
 from __future__ import annotations
