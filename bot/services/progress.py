@@ -16,7 +16,7 @@ What is stored (`record_answer`)
     source is `baseline` for every answer of the member's first month with answers (the end
     of onboarding, or the first `/point` of someone who said "later"), `monthly` after.
     A range button stores a representative value of its range: the midpoint of a closed range
-    (rounded down: "6–20" -> 13) and the lower bound of the open one ("100+" -> 100), so that
+    (rounded down: "6–20" -> 13) and the lower bound of the open one ("1000+" -> 1000), so that
     medians and curves stay honest; the range is recovered from the value (`range_index`).
     A typed number is stored as typed when it lies within the metric's bounds (`BOUNDS`).
 
