@@ -243,12 +243,13 @@ GRP = Area("grp", Access.STAFF)
 BC = Area("bc", Access.TRAINER, "broadcasts and the tips library")
 QA = Area("qa", Access.TRAINER, "a trainer answering a question")
 PRES = Area("pres", Access.STAFF)
+PT = Area("pt", Access.MERCHANT, "the progress check (/point)")
 
 AREAS: dict[str, Area] = {
     area.name: area
     for area in (
         *(LANG, ONB, COHORT, RSVP, ICS, OBJ, OBJSET, TIP, SET, Q, PRIV, INV, SESS),
-        *(NEWSESS, ROLL, GRP, BC, QA, PRES),
+        *(NEWSESS, ROLL, GRP, BC, QA, PRES, PT),
     )
 }
 
@@ -686,6 +687,38 @@ class PushTipConfirm(Callback, area=BC, layout="pushok:{tip_id}"):
 @dataclass(frozen=True)
 class PushTipCancel(Callback, area=BC, layout="pushx"):
     pass
+
+
+# pt -----------------------------------------------------------------------------------------
+
+# The month a progress check is for, as YYYYMM (a button of an older month changes nothing).
+Period = Annotated[str, Token("20[0-9]{2}(?:0[1-9]|1[0-2])")]
+PracticeId = Annotated[str, Token("[a-z][a-z0-9_]{0,23}")]  # bot/content.py's practice ids
+
+
+@dataclass(frozen=True)
+class ProgressStep(Callback, area=PT, layout="{step}"):
+    """Start (or resume) this month's check, "later", or stop for now."""
+
+    step: Literal["start", "later", "stop"]
+
+
+@dataclass(frozen=True)
+class ProgressRange(Callback, area=PT, layout="{period}:{metric}:r:{index}"):
+    """A range button of a number: f(ollowers), p(osts in 7 days), c(ustomers this month)."""
+
+    period: Period
+    metric: Literal["f", "p", "c"]
+    index: Annotated[int, Number(0, 9)]
+
+
+@dataclass(frozen=True)
+class ProgressPractice(Callback, area=PT, layout="{period}:q:{practice}:{answer}"):
+    """A practice of the checklist: adopted (yes) or not yet (no)."""
+
+    period: Period
+    practice: PracticeId
+    answer: Literal["yes", "no"]
 
 
 def _check_layouts() -> None:

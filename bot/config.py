@@ -72,6 +72,9 @@ class Settings(BaseSettings):
     # Members inactive this many days in every cohort are erased (warned a week before);
     # 0 keeps everyone until they ask (/oublier). See bot/services/privacy.py.
     retention_days: int = Field(default=730, ge=0)
+    # The monthly progress check goes out on the member's first tip day on or after this day
+    # of the month, at their tip time (bot/services/progress.py). 1 to 28: every month has it.
+    progress_check_day: int = Field(default=1, ge=1, le=28)
 
     @field_validator("admin_ids", mode="before")
     @classmethod

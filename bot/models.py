@@ -124,6 +124,7 @@ class DeliveryKind(StrEnum):
     DIGEST = "digest"
     FOLLOWUP = "followup"
     NOTICE = "notice"
+    PROGRESS = "progress"  # the monthly progress check and its reminder
 
 
 class ObservationSource(StrEnum):

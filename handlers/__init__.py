@@ -35,6 +35,7 @@ def register(app: RelaisApp) -> None:
         objectives,
         onboarding,
         privacy,
+        progress,
         questions,
         rsvp,
         sessions,
@@ -59,6 +60,7 @@ def register(app: RelaisApp) -> None:
     ordered += attendance.conversations()
     ordered += questions.conversations()
     ordered += objectives.conversations()
+    ordered += progress.conversations()
     ordered += broadcast.conversations()
     # --- features (each module's `handlers()` returns its handlers in its own order) ---
     ordered += onboarding.handlers()
@@ -72,6 +74,7 @@ def register(app: RelaisApp) -> None:
     ordered += stats.handlers()
     ordered += export.handlers()
     ordered += objectives.handlers()
+    ordered += progress.handlers()
     ordered += questions.handlers()
     ordered += group.handlers()
     ordered += tips.handlers()

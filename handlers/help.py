@@ -53,6 +53,8 @@ COMMANDS: tuple[Command, ...] = (
     Command("objectif", N_("Me fixer un objectif"), frozenset({M})),
     Command("objectifs", N_("Mes objectifs"), frozenset({M})),
     Command("astuce", N_("Une astuce maintenant"), frozenset({M})),
+    Command("point", N_("Faire le point du mois (1 min)"), frozenset({M})),
+    Command("progres", N_("Mes progrès en courbe"), frozenset({M})),
     Command("seances", N_("Les prochaines séances"), EVERYONE),
     Command("question", N_("Poser une question au formateur"), frozenset({M})),
     Command("reglages", N_("Jours des astuces, pause"), frozenset({M})),

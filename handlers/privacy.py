@@ -60,33 +60,42 @@ def privacy_notice(t: Translator, organisation: str, contact: str, retention_day
             "Tant que vous participez, et jusqu'à ce que vous demandiez leur effacement. "
             "Vos présences restent alors comptées, sans votre nom."
         )
-    return t(
-        "🔒 <b>Vos données et vos droits</b>\n\n"
-        "<b>Qui ?</b> Relais est proposé par {organisation}, responsable de vos données. "
-        "Contact : {contact}\n\n"
-        "<b>Quelles données ?</b> Votre prénom (et votre nom s'il figure dans votre profil "
-        "Telegram), votre identifiant Telegram, le nom, le secteur et la commune de votre "
-        "commerce, votre langue et vos réglages, vos objectifs et vos réponses, vos "
-        "questions, vos réponses aux invitations et vos présences aux séances, les astuces "
-        "reçues et votre avis sur elles.\n\n"
-        "<b>Pourquoi ?</b> Pour vous accompagner entre les séances (astuces, rappels, suivi "
-        "de vos objectifs) et pour que la commune puisse faire le bilan de la formation. "
-        "Base légale : votre accord, donné à l'inscription.\n\n"
-        "<b>Qui les voit ?</b> Seuls le formateur et la coordination de votre groupe. Rien "
-        "n'est vendu ni partagé. Le texte de vos messages n'est pas écrit dans les journaux "
-        "techniques. Les messages passent par Telegram, qui a ses propres règles.\n\n"
-        "<b>Combien de temps ?</b> {how_long}\n\n"
-        "<b>Vos droits</b>\n"
-        "• /mesdonnees : recevoir une copie de toutes vos données\n"
-        "• /reglages : changer vos préférences ; pour corriger votre profil, écrivez à "
-        "{contact}\n"
-        "• /oublier : tout effacer, à tout moment (cela retire aussi votre accord)\n"
-        "• Vous pouvez aussi vous opposer à un traitement ou en demander la limitation "
-        "auprès de {contact}, et introduire une plainte auprès de l'Autorité de protection "
-        "des données (autoriteprotectiondonnees.be).",
-        organisation=organisation,
-        contact=contact,
-        how_long=how_long,
+    return (
+        t(
+            "🔒 <b>Vos données et vos droits</b>\n\n"
+            "<b>Qui ?</b> Relais est proposé par {organisation}, responsable de vos données. "
+            "Contact : {contact}\n\n"
+            "<b>Quelles données ?</b> Votre prénom (et votre nom s'il figure dans votre profil "
+            "Telegram), votre identifiant Telegram, le nom, le secteur et la commune de votre "
+            "commerce, votre langue et vos réglages, vos objectifs et vos réponses, vos "
+            "questions, vos réponses aux invitations et vos présences aux séances, les astuces "
+            "reçues et votre avis sur elles.\n\n"
+            "<b>Pourquoi ?</b> Pour vous accompagner entre les séances (astuces, rappels, suivi "
+            "de vos objectifs) et pour que la commune puisse faire le bilan de la formation. "
+            "Base légale : votre accord, donné à l'inscription.\n\n"
+            "<b>Qui les voit ?</b> Seuls le formateur et la coordination de votre groupe. Rien "
+            "n'est vendu ni partagé. Le texte de vos messages n'est pas écrit dans les journaux "
+            "techniques. Les messages passent par Telegram, qui a ses propres règles.\n\n"
+            "<b>Combien de temps ?</b> {how_long}\n\n"
+            "<b>Vos droits</b>\n"
+            "• /mesdonnees : recevoir une copie de toutes vos données\n"
+            "• /reglages : changer vos préférences ; pour corriger votre profil, écrivez à "
+            "{contact}\n"
+            "• /oublier : tout effacer, à tout moment (cela retire aussi votre accord)\n"
+            "• Vous pouvez aussi vous opposer à un traitement ou en demander la limitation "
+            "auprès de {contact}, et introduire une plainte auprès de l'Autorité de protection "
+            "des données (autoriteprotectiondonnees.be).",
+            organisation=organisation,
+            contact=contact,
+            how_long=how_long,
+        )
+        + "\n\n"
+        + t(
+            "<b>Le point du mois</b> (abonnés, publications, clients, bonnes pratiques) : vous "
+            "voyez vos chiffres avec /progres, votre formateur aussi pour vous accompagner. La "
+            "commune ne voit que des chiffres d'ensemble du groupe, jamais les vôtres, et rien "
+            "en dessous de 5 personnes."
+        )
     )
 
 
@@ -123,6 +132,7 @@ def _summary(t: Translator, data: dict[str, Any]) -> str:
         t("• Objectifs : {n} (bilans : {checkins})", n=len(data["objectives"]), checkins=checkins),
         t("• Astuces reçues : {n}", n=len(data["tips"])),
         t("• Questions : {n}", n=len(data["questions"])),
+        t("• Réponses au point du mois : {n}", n=len(data.get("progress_answers", []))),
         t("• Messages envoyés ou prévus : {n}", n=len(data["messages"])),
         "",
         t("Pour tout effacer : /oublier. Pour en savoir plus : /privacy."),

@@ -26,6 +26,7 @@ from bot.models import (
     MeasureKind,
     Member,
     Objective,
+    Observation,
     Role,
     Rsvp,
     RsvpAnswer,
@@ -304,3 +305,32 @@ def build_objective(
     """A bare objective row, without the check-ins the service would plan."""
     fields.setdefault("measure_kind", MeasureKind.COUNT.value)
     return Objective(member_id=member.id, cohort_id=cohort.id, text=text, due_on=due_on, **fields)
+
+
+async def make_observations(
+    tx: AsyncSession,
+    member: Member,
+    period: str,
+    values: dict[str, int],
+    *,
+    source: str = "monthly",
+    observed_at: datetime | None = None,
+) -> list[Observation]:
+    """Answers of one month's progress check, as the check stores them (one row each)."""
+    year, month = (int(part) for part in period.split("-"))
+    when = observed_at or datetime(year, month, 5, 9, 0, tzinfo=UTC)
+    rows = [
+        Observation(
+            member_id=member.id,
+            cohort_id=member.active_cohort_id,
+            metric=metric,
+            value=value,
+            source=source,
+            period=period,
+            observed_at=when,
+        )
+        for metric, value in values.items()
+    ]
+    tx.add_all(rows)
+    await tx.flush()
+    return rows

@@ -1,8 +1,10 @@
 """A demo cohort with a believable past, for `relais try` and the guides' transcripts.
 
 A dozen merchants of varied sectors, three past sessions with growing attendance, one
-session to come, and objectives in every state, so that /stats, /groupe and /presences
-show something real at once. Written with the models directly: it is data, not a flow.
+session to come, objectives in every state, and three months of progress checks (a
+baseline, then two monthly answers, one month skipped by one merchant), so that /stats,
+/groupe, /presences and /progres show something real at once. Written with the models
+directly: it is data, not a flow.
 """
 
 from __future__ import annotations
@@ -26,6 +28,8 @@ from bot.models import (
     Objective,
     ObjectiveCheckin,
     ObjectiveStatus,
+    Observation,
+    ObservationSource,
     Role,
     Rsvp,
     RsvpAnswer,
@@ -236,9 +240,72 @@ async def seed_demo(session: AsyncSession, settings: Settings, now: datetime) ->
                     flagged=last == "stuck",
                 )
             )
+    _seed_progress(session, merchants, cohort.id, now, zone)
     return Demo(
         cohort_id=cohort.id,
         join_code=cohort.join_code,
         merchant_telegram_ids=tuple(m.telegram_user_id or 0 for m in merchants),
         trainer_telegram_id=DEMO_ID_BASE + 100,
     )
+
+
+# The practices of content/practices.yaml in their order (the demo's answers).
+DEMO_PRACTICES = (
+    "weekly_post",
+    "real_photos",
+    "answers_48h",
+    "asks_reviews",
+    "google_profile",
+    "short_video",
+    "plans_ahead",
+    "reads_statistics",
+    "gone_live",
+    "local_partner",
+)
+
+
+def _month_back(now: datetime, zone: ZoneInfo, months: int) -> tuple[str, datetime]:
+    """("YYYY-MM", the 5th of that month at 10:00, or now if sooner) `months` months ago."""
+    local = now.astimezone(zone)
+    index = local.year * 12 + local.month - 1 - months
+    year, month = index // 12, index % 12 + 1
+    moment = min(datetime(year, month, 5, 10, 0, tzinfo=zone), now)
+    return f"{year:04d}-{month:02d}", moment
+
+
+def _seed_progress(
+    session: AsyncSession, merchants: list[Member], cohort_id: int, now: datetime, zone: ZoneInfo
+) -> None:
+    """Three months of progress checks: numbers that grow, practices adopted one by one."""
+    for index, merchant in enumerate(merchants):
+        followers = 60 + 37 * index
+        customers = 1 + index % 4
+        adopted = 1 + index % 4
+        for step, months in enumerate((2, 1, 0)):
+            if index == 10 and months == 1:
+                continue  # one merchant skipped a month: a gap in their curve, not a zero
+            period, moment = _month_back(now, zone, months)
+            source = ObservationSource.BASELINE if step == 0 else ObservationSource.MONTHLY
+            numbers = {
+                "followers": int(followers * (1 + 0.18 * step)),
+                "posts_7d": min(1 + step + index % 2, 7),
+                "customers_month": customers + 3 * step,
+            }
+            practices = {
+                f"practice:{practice}": int(position < adopted + step)
+                for position, practice in enumerate(DEMO_PRACTICES)
+                # A practice adopted earlier is not asked again.
+                if step == 0 or position >= adopted + step - 1
+            }
+            for metric, value in {**numbers, **practices}.items():
+                session.add(
+                    Observation(
+                        member_id=merchant.id,
+                        cohort_id=cohort_id,
+                        metric=metric,
+                        value=value,
+                        source=source.value,
+                        period=period,
+                        observed_at=moment,
+                    )
+                )

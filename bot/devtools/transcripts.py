@@ -602,6 +602,20 @@ async def merchant_story(stage: Stage) -> None:
     await me.click(LANGUAGE_NAMES[lang])
     await me.click(row=0)  # consent
 
+    stage.chapter(f"{prefix}-point")
+    t = stage.t
+    await me.click(row=0)  # "📈 C'est parti": the baseline of the progress check
+    await me.send({"fr": "environ 180", "nl": "ongeveer 180", "en": "about 180"}[lang])
+    await me.click("2–3")
+    await me.click("1–5")
+    for answer in ("✅ Oui", "✅ Oui", "Pas encore", "✅ Oui", "Pas encore"):
+        await me.click(t(answer))
+    await me.click(t("⏸ On arrête là"))
+    await me.send("/point")  # later the same day: she finishes where she left off
+    for answer in ("Pas encore", "Pas encore", "✅ Oui", "Pas encore", "Pas encore"):
+        await me.click(t(answer))
+    await me.send("/progres")
+
     stage.chapter(f"{prefix}-objectif")
     await me.tap("objectif")
     await me.click(row=0)  # the first starting point for her sector
@@ -615,7 +629,6 @@ async def merchant_story(stage: Stage) -> None:
     await me.click(row=0)  # yes, I'll come
 
     stage.chapter(f"{prefix}-entre-seances")
-    t = stage.t
     await stage.wait_until(datetime(2026, 11, 27, 9, 30, tzinfo=ZONE))
     await me.click(t("👍 Utile"))
     await stage.wait_until(datetime(2026, 11, 30, 19, 0, tzinfo=ZONE))

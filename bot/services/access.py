@@ -49,6 +49,8 @@ COMMAND_ACCESS: dict[str, Access] = {
     "astuce": Access.MERCHANT,
     "reglages": Access.MERCHANT,
     "question": Access.MERCHANT,
+    "point": Access.MERCHANT,
+    "progres": Access.MERCHANT,
     "nouvelle_seance": Access.STAFF,
     "groupe": Access.STAFF,
     "qr": Access.STAFF,

@@ -14,7 +14,8 @@ dispatcher holds anything non-urgent during quiet hours):
 - after the due date, one gentle check (the day after, at their tip time); if it stays
   unanswered for `MISSED_AFTER`, a last message marks the objective not reached and offers to
   carry it over;
-- the silence rule: after `SILENCE_LIMIT` check-ins in a row without any answer, the next one
+- the silence rule: after `SILENCE_LIMIT` check-ins in a row without any answer (an answer
+  to the monthly progress check counts as one), the next one
   is replaced by a single message saying check-ins pause and how to resume, and the member's
   `checkins_paused` is set when it went out. Tips are not concerned.
 
@@ -73,6 +74,7 @@ from bot.models import (
     Objective,
     ObjectiveCheckin,
     ObjectiveStatus,
+    Observation,
     Role,
     StaffRole,
     TrainingSession,
@@ -266,6 +268,15 @@ async def _silence_data(
         for member_id, sent_at in pauses:
             if sent_at is not None:
                 resets[member_id] = sent_at
+        # An answer to the monthly progress check is an answer too (bot/services/progress.py).
+        answered = await session.execute(
+            select(Observation.member_id, func.max(Observation.observed_at))
+            .where(Observation.member_id.in_(chunk), Observation.observed_at > horizon)
+            .group_by(Observation.member_id)
+        )
+        for member_id, observed_at in answered:
+            if observed_at is not None:
+                resets[member_id] = max(observed_at, resets.get(member_id, observed_at))
     return events, resets
 
 

@@ -1,10 +1,12 @@
 """A member's rhythm changed: their tips and check-ins are worked out again at the next tick.
 
-The tip and check-in planners read only the rows whose stored due time has come
-(`members.next_tip_at`, `objectives.next_checkin_at`; see bot/delivery/due.py). A service
-that changes what those times depend on calls one of these in its own unit of work:
+The tip, progress-check and check-in planners read only the rows whose stored due time has
+come (`members.next_tip_at` and `next_progress_at`, `objectives.next_checkin_at`; see
+bot/delivery/due.py). A service that changes what those times depend on calls one of these in
+its own unit of work:
 
-- tips: tip days or time, the pause, the active cohort (its zone), an enrolment;
+- tips (and the monthly progress check, which comes on a tip day): tip days or time, the
+  pause, the active cohort (its zone), an enrolment;
 - check-ins: the same, the silence pause lifted, and any check-in asked or answered (the
   silence rule counts a member's check-ins across their objectives, so all of them).
 
@@ -21,11 +23,15 @@ from bot.models import Member, Objective, ObjectiveStatus
 
 
 def tips_changed(member: Member) -> None:
+    """The tip moments moved: the monthly progress check (on a tip day) moves with them."""
     member.next_tip_at = None
+    member.next_progress_at = None
 
 
 async def member_tips_changed(session: AsyncSession, member_id: int) -> None:
-    await session.execute(update(Member).where(Member.id == member_id).values(next_tip_at=None))
+    await session.execute(
+        update(Member).where(Member.id == member_id).values(next_tip_at=None, next_progress_at=None)
+    )
 
 
 async def checkins_changed(session: AsyncSession, member_id: int) -> None:

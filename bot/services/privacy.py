@@ -3,7 +3,8 @@
 Export (`export_member_data`)
     Everything the database holds about one member, as plain JSON-ready data: profile,
     cohorts and roles, RSVPs, attendance, objectives and their check-ins, tips received and
-    the feedback given, questions, deliveries (kind, status, dates: never the payload, which
+    the feedback given, questions, the answers to the progress check (observations),
+    deliveries (kind, status, dates: never the payload, which
     may be about the cohort), staff actions they took, and a conversation draft in progress.
 
 Erasure (`forget_member`)
@@ -15,7 +16,7 @@ Erasure (`forget_member`)
       the coordinator's counts stay true; audit entries lose their actor; sessions, answers,
       broadcasts lose their author — and a required one is deleted with its row —
       enrolments, staff roles, objectives (and their check-ins), tip receipts, questions,
-      deliveries (the pending ones are cancelled first);
+      progress observations, deliveries (the pending ones are cancelled first);
     * an answer for a session still to come is withdrawn instead, and the seat it held goes
       to the first on the waiting list, as if the member had said no;
     * PTB's rows keyed by their Telegram id (conversation states, user_data) are deleted;
@@ -98,6 +99,7 @@ from bot.models import (
     Member,
     Objective,
     ObjectiveCheckin,
+    Observation,
     Question,
     Rsvp,
     RsvpAnswer,
@@ -245,6 +247,11 @@ async def export_member_data(session: AsyncSession, member_id: int) -> dict[str,
             select(Question).where(Question.member_id == member_id).order_by(Question.id)
         )
     ).all()
+    observations = (
+        await session.scalars(
+            select(Observation).where(Observation.member_id == member_id).order_by(Observation.id)
+        )
+    ).all()
     deliveries = (
         await session.scalars(
             select(Delivery).where(Delivery.member_id == member_id).order_by(Delivery.id)
@@ -330,6 +337,17 @@ async def export_member_data(session: AsyncSession, member_id: int) -> dict[str,
                 "answered_at": _iso(q.answered_at),
             }
             for q in questions
+        ],
+        "progress_answers": [
+            {
+                "metric": o.metric,
+                "value": o.value,
+                "source": o.source,
+                "month": o.period,
+                "cohort": cohort_name(o.cohort_id),
+                "observed_at": _iso(o.observed_at),
+            }
+            for o in observations
         ],
         "messages": [
             {

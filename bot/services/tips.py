@@ -78,6 +78,7 @@ from bot.models import (
     TipReceipt,
     TrainingSession,
 )
+from bot.services import progress
 from bot.services.preferences import parse_days
 
 TIP_KIND = DeliveryKind.TIP.value
@@ -623,7 +624,9 @@ async def render_tip(ctx: RenderContext, library: ContentLibrary) -> Rendered | 
         .values(payload={**ctx.delivery.payload, "tip_id": tip.id})
         .execution_options(synchronize_session=False)
     )
-    return tip_message(ctx.t, library, tip, member, first=first)
+    message = tip_message(ctx.t, library, tip, member, first=first)
+    # The progress check's baseline, skipped at the end of onboarding: offered again here.
+    return await progress.with_baseline_offer(ctx.session, ctx.t, member, message)
 
 
 async def tip_sent(session: AsyncSession, delivery: Delivery, now: datetime) -> None:

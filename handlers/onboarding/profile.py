@@ -15,7 +15,7 @@ from bot.i18n import LANGUAGES, N_, normalise_language
 from bot.keyboards import keyboard
 from bot.models import Sector
 from bot.runtime import RelaisContext
-from bot.services import cohorts, members
+from bot.services import cohorts, members, progress
 from bot.services.members import (
     BUSINESS_NAME_MAX,
     COMMUNE_MAX,
@@ -419,6 +419,12 @@ async def consent(update: Update, context: RelaisContext) -> str | int:
             cohort=str(draft.get("cohort_name", "")),
         ),
         reply_markup=main_menu(t, staff=False),
+    )
+    # The baseline of the progress check: skippable, offered again with the first tips.
+    await send(
+        context,
+        progress.invitation_text(t, name=first_name, baseline=True),
+        reply_markup=keyboard(progress.invitation_buttons(t)),
     )
     return ConversationHandler.END
 

@@ -43,11 +43,15 @@ def local(year: int, month: int, day: int, hour: int = 0, minute: int = 0) -> da
     return datetime(year, month, day, hour, minute, tzinfo=BRUSSELS)
 
 
-TIP = re.compile(r"^(💡 Astuce|👋 Voici votre première astuce)")
+# The drip, and the monthly progress check and its reminder, which come on tip days too.
+TIP = re.compile(
+    r"^(💡 Astuce|👋 Voici votre première astuce|Bonjour .*point du mois|Petit rappel, .*point)"
+)
 
 
 async def nothing_but_tips(user: SimUser) -> None:
-    """Nothing from the bot except tips: the drip runs on the same days, at the same time."""
+    """Nothing from the bot except tips (and the monthly progress check): the drip runs on the
+    same days, at the same time."""
     while True:
         try:
             await user.expect(TIP, timeout=0)

@@ -40,9 +40,11 @@ async def test_a_number_after_the_buttons_were_answered_is_text_and_the_menu_tap
 ):
     # First name, business name, sector, commune, language, consent: onboarding is done.
     onboarding = ["1", "Boulangerie Camille", "2", "1", "1", "1"]
-    out = await _session("merchant", [*onboarding, "1", "m3"])
+    # [2] answers the progress baseline's offer with "Plus tard".
+    out = await _session("merchant", [*onboarding, "2", "1", "m3"])
     assert "C'est fait, Camille !" in out
-    # The consent buttons were answered: "1" is a message the bot does not understand.
+    assert "Je vous le proposerai à nouveau" in out
+    # Every button was answered: "1" is a message the bot does not understand.
     assert "Je n'ai pas bien compris" in out
     menu = "menu : [m1] 🎯 Nouvel objectif | [m2] 📋 Mes objectifs | [m3] 💡 Une astuce"
     assert menu in out
