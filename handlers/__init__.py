@@ -27,6 +27,7 @@ def register(app: RelaisApp) -> None:
     from handlers import (
         admin,
         attendance,
+        bilan,
         broadcast,
         export,
         fallback,
@@ -71,6 +72,7 @@ def register(app: RelaisApp) -> None:
     ordered += attendance.handlers()
     ordered += stats.handlers()
     ordered += export.handlers()
+    ordered += bilan.handlers()
     ordered += objectives.handlers()
     ordered += questions.handlers()
     ordered += group.handlers()

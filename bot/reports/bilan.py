@@ -1,0 +1,571 @@
+"""`/bilan`: the programme's impact report for the commune's council — the figures.
+
+What the cohort did and what changed, as aggregates only: sessions and attendance per
+session, engagement (the share of members answering each week), objectives set and reached,
+practices adopted at the first answer and now (the same members), the medians of the three
+numbers at the first answer and now, the most liked tip themes — and, once their branches are
+merged, the challenge and trio figures (optional sections: None leaves them out).
+
+**Aggregates only.** Every figure is a `Figure` made by `figure()`: over fewer than
+`MIN_PEOPLE` people it is hidden (shown "< 5") and keeps neither its value nor its count, so
+no renderer can leak it. Nothing here names a person.
+
+Definitions (what the database records):
+- *answering* in a week: a member of the cohort answered an objective check-in, answered or
+  changed an RSVP, gave a tip 👍/👎, answered the progress check (an observation) or asked the
+  trainer a question, in that week (Monday to Sunday, in the cohort's zone); the base is the
+  members enrolled during that week.
+- *first* and *latest* answer of a metric: its earliest and latest observation (answers are
+  never overwritten). A number is *paired* when the member gave it in two different months;
+  a practice when the member answered a progress check in a later month than their first
+  answer to it (adopted practices are not asked again: their latest answer stands).
+
+The bilan of `bilan_pdf.py` draws these; `progress_summary()` gives /stats and the trainer's
+digest who answered this month's check and who moved. Read-only: plain dataclasses out, no
+telegram import, nothing written.
+"""
+
+from __future__ import annotations
+
+import statistics
+from collections import defaultdict
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import func, select, union_all
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.content import ContentLibrary
+from bot.models import (
+    Cohort,
+    Enrolment,
+    Member,
+    Objective,
+    ObjectiveCheckin,
+    ObjectiveStatus,
+    Observation,
+    Question,
+    Rsvp,
+    TipReceipt,
+    TrainingSession,
+)
+from bot.reports.stats import cohort_stats
+
+# A figure over fewer people than this is hidden (shown "< 5"), never given per person.
+MIN_PEOPLE = 5
+NUMBER_METRICS = ("followers", "posts_7d", "customers_month")
+PRACTICE_PREFIX = "practice:"
+# The engagement chart shows at most this many weeks (the latest).
+MAX_WEEKS = 104
+TOP_THEMES = 5
+
+
+# --- the one "< 5" rule -----------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Figure:
+    """A figure computed over `people` people, or hidden (`value` None, `people` 0)."""
+
+    value: float | None
+    people: int
+
+    @property
+    def hidden(self) -> bool:
+        return self.value is None
+
+
+HIDDEN = Figure(None, 0)
+
+
+def figure(value: float | None, people: int) -> Figure:
+    """The one privacy rule: a figure over fewer than MIN_PEOPLE people is hidden.
+
+    A hidden figure keeps neither its value nor how many people it covered.
+    """
+    if people < MIN_PEOPLE or value is None:
+        return HIDDEN
+    return Figure(float(value), people)
+
+
+def count(n: int) -> Figure:
+    """A head count (a figure over `n` people)."""
+    return figure(n, n)
+
+
+def share(part: int, whole: int) -> Figure:
+    """`part` out of `whole` people, as a share 0.0-1.0 over `whole` people."""
+    return figure(part / whole if whole else None, whole)
+
+
+# --- the report's sections ----------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class SessionLine:
+    number: int
+    starts_at: datetime
+    theme: str
+    present: Figure
+    said_yes: Figure
+
+
+@dataclass(frozen=True)
+class WeekLine:
+    week_start: date  # the Monday, in the cohort's zone
+    answering: Figure  # share of the members enrolled that week
+
+
+@dataclass(frozen=True)
+class ObjectiveFigures:
+    set_count: Figure
+    reached_count: Figure
+    people_with_one: Figure  # merchants who set at least one
+    people_reached: Figure  # merchants who reached at least one
+
+
+@dataclass(frozen=True)
+class PracticeLine:
+    practice_id: str
+    first: Figure  # share adopted at the first answer (paired members)
+    latest: Figure  # share adopted now (the same members)
+
+
+@dataclass(frozen=True)
+class NumberLine:
+    metric: str
+    first: Figure  # median at the first answer (paired members)
+    latest: Figure  # median now (the same members)
+
+
+@dataclass(frozen=True)
+class ThemeLine:
+    theme: str
+    liked: Figure  # 👍 given to the theme's tips (over the people who voted on it)
+    liked_share: Figure  # share of its votes that are 👍
+
+
+@dataclass(frozen=True)
+class ChallengeFigures:
+    """The challenges of the programme (wired once the challenges branch is merged)."""
+
+    sent: Figure  # challenges set for the cohort (how many)
+    taken: Figure  # members who answered at least one
+    done: Figure  # members who completed at least one
+
+    @classmethod
+    def of(cls, *, sent: int, taken: int, done: int) -> ChallengeFigures:
+        # `sent` counts challenges, not people: shown as it is.
+        return cls(Figure(float(sent), sent), count(taken), count(done))
+
+
+@dataclass(frozen=True)
+class TrioFigures:
+    """Peer trios and the booster months (wired once the trios branch is merged)."""
+
+    encouraged_this_month: Figure  # share who encouraged or were encouraged this month
+    # Months after the last session -> share still answering (1, 3, 6).
+    still_answering: Mapping[int, Figure] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class BilanData:
+    """Everything the impact report shows. Optional sections: None leaves them out."""
+
+    cohort_name: str
+    commune: str
+    zone: str
+    generated_at: datetime
+    started_on: date
+    members: Figure  # merchants enrolled now
+    members_ever: Figure  # merchants who joined the programme
+    sessions: tuple[SessionLine, ...]
+    upcoming_sessions: int
+    weeks: tuple[WeekLine, ...]
+    answering_average: Figure  # share answering in an average week
+    objectives: ObjectiveFigures
+    # Members who answered the progress check at least once, and at least twice (months).
+    followed: Figure
+    paired: Figure
+    practices: tuple[PracticeLine, ...]
+    numbers: tuple[NumberLine, ...]
+    themes: tuple[ThemeLine, ...]
+    challenges: ChallengeFigures | None = None
+    trios: TrioFigures | None = None
+
+    @property
+    def has_observations(self) -> bool:
+        return not self.followed.hidden
+
+
+# --- queries ------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _Obs:
+    member_id: int
+    metric: str
+    value: int
+    period: str
+    observed_at: datetime
+
+
+async def _observations(tx: AsyncSession, cohort_id: int) -> list[_Obs]:
+    rows = await tx.execute(
+        select(
+            Observation.member_id,
+            Observation.metric,
+            Observation.value,
+            Observation.period,
+            Observation.observed_at,
+        )
+        .where(Observation.cohort_id == cohort_id)
+        .order_by(Observation.observed_at, Observation.id)
+    )
+    return [_Obs(*row) for row in rows.all()]
+
+
+def _first_and_latest(
+    observations: Iterable[_Obs],
+) -> dict[tuple[int, str], tuple[_Obs, _Obs]]:
+    """Per (member, metric): the first and the latest answer (rows come in time order)."""
+    found: dict[tuple[int, str], tuple[_Obs, _Obs]] = {}
+    for obs in observations:
+        key = (obs.member_id, obs.metric)
+        known = found.get(key)
+        found[key] = (obs, obs) if known is None else (known[0], obs)
+    return found
+
+
+def _latest_period(observations: Iterable[_Obs]) -> dict[int, str]:
+    latest: dict[int, str] = {}
+    for obs in observations:
+        if obs.period > latest.get(obs.member_id, ""):
+            latest[obs.member_id] = obs.period
+    return latest
+
+
+def practice_lines(
+    observations: Sequence[_Obs], practice_ids: Sequence[str]
+) -> tuple[list[PracticeLine], set[int]]:
+    """Adoption at the first answer and now, over the same (paired) members per practice."""
+    pairs = _first_and_latest(observations)
+    last_period = _latest_period(observations)
+    lines: list[PracticeLine] = []
+    paired_people: set[int] = set()
+    for practice_id in practice_ids:
+        metric = PRACTICE_PREFIX + practice_id
+        firsts: list[int] = []
+        latests: list[int] = []
+        for (member_id, key), (first, latest) in pairs.items():
+            if key != metric or last_period[member_id] <= first.period:
+                continue
+            paired_people.add(member_id)
+            firsts.append(1 if first.value else 0)
+            latests.append(1 if latest.value else 0)
+        lines.append(
+            PracticeLine(
+                practice_id,
+                share(sum(firsts), len(firsts)),
+                share(sum(latests), len(latests)),
+            )
+        )
+    return lines, paired_people
+
+
+def number_lines(observations: Sequence[_Obs]) -> tuple[list[NumberLine], set[int]]:
+    """Medians at the first answer and now, over the members who gave the number twice."""
+    pairs = _first_and_latest(observations)
+    lines: list[NumberLine] = []
+    paired_people: set[int] = set()
+    for metric in NUMBER_METRICS:
+        firsts: list[int] = []
+        latests: list[int] = []
+        for (member_id, key), (first, latest) in pairs.items():
+            if key != metric or latest.period <= first.period:
+                continue
+            paired_people.add(member_id)
+            firsts.append(first.value)
+            latests.append(latest.value)
+        n = len(firsts)
+        lines.append(
+            NumberLine(
+                metric,
+                figure(statistics.median(firsts) if n else None, n),
+                figure(statistics.median(latests) if n else None, n),
+            )
+        )
+    return lines, paired_people
+
+
+def week_start(instant: datetime, zone: ZoneInfo) -> date:
+    day = instant.astimezone(zone).date()
+    return day - timedelta(days=day.weekday())
+
+
+async def _answer_times(tx: AsyncSession, cohort_id: int) -> list[tuple[int, datetime]]:
+    """(member, when) of every answer a member of the cohort gave (see the module's doc)."""
+    enrolled = select(Enrolment.member_id).where(Enrolment.cohort_id == cohort_id)
+    sessions = select(TrainingSession.id).where(TrainingSession.cohort_id == cohort_id)
+    checkins = (
+        select(Objective.member_id.label("member_id"), ObjectiveCheckin.answered_at.label("at"))
+        .join(ObjectiveCheckin, ObjectiveCheckin.objective_id == Objective.id)
+        .where(Objective.cohort_id == cohort_id, ObjectiveCheckin.answered_at.is_not(None))
+    )
+    rsvps = select(Rsvp.member_id, Rsvp.updated_at).where(
+        Rsvp.session_id.in_(sessions), Rsvp.member_id.is_not(None)
+    )
+    first_rsvps = select(Rsvp.member_id, Rsvp.answered_at).where(
+        Rsvp.session_id.in_(sessions), Rsvp.member_id.is_not(None)
+    )
+    votes = select(TipReceipt.member_id, TipReceipt.feedback_at).where(
+        TipReceipt.member_id.in_(enrolled), TipReceipt.feedback_at.is_not(None)
+    )
+    checks = select(Observation.member_id, Observation.observed_at).where(
+        Observation.cohort_id == cohort_id
+    )
+    asked = select(Question.member_id, Question.asked_at).where(Question.cohort_id == cohort_id)
+    # Typed loosely: SQLAlchemy cannot type a union of differently typed selects.
+    every: Any = union_all(checkins, rsvps, first_rsvps, votes, checks, asked)
+    rows: Sequence[Any] = (await tx.execute(every)).all()
+    return [(int(member_id), at) for member_id, at in rows if at is not None]
+
+
+async def weekly_answering(
+    tx: AsyncSession, cohort: Cohort, now: datetime
+) -> tuple[list[WeekLine], Figure]:
+    """Per week since the programme began: the share of enrolled members who answered."""
+    zone = ZoneInfo(cohort.timezone)
+    enrolments = (
+        await tx.execute(
+            select(Enrolment.member_id, Enrolment.joined_at, Enrolment.left_at).where(
+                Enrolment.cohort_id == cohort.id
+            )
+        )
+    ).all()
+    if not enrolments:
+        return [], HIDDEN
+    first_week = week_start(min([cohort.created_at, *(row.joined_at for row in enrolments)]), zone)
+    last_week = week_start(now, zone)
+    weeks_count = (last_week - first_week).days // 7 + 1
+    if weeks_count > MAX_WEEKS:
+        first_week = last_week - timedelta(weeks=MAX_WEEKS - 1)
+        weeks_count = MAX_WEEKS
+    index_of = {first_week + timedelta(weeks=i): i for i in range(weeks_count)}
+    answered: list[set[int]] = [set() for _ in range(weeks_count)]
+    for member_id, at in await _answer_times(tx, cohort.id):
+        if at > now:
+            continue
+        index = index_of.get(week_start(at, zone))
+        if index is not None:
+            answered[index].add(member_id)
+    lines: list[WeekLine] = []
+    shares: list[float] = []
+    for i in range(weeks_count):
+        monday = first_week + timedelta(weeks=i)
+        begins = datetime.combine(monday, datetime.min.time(), zone)
+        ends = begins + timedelta(days=7)
+        base = {
+            row.member_id
+            for row in enrolments
+            if row.joined_at < ends and (row.left_at is None or row.left_at >= begins)
+        }
+        week = share(len(answered[i] & base), len(base))
+        lines.append(WeekLine(monday, week))
+        if week.value is not None:
+            shares.append(week.value)
+    # The average of the weeks shown: each of them is over MIN_PEOPLE people or more.
+    shown = [line.answering.people for line in lines if not line.answering.hidden]
+    average = figure(sum(shares) / len(shares), max(shown)) if shares else HIDDEN
+    return lines, average
+
+
+async def objective_figures(tx: AsyncSession, cohort_id: int) -> ObjectiveFigures:
+    done = ObjectiveStatus.DONE.value
+    rows = (
+        await tx.execute(
+            select(Objective.member_id, Objective.status).where(Objective.cohort_id == cohort_id)
+        )
+    ).all()
+    reached = [row for row in rows if row.status == done]
+    return ObjectiveFigures(
+        # Objectives are counted like people: a handful of them could point at someone.
+        set_count=count(len(rows)),
+        reached_count=count(len(reached)),
+        people_with_one=count(len({row.member_id for row in rows})),
+        people_reached=count(len({row.member_id for row in reached})),
+    )
+
+
+async def theme_lines(
+    tx: AsyncSession, cohort_id: int, theme_of: Mapping[str, str], limit: int = TOP_THEMES
+) -> list[ThemeLine]:
+    """Tip themes by 👍 among the cohort's members, the most liked first."""
+    enrolled = select(Enrolment.member_id).where(Enrolment.cohort_id == cohort_id)
+    rows = await tx.execute(
+        select(TipReceipt.tip_id, TipReceipt.member_id, TipReceipt.feedback).where(
+            TipReceipt.member_id.in_(enrolled), TipReceipt.feedback.is_not(None)
+        )
+    )
+    voters: dict[str, set[int]] = defaultdict(set)
+    ups: dict[str, int] = defaultdict(int)
+    votes: dict[str, int] = defaultdict(int)
+    for tip_id, member_id, feedback in rows.all():
+        theme = theme_of.get(tip_id)
+        if theme is None:
+            continue
+        voters[theme].add(member_id)
+        votes[theme] += 1
+        if feedback == "up":
+            ups[theme] += 1
+    ranked = sorted(
+        (theme for theme in voters if len(voters[theme]) >= MIN_PEOPLE and ups[theme]),
+        key=lambda theme: (-ups[theme], -ups[theme] / votes[theme], theme),
+    )
+    return [
+        ThemeLine(
+            theme,
+            figure(ups[theme], len(voters[theme])),
+            figure(ups[theme] / votes[theme], len(voters[theme])),
+        )
+        for theme in ranked[:limit]
+    ]
+
+
+async def bilan_data(
+    tx: AsyncSession,
+    cohort: Cohort,
+    now: datetime,
+    *,
+    practice_ids: Sequence[str],
+    theme_of: Mapping[str, str],
+) -> BilanData:
+    """The impact report of `cohort` at `now`.
+
+    `practice_ids`: the checklist's ids in order (content/practices.yaml); `theme_of`: tip id
+    -> theme code (the tips library). Both come from the content the caller loaded.
+    """
+    held = await cohort_stats(tx, cohort.id, now)
+    sessions = tuple(
+        SessionLine(s.number, s.starts_at, s.theme, count(s.present), count(s.yes))
+        for s in held.sessions
+    )
+    enrolled_now = await tx.scalar(
+        select(func.count(Enrolment.id)).where(
+            Enrolment.cohort_id == cohort.id, Enrolment.left_at.is_(None)
+        )
+    )
+    joined = (
+        await tx.execute(
+            select(func.count(Enrolment.id), func.min(Enrolment.joined_at)).where(
+                Enrolment.cohort_id == cohort.id
+            )
+        )
+    ).one()
+    first_session = sessions[0].starts_at if sessions else None
+    starts = [cohort.created_at, *(at for at in (joined[1], first_session) if at is not None)]
+    weeks, average = await weekly_answering(tx, cohort, now)
+    observations = [obs for obs in await _observations(tx, cohort.id) if obs.observed_at <= now]
+    practices, practice_people = practice_lines(observations, practice_ids)
+    numbers, number_people = number_lines(observations)
+    periods: dict[int, set[str]] = defaultdict(set)
+    for obs in observations:
+        periods[obs.member_id].add(obs.period)
+    return BilanData(
+        cohort_name=cohort.name,
+        commune=cohort.commune,
+        zone=cohort.timezone,
+        generated_at=now,
+        started_on=min(starts).astimezone(ZoneInfo(cohort.timezone)).date(),
+        members=count(int(enrolled_now or 0)),
+        members_ever=count(int(joined[0] or 0)),
+        sessions=sessions,
+        upcoming_sessions=held.upcoming,
+        weeks=tuple(weeks),
+        answering_average=average,
+        objectives=await objective_figures(tx, cohort.id),
+        followed=count(len(periods)),
+        paired=count(len(practice_people | number_people)),
+        practices=tuple(practices),
+        numbers=tuple(numbers),
+        themes=tuple(await theme_lines(tx, cohort.id, theme_of)),
+        # Wired by the lead once the challenges and trios branches are merged:
+        #   challenges=await challenges_report.bilan_figures(tx, cohort.id, now),
+        #   trios=await trios_report.bilan_figures(tx, cohort.id, now),
+        challenges=None,
+        trios=None,
+    )
+
+
+async def bilan_with_content(
+    tx: AsyncSession, cohort: Cohort, now: datetime, content: ContentLibrary
+) -> BilanData:
+    """`bilan_data` with the checklist and the tips' themes of the loaded content."""
+    return await bilan_data(
+        tx,
+        cohort,
+        now,
+        practice_ids=[practice.id for practice in content.practices],
+        theme_of={tip.id: tip.theme for tip in content.tips},
+    )
+
+
+# --- /stats and the trainer's digest: this month's check -----------------------------------
+
+
+@dataclass(frozen=True)
+class ProgressSummary:
+    """This month's progress check in a cohort: who answered, who has not, who moved."""
+
+    period: str  # "2026-11", the month in the cohort's zone
+    merchants: int
+    answered: int
+    not_answered: tuple[str, ...]  # first names, alphabetical
+    # Members with a number or a practice up since their first answer.
+    moved: tuple[str, ...]
+
+
+def month_of(instant: datetime, zone: ZoneInfo) -> str:
+    return instant.astimezone(zone).strftime("%Y-%m")
+
+
+async def progress_summary(
+    tx: AsyncSession, cohort: Cohort, now: datetime
+) -> ProgressSummary | None:
+    """This month's check for /stats and the digest; None while nobody in the cohort ever
+    answered the progress check (the feature is not in use: nothing to say)."""
+    period = month_of(now, ZoneInfo(cohort.timezone))
+    enrolled = (
+        await tx.execute(
+            select(Member.id, Member.first_name)
+            .join(Enrolment, Enrolment.member_id == Member.id)
+            .where(Enrolment.cohort_id == cohort.id, Enrolment.left_at.is_(None))
+        )
+    ).all()
+    names: dict[int, str] = {row.id: row.first_name for row in enrolled}
+    observations = [
+        obs
+        for obs in await _observations(tx, cohort.id)
+        if obs.observed_at <= now and obs.member_id in names
+    ]
+    if not observations:
+        return None
+    answered = {obs.member_id for obs in observations if obs.period == period}
+    moved: set[int] = set()
+    for (member_id, _metric), (first, latest) in _first_and_latest(observations).items():
+        if latest.value > first.value:
+            moved.add(member_id)
+
+    def sorted_names(ids: Iterable[int]) -> tuple[str, ...]:
+        return tuple(sorted((names[i] for i in ids), key=str.casefold))
+
+    return ProgressSummary(
+        period=period,
+        merchants=len(names),
+        answered=len(answered),
+        not_answered=sorted_names(set(names) - answered),
+        moved=sorted_names(moved),
+    )
