@@ -309,9 +309,10 @@ def render_bilan(data: BilanData, t: Translator, content: ContentLibrary) -> byt
             t,
             N_(
                 "Chiffres agrégés uniquement : aucun commerçant n'est cité, et tout chiffre qui "
-                "porte sur moins de {min} personnes est affiché « < {min} »."
+                "porte sur moins de {min} personnes est affiché « {hidden} »."
             ),
             min=MIN_PEOPLE,
+            hidden=HIDDEN_TEXT,
         ),
         size=8,
         soft=True,
@@ -327,15 +328,17 @@ def render_bilan(data: BilanData, t: Translator, content: ContentLibrary) -> byt
 def _sessions_section(page: _Page, data: BilanData, t: Translator) -> None:
     page.heading(t("Séances et présences"))
     if not data.sessions:
-        page.paragraph(t("Aucune séance n'a encore eu lieu."))
+        page.paragraph(t("Aucune séance n'a encore eu lieu pour ce groupe."))
         return
     page.image(
         attendance_chart(
-            data, (t.raw(N_("Présents")), t.raw(N_("Séance")), t.raw(N_("Personnes présentes")))
+            data, (t.raw(N_("Venus")), t.raw(N_("Séance n°")), t.raw(N_("Personnes présentes")))
         ),
         62,
     )
-    rows = [[t("N°"), t("Date"), t("Thème"), t("Présents"), t("Avaient dit oui")]]
+    rows = [
+        [t("Séance n°"), t("Jour"), t("Thème de la séance"), t("Venus"), t("Avaient répondu oui")]
+    ]
     rows += [
         [
             str(s.number),
@@ -346,7 +349,7 @@ def _sessions_section(page: _Page, data: BilanData, t: Translator) -> None:
         ]
         for s in data.sessions
     ]
-    page.table(rows, (10, 28, 82, 25, 35), ("CENTER", "LEFT", "LEFT", "RIGHT", "RIGHT"))
+    page.table(rows, (20, 28, 72, 25, 35), ("CENTER", "LEFT", "LEFT", "RIGHT", "RIGHT"))
     if data.upcoming_sessions:
         page.paragraph(
             t.plural(
@@ -382,12 +385,12 @@ def _engagement_section(page: _Page, data: BilanData, t: Translator) -> None:
 
 
 def _objectives_section(page: _Page, data: BilanData, t: Translator) -> None:
-    page.heading(t("Objectifs"))
+    page.heading(t("Objectifs fixés et atteints"))
     figures = data.objectives
     rows = [
-        [t("Objectifs"), t("Nombre"), t("Commerçants")],
-        [t("fixés"), shown(t, figures.set_count), shown(t, figures.people_with_one)],
-        [t("atteints"), shown(t, figures.reached_count), shown(t, figures.people_reached)],
+        [t("Objectifs des commerçants"), t("Nombre"), t("Commerçants")],
+        [t("Fixés"), shown(t, figures.set_count), shown(t, figures.people_with_one)],
+        [t("Atteints"), shown(t, figures.reached_count), shown(t, figures.people_reached)],
     ]
     page.table(rows, (90, 45, 45), ("LEFT", "RIGHT", "RIGHT"))
 
@@ -468,7 +471,7 @@ def _themes_section(page: _Page, data: BilanData, t: Translator, content: Conten
     if not data.themes:
         page.paragraph(t("Pas encore assez d'avis sur les astuces pour les classer."))
         return
-    rows = [[t("Thème"), t("Avis positifs"), t("Part des avis")]]
+    rows = [[t("Thème des astuces"), t("Avis positifs"), t("Part des avis")]]
     rows += [
         [
             content.theme_name(theme.theme, t.lang),
@@ -483,9 +486,9 @@ def _themes_section(page: _Page, data: BilanData, t: Translator, content: Conten
 def _challenges_section(page: _Page, data: BilanData, t: Translator) -> None:
     challenges = data.challenges
     assert challenges is not None
-    page.heading(t("Défis"))
+    page.heading(t("Défis lancés au groupe"))
     rows = [
-        [t("Défis"), t("Nombre")],
+        [t("Indicateur"), t("Nombre")],
         [t("défis lancés"), shown(t, challenges.sent)],
         [t("commerçants qui en ont relevé un"), shown(t, challenges.taken)],
         [t("commerçants qui en ont réussi un"), shown(t, challenges.done)],
