@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import TextIO
 
 from bot.cli.common import CliError, load_settings, open_database
+from bot.clock import Clock, SystemClock
 from bot.config import Settings
 
 
@@ -37,8 +38,9 @@ def cmd_bilan(args: argparse.Namespace) -> int:
     return bilan_command(load_settings(), args.cohort, args.out, lang=args.lang)
 
 
-async def _bilan(settings: Settings, ref: str, lang: str | None) -> tuple[str, bytes] | None:
-    from bot.clock import SystemClock
+async def _bilan(
+    settings: Settings, ref: str, lang: str | None, clock: Clock
+) -> tuple[str, bytes] | None:
     from bot.content import load_for_bot
     from bot.i18n import I18n
     from bot.reports.bilan import bilan_with_content
@@ -50,7 +52,7 @@ async def _bilan(settings: Settings, ref: str, lang: str | None) -> tuple[str, b
         cohort = await find_by_ref(session, ref, include_archived=True)
         if cohort is None:
             return None
-        data = await bilan_with_content(session, cohort, SystemClock().now(), content)
+        data = await bilan_with_content(session, cohort, clock.now(), content)
         language = lang or cohort.language
     t = I18n(default_language=settings.default_language)(language, data.zone)
     pdf = await asyncio.to_thread(render_bilan, data, t, content)
@@ -64,12 +66,13 @@ def bilan_command(
     *,
     lang: str | None = None,
     stdout: TextIO | None = None,
+    clock: Clock | None = None,
 ) -> int:
     """Write the PDF; exit code 0 when written, 1 when the cohort is unknown."""
     path = Path(out)
     if not path.parent.exists():
         raise CliError(f"the folder {path.parent.resolve()} does not exist")
-    found = asyncio.run(_bilan(settings, ref, lang))
+    found = asyncio.run(_bilan(settings, ref, lang, clock or SystemClock()))
     if found is None:
         raise CliError(f"no cohort with id or join code {ref!r}")
     name, pdf = found
