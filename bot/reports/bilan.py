@@ -31,11 +31,11 @@ import statistics
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import func, select, union_all
+from sqlalchemy import String, func, select, type_coerce, union
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.content import ContentLibrary
@@ -204,47 +204,38 @@ class BilanData:
 # --- queries ------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class _Obs:
-    member_id: int
-    metric: str
-    value: int
-    period: str
-    observed_at: datetime
+# One answer to the progress check, as read: (member_id, metric, value, period), in time order.
+_Obs = tuple[int, str, int, str]
 
 
-async def _observations(tx: AsyncSession, cohort_id: int) -> list[_Obs]:
-    rows = await tx.execute(
-        select(
-            Observation.member_id,
-            Observation.metric,
-            Observation.value,
-            Observation.period,
-            Observation.observed_at,
+async def _observations(tx: AsyncSession, cohort_id: int, now: datetime) -> list[_Obs]:
+    """The cohort's observations up to `now`, oldest first (instants are not read: ordering
+    and filtering happen in the database, which spares converting ~100k datetimes)."""
+    rows: Sequence[Any] = (
+        await tx.execute(
+            select(Observation.member_id, Observation.metric, Observation.value, Observation.period)
+            .where(Observation.cohort_id == cohort_id, Observation.observed_at <= now)
+            .order_by(Observation.observed_at, Observation.id)
         )
-        .where(Observation.cohort_id == cohort_id)
-        .order_by(Observation.observed_at, Observation.id)
-    )
-    return [_Obs(*row) for row in rows.all()]
+    ).all()
+    return [tuple(row) for row in rows]
 
 
-def _first_and_latest(
-    observations: Iterable[_Obs],
-) -> dict[tuple[int, str], tuple[_Obs, _Obs]]:
-    """Per (member, metric): the first and the latest answer (rows come in time order)."""
-    found: dict[tuple[int, str], tuple[_Obs, _Obs]] = {}
+def _first_and_latest(observations: Iterable[_Obs]) -> dict[str, dict[int, tuple[_Obs, _Obs]]]:
+    """Per metric, per member: the first and the latest answer (rows come in time order)."""
+    found: dict[str, dict[int, tuple[_Obs, _Obs]]] = defaultdict(dict)
     for obs in observations:
-        key = (obs.member_id, obs.metric)
-        known = found.get(key)
-        found[key] = (obs, obs) if known is None else (known[0], obs)
+        by_member = found[obs[1]]
+        known = by_member.get(obs[0])
+        by_member[obs[0]] = (obs, obs) if known is None else (known[0], obs)
     return found
 
 
 def _latest_period(observations: Iterable[_Obs]) -> dict[int, str]:
     latest: dict[int, str] = {}
-    for obs in observations:
-        if obs.period > latest.get(obs.member_id, ""):
-            latest[obs.member_id] = obs.period
+    for member_id, _metric, _value, period in observations:
+        if period > latest.get(member_id, ""):
+            latest[member_id] = period
     return latest
 
 
@@ -257,15 +248,14 @@ def practice_lines(
     lines: list[PracticeLine] = []
     paired_people: set[int] = set()
     for practice_id in practice_ids:
-        metric = PRACTICE_PREFIX + practice_id
         firsts: list[int] = []
         latests: list[int] = []
-        for (member_id, key), (first, latest) in pairs.items():
-            if key != metric or last_period[member_id] <= first.period:
-                continue
+        for member_id, (first, latest) in pairs.get(PRACTICE_PREFIX + practice_id, {}).items():
+            if last_period[member_id] <= first[3]:
+                continue  # no later check answered: nothing to compare
             paired_people.add(member_id)
-            firsts.append(1 if first.value else 0)
-            latests.append(1 if latest.value else 0)
+            firsts.append(1 if first[2] else 0)
+            latests.append(1 if latest[2] else 0)
         lines.append(
             PracticeLine(
                 practice_id,
@@ -284,12 +274,12 @@ def number_lines(observations: Sequence[_Obs]) -> tuple[list[NumberLine], set[in
     for metric in NUMBER_METRICS:
         firsts: list[int] = []
         latests: list[int] = []
-        for (member_id, key), (first, latest) in pairs.items():
-            if key != metric or latest.period <= first.period:
-                continue
+        for member_id, (first, latest) in pairs.get(metric, {}).items():
+            if latest[3] <= first[3]:
+                continue  # given in one month only
             paired_people.add(member_id)
-            firsts.append(first.value)
-            latests.append(latest.value)
+            firsts.append(first[2])
+            latests.append(latest[2])
         n = len(firsts)
         lines.append(
             NumberLine(
@@ -306,32 +296,53 @@ def week_start(instant: datetime, zone: ZoneInfo) -> date:
     return day - timedelta(days=day.weekday())
 
 
-async def _answer_times(tx: AsyncSession, cohort_id: int) -> list[tuple[int, datetime]]:
-    """(member, when) of every answer a member of the cohort gave (see the module's doc)."""
+async def _answer_hours(tx: AsyncSession, cohort_id: int, now: datetime) -> Sequence[Any]:
+    """Distinct (member, hour) of every answer a member of the cohort gave up to `now` (see
+    the module's doc). The database truncates to the hour and removes duplicates: a year of a
+    large cohort is ~200k answers, and every answer of one hour falls in the same week. The
+    hour comes as the driver gives it (SQLite: UTC text "YYYY-MM-DD HH"; PostgreSQL: an aware
+    datetime).
+    """
+    postgresql = tx.get_bind().dialect.name == "postgresql"
     enrolled = select(Enrolment.member_id).where(Enrolment.cohort_id == cohort_id)
     sessions = select(TrainingSession.id).where(TrainingSession.cohort_id == cohort_id)
+
+    def hour(column: Any) -> Any:
+        if postgresql:
+            return func.date_trunc("hour", column).label("at")
+        # SQLite stores UTC instants as text: "2026-11-25 09:00:00.000000".
+        return func.substr(type_coerce(column, String), 1, 13).label("at")
+
     checkins = (
-        select(Objective.member_id.label("member_id"), ObjectiveCheckin.answered_at.label("at"))
+        select(Objective.member_id.label("member_id"), hour(ObjectiveCheckin.answered_at))
         .join(ObjectiveCheckin, ObjectiveCheckin.objective_id == Objective.id)
-        .where(Objective.cohort_id == cohort_id, ObjectiveCheckin.answered_at.is_not(None))
+        .where(Objective.cohort_id == cohort_id, ObjectiveCheckin.answered_at <= now)
     )
-    rsvps = select(Rsvp.member_id, Rsvp.updated_at).where(
-        Rsvp.session_id.in_(sessions), Rsvp.member_id.is_not(None)
+    rsvps = select(Rsvp.member_id, hour(Rsvp.updated_at)).where(
+        Rsvp.session_id.in_(sessions), Rsvp.member_id.is_not(None), Rsvp.updated_at <= now
     )
-    first_rsvps = select(Rsvp.member_id, Rsvp.answered_at).where(
-        Rsvp.session_id.in_(sessions), Rsvp.member_id.is_not(None)
+    first_rsvps = select(Rsvp.member_id, hour(Rsvp.answered_at)).where(
+        Rsvp.session_id.in_(sessions), Rsvp.member_id.is_not(None), Rsvp.answered_at <= now
     )
-    votes = select(TipReceipt.member_id, TipReceipt.feedback_at).where(
-        TipReceipt.member_id.in_(enrolled), TipReceipt.feedback_at.is_not(None)
+    votes = select(TipReceipt.member_id, hour(TipReceipt.feedback_at)).where(
+        TipReceipt.member_id.in_(enrolled), TipReceipt.feedback_at <= now
     )
-    checks = select(Observation.member_id, Observation.observed_at).where(
-        Observation.cohort_id == cohort_id
+    checks = select(Observation.member_id, hour(Observation.observed_at)).where(
+        Observation.cohort_id == cohort_id, Observation.observed_at <= now
     )
-    asked = select(Question.member_id, Question.asked_at).where(Question.cohort_id == cohort_id)
+    asked = select(Question.member_id, hour(Question.asked_at)).where(
+        Question.cohort_id == cohort_id, Question.asked_at <= now
+    )
     # Typed loosely: SQLAlchemy cannot type a union of differently typed selects.
-    every: Any = union_all(checkins, rsvps, first_rsvps, votes, checks, asked)
-    rows: Sequence[Any] = (await tx.execute(every)).all()
-    return [(int(member_id), at) for member_id, at in rows if at is not None]
+    every: Any = union(checkins, rsvps, first_rsvps, votes, checks, asked)
+    return (await tx.execute(every)).all()
+
+
+def _hour_instant(raw: str | datetime) -> datetime:
+    """An hour as `_answer_hours` reads it, as an aware UTC datetime."""
+    if isinstance(raw, datetime):
+        return raw.astimezone(UTC) if raw.tzinfo else raw.replace(tzinfo=UTC)
+    return datetime.fromisoformat(f"{raw}:00").replace(tzinfo=UTC)
 
 
 async def weekly_answering(
@@ -339,16 +350,19 @@ async def weekly_answering(
 ) -> tuple[list[WeekLine], Figure]:
     """Per week since the programme began: the share of enrolled members who answered."""
     zone = ZoneInfo(cohort.timezone)
-    enrolments = (
-        await tx.execute(
-            select(Enrolment.member_id, Enrolment.joined_at, Enrolment.left_at).where(
-                Enrolment.cohort_id == cohort.id
+    enrolments: list[tuple[int, datetime, datetime | None]] = [
+        (row.member_id, row.joined_at, row.left_at)
+        for row in (
+            await tx.execute(
+                select(Enrolment.member_id, Enrolment.joined_at, Enrolment.left_at).where(
+                    Enrolment.cohort_id == cohort.id
+                )
             )
-        )
-    ).all()
+        ).all()
+    ]
     if not enrolments:
         return [], HIDDEN
-    first_week = week_start(min([cohort.created_at, *(row.joined_at for row in enrolments)]), zone)
+    first_week = week_start(min([cohort.created_at, *(row[1] for row in enrolments)]), zone)
     last_week = week_start(now, zone)
     weeks_count = (last_week - first_week).days // 7 + 1
     if weeks_count > MAX_WEEKS:
@@ -356,10 +370,14 @@ async def weekly_answering(
         weeks_count = MAX_WEEKS
     index_of = {first_week + timedelta(weeks=i): i for i in range(weeks_count)}
     answered: list[set[int]] = [set() for _ in range(weeks_count)]
-    for member_id, at in await _answer_times(tx, cohort.id):
-        if at > now:
+    week_of_hour: dict[str | datetime, int | None] = {}
+    for member_id, raw in await _answer_hours(tx, cohort.id, now):
+        if raw is None:
             continue
-        index = index_of.get(week_start(at, zone))
+        if raw in week_of_hour:
+            index = week_of_hour[raw]
+        else:
+            index = week_of_hour[raw] = index_of.get(week_start(_hour_instant(raw), zone))
         if index is not None:
             answered[index].add(member_id)
     lines: list[WeekLine] = []
@@ -369,9 +387,9 @@ async def weekly_answering(
         begins = datetime.combine(monday, datetime.min.time(), zone)
         ends = begins + timedelta(days=7)
         base = {
-            row.member_id
-            for row in enrolments
-            if row.joined_at < ends and (row.left_at is None or row.left_at >= begins)
+            member_id
+            for member_id, joined_at, left_at in enrolments
+            if joined_at < ends and (left_at is None or left_at >= begins)
         }
         week = share(len(answered[i] & base), len(base))
         lines.append(WeekLine(monday, week))
@@ -468,12 +486,12 @@ async def bilan_data(
     first_session = sessions[0].starts_at if sessions else None
     starts = [cohort.created_at, *(at for at in (joined[1], first_session) if at is not None)]
     weeks, average = await weekly_answering(tx, cohort, now)
-    observations = [obs for obs in await _observations(tx, cohort.id) if obs.observed_at <= now]
+    observations = await _observations(tx, cohort.id, now)
     practices, practice_people = practice_lines(observations, practice_ids)
     numbers, number_people = number_lines(observations)
     periods: dict[int, set[str]] = defaultdict(set)
-    for obs in observations:
-        periods[obs.member_id].add(obs.period)
+    for member_id, _metric, _value, period in observations:
+        periods[member_id].add(period)
     return BilanData(
         cohort_name=cohort.name,
         commune=cohort.commune,
@@ -546,18 +564,16 @@ async def progress_summary(
         )
     ).all()
     names: dict[int, str] = {row.id: row.first_name for row in enrolled}
-    observations = [
-        obs
-        for obs in await _observations(tx, cohort.id)
-        if obs.observed_at <= now and obs.member_id in names
-    ]
+    observations = [obs for obs in await _observations(tx, cohort.id, now) if obs[0] in names]
     if not observations:
         return None
-    answered = {obs.member_id for obs in observations if obs.period == period}
-    moved: set[int] = set()
-    for (member_id, _metric), (first, latest) in _first_and_latest(observations).items():
-        if latest.value > first.value:
-            moved.add(member_id)
+    answered = {member_id for member_id, _metric, _value, at in observations if at == period}
+    moved = {
+        member_id
+        for by_member in _first_and_latest(observations).values()
+        for member_id, (first, latest) in by_member.items()
+        if latest[2] > first[2]
+    }
 
     def sorted_names(ids: Iterable[int]) -> tuple[str, ...]:
         return tuple(sorted((names[i] for i in ids), key=str.casefold))
