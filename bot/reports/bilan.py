@@ -20,16 +20,16 @@ Definitions (what the database records):
   a practice when the member answered a progress check in a later month than their first
   answer to it (adopted practices are not asked again: their latest answer stands).
 
-The bilan of `bilan_pdf.py` draws these; `progress_summary()` gives /stats and the trainer's
-digest who answered this month's check and who moved. Read-only: plain dataclasses out, no
-telegram import, nothing written.
+`bilan_pdf.py` draws these; bot/reports/observations.py reads the progress check's answers
+(and gives /stats and the trainer's digest this month's check). Read-only: plain dataclasses
+out, no telegram import, nothing written.
 """
 
 from __future__ import annotations
 
 import statistics
 from collections import defaultdict
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
@@ -42,7 +42,6 @@ from bot.content import ContentLibrary
 from bot.models import (
     Cohort,
     Enrolment,
-    Member,
     Objective,
     ObjectiveCheckin,
     ObjectiveStatus,
@@ -52,10 +51,17 @@ from bot.models import (
     TipReceipt,
     TrainingSession,
 )
+from bot.reports.observations import (
+    Answer,
+    first_and_latest,
+    latest_period,
+    read_observations,
+)
 from bot.reports.stats import cohort_stats
 
 # A figure over fewer people than this is hidden (shown "< 5"), never given per person.
 MIN_PEOPLE = 5
+HIDDEN_TEXT = f"< {MIN_PEOPLE}"
 NUMBER_METRICS = ("followers", "posts_7d", "customers_month")
 PRACTICE_PREFIX = "practice:"
 # The engagement chart shows at most this many weeks (the latest).
@@ -89,6 +95,11 @@ def figure(value: float | None, people: int) -> Figure:
     if people < MIN_PEOPLE or value is None:
         return HIDDEN
     return Figure(float(value), people)
+
+
+def head_count(n: int) -> str:
+    """A number of people as staff may read it: "< 5" below MIN_PEOPLE."""
+    return HIDDEN_TEXT if n < MIN_PEOPLE else str(n)
 
 
 def count(n: int) -> Figure:
@@ -204,47 +215,12 @@ class BilanData:
 # --- queries ------------------------------------------------------------------------------
 
 
-# One answer to the progress check, as read: (member_id, metric, value, period), in time order.
-_Obs = tuple[int, str, int, str]
-
-
-async def _observations(tx: AsyncSession, cohort_id: int, now: datetime) -> list[_Obs]:
-    """The cohort's observations up to `now`, oldest first (instants are not read: ordering
-    and filtering happen in the database, which spares converting ~100k datetimes)."""
-    rows: Sequence[Any] = (
-        await tx.execute(
-            select(Observation.member_id, Observation.metric, Observation.value, Observation.period)
-            .where(Observation.cohort_id == cohort_id, Observation.observed_at <= now)
-            .order_by(Observation.observed_at, Observation.id)
-        )
-    ).all()
-    return [tuple(row) for row in rows]
-
-
-def _first_and_latest(observations: Iterable[_Obs]) -> dict[str, dict[int, tuple[_Obs, _Obs]]]:
-    """Per metric, per member: the first and the latest answer (rows come in time order)."""
-    found: dict[str, dict[int, tuple[_Obs, _Obs]]] = defaultdict(dict)
-    for obs in observations:
-        by_member = found[obs[1]]
-        known = by_member.get(obs[0])
-        by_member[obs[0]] = (obs, obs) if known is None else (known[0], obs)
-    return found
-
-
-def _latest_period(observations: Iterable[_Obs]) -> dict[int, str]:
-    latest: dict[int, str] = {}
-    for member_id, _metric, _value, period in observations:
-        if period > latest.get(member_id, ""):
-            latest[member_id] = period
-    return latest
-
-
 def practice_lines(
-    observations: Sequence[_Obs], practice_ids: Sequence[str]
+    observations: Sequence[Answer], practice_ids: Sequence[str]
 ) -> tuple[list[PracticeLine], set[int]]:
     """Adoption at the first answer and now, over the same (paired) members per practice."""
-    pairs = _first_and_latest(observations)
-    last_period = _latest_period(observations)
+    pairs = first_and_latest(observations)
+    last_period = latest_period(observations)
     lines: list[PracticeLine] = []
     paired_people: set[int] = set()
     for practice_id in practice_ids:
@@ -266,9 +242,9 @@ def practice_lines(
     return lines, paired_people
 
 
-def number_lines(observations: Sequence[_Obs]) -> tuple[list[NumberLine], set[int]]:
+def number_lines(observations: Sequence[Answer]) -> tuple[list[NumberLine], set[int]]:
     """Medians at the first answer and now, over the members who gave the number twice."""
-    pairs = _first_and_latest(observations)
+    pairs = first_and_latest(observations)
     lines: list[NumberLine] = []
     paired_people: set[int] = set()
     for metric in NUMBER_METRICS:
@@ -486,7 +462,7 @@ async def bilan_data(
     first_session = sessions[0].starts_at if sessions else None
     starts = [cohort.created_at, *(at for at in (joined[1], first_session) if at is not None)]
     weeks, average = await weekly_answering(tx, cohort, now)
-    observations = await _observations(tx, cohort.id, now)
+    observations = await read_observations(tx, cohort.id, now)
     practices, practice_people = practice_lines(observations, practice_ids)
     numbers, number_people = number_lines(observations)
     periods: dict[int, set[str]] = defaultdict(set)
@@ -528,60 +504,4 @@ async def bilan_with_content(
         now,
         practice_ids=[practice.id for practice in content.practices],
         theme_of={tip.id: tip.theme for tip in content.tips},
-    )
-
-
-# --- /stats and the trainer's digest: this month's check -----------------------------------
-
-
-@dataclass(frozen=True)
-class ProgressSummary:
-    """This month's progress check in a cohort: who answered, who has not, who moved."""
-
-    period: str  # "2026-11", the month in the cohort's zone
-    merchants: int
-    answered: int
-    not_answered: tuple[str, ...]  # first names, alphabetical
-    # Members with a number or a practice up since their first answer.
-    moved: tuple[str, ...]
-
-
-def month_of(instant: datetime, zone: ZoneInfo) -> str:
-    return instant.astimezone(zone).strftime("%Y-%m")
-
-
-async def progress_summary(
-    tx: AsyncSession, cohort: Cohort, now: datetime
-) -> ProgressSummary | None:
-    """This month's check for /stats and the digest; None while nobody in the cohort ever
-    answered the progress check (the feature is not in use: nothing to say)."""
-    period = month_of(now, ZoneInfo(cohort.timezone))
-    enrolled = (
-        await tx.execute(
-            select(Member.id, Member.first_name)
-            .join(Enrolment, Enrolment.member_id == Member.id)
-            .where(Enrolment.cohort_id == cohort.id, Enrolment.left_at.is_(None))
-        )
-    ).all()
-    names: dict[int, str] = {row.id: row.first_name for row in enrolled}
-    observations = [obs for obs in await _observations(tx, cohort.id, now) if obs[0] in names]
-    if not observations:
-        return None
-    answered = {member_id for member_id, _metric, _value, at in observations if at == period}
-    moved = {
-        member_id
-        for by_member in _first_and_latest(observations).values()
-        for member_id, (first, latest) in by_member.items()
-        if latest[2] > first[2]
-    }
-
-    def sorted_names(ids: Iterable[int]) -> tuple[str, ...]:
-        return tuple(sorted((names[i] for i in ids), key=str.casefold))
-
-    return ProgressSummary(
-        period=period,
-        merchants=len(names),
-        answered=len(answered),
-        not_answered=sorted_names(set(names) - answered),
-        moved=sorted_names(moved),
     )

@@ -29,7 +29,14 @@ from matplotlib.ticker import MaxNLocator, PercentFormatter
 
 from bot.content import ContentLibrary
 from bot.i18n import N_, Html, Translator
-from bot.reports.bilan import MIN_PEOPLE, BilanData, Figure, NumberLine, PracticeLine
+from bot.reports.bilan import (
+    HIDDEN_TEXT,
+    MIN_PEOPLE,
+    BilanData,
+    Figure,
+    NumberLine,
+    PracticeLine,
+)
 from bot.services.flyer import _font_files, printable
 
 PAGE_W, PAGE_H = 210.0, 297.0
@@ -41,7 +48,6 @@ SOFT = (90, 98, 106)
 TEAL = (42, 157, 143)
 PALE = (233, 245, 243)
 CHART_DPI = 110
-HIDDEN_TEXT = f"< {MIN_PEOPLE}"
 NUMBER_LABELS = {
     "followers": N_("Abonnés de la page (médiane)"),
     "posts_7d": N_("Publications sur 7 jours (médiane)"),

@@ -189,3 +189,21 @@ async def test_relais_bilan_writes_the_pdf(relais: Harness, tmp_path: Path) -> N
         await asyncio.to_thread(bilan_command, relais.settings, "NOPE", out)
     with pytest.raises(CliError, match="does not exist"):
         await asyncio.to_thread(bilan_command, relais.settings, "NOPE", tmp_path / "x" / "b.pdf")
+
+
+async def test_stats_show_this_months_check_as_counts(relais: Harness) -> None:
+    r = await room(relais)
+    await r.claire.send("/stats")
+    first = await r.claire.expect("Participation entre les séances")
+    assert "Point du mois" not in first.text  # nobody ever answered one: nothing to say
+    await programme(relais, r)
+    relais.clock.set(REPORT_AT)
+
+    await r.claire.send("/stats")
+    await r.claire.expect("2 séances, 9 présences au total", kind="photo")
+    table = await r.claire.expect("Point du mois (décembre 2026)")
+    # Five of six answered in December (Fay did not); five moved since their first answer.
+    assert "📝 Ont répondu : 5 sur 6 · pas encore : < 5" in table.text
+    assert "(un chiffre ou une pratique en hausse) : 5" in table.text
+    for name in ("Alice", "Bob", "Fay"):
+        assert name not in table.text

@@ -27,7 +27,7 @@ from bot.models import (
     RsvpAnswer,
     TipReceipt,
 )
-from bot.reports import bilan
+from bot.reports import bilan, digest, observations
 from bot.reports.bilan import (
     HIDDEN,
     MIN_PEOPLE,
@@ -40,6 +40,7 @@ from bot.reports.bilan import (
     share,
 )
 from bot.reports.bilan_pdf import render_bilan, shown
+from bot.services.checkins import digest_text
 from tests.factories import (
     build_objective,
     content_library,
@@ -347,13 +348,13 @@ def test_the_challenge_and_trio_sections_appear_when_given() -> None:
 async def test_progress_summary_says_who_has_not_answered_and_who_moved(db: Database) -> None:
     async with db.unit_of_work() as tx:
         cohort, people = await programme(tx)
-        november = await bilan.progress_summary(tx, cohort, NOVEMBER_AT + timedelta(days=1))
-        december = await bilan.progress_summary(tx, cohort, NOW)
+        november = await observations.progress_summary(tx, cohort, NOVEMBER_AT + timedelta(days=1))
+        december = await observations.progress_summary(tx, cohort, NOW)
         await observation(tx, people[2], "posts_7d", 4, observed_at=NOW)
-        later = await bilan.progress_summary(tx, cohort, NOW + timedelta(hours=1))
+        later = await observations.progress_summary(tx, cohort, NOW + timedelta(hours=1))
         empty_cohort = await make_cohort(tx, "Vide")
         await make_members(tx, empty_cohort, 2)
-        nothing = await bilan.progress_summary(tx, empty_cohort, NOW)
+        nothing = await observations.progress_summary(tx, empty_cohort, NOW)
     assert november is not None
     assert (november.period, november.merchants, november.answered) == ("2026-11", 6, 5)
     assert november.not_answered == ("M5",)
@@ -365,3 +366,27 @@ async def test_progress_summary_says_who_has_not_answered_and_who_moved(db: Data
     assert later is not None
     assert (later.answered, later.not_answered[:2]) == (1, ("M0", "M1"))
     assert nothing is None
+
+
+async def test_the_trainers_digest_names_who_has_not_answered_and_who_moved(
+    db: Database,
+) -> None:
+    async with db.unit_of_work() as tx:
+        cohort, _ = await programme(tx)
+        ts = await make_session(tx, cohort, NOVEMBER_AT + timedelta(days=2), number=9)
+        data = await digest.trainer_digest(
+            tx,
+            cohort.id,
+            since=NOVEMBER_AT - timedelta(days=7),
+            now=NOVEMBER_AT + timedelta(days=1),
+        )
+        without_now = await digest.trainer_digest(tx, cohort.id, since=NOVEMBER_AT)
+    assert data.progress is not None
+    assert data.has_news
+    assert without_now.progress is None
+    text = digest_text(I18N("fr", "Europe/Brussels"), ts, data)
+    assert "<b>📝 Point du mois</b>\n5 sur 6 ont répondu ce mois-ci." in text
+    assert "Pas encore répondu : M5" in text
+    assert "📈 En progrès depuis leur premier point : M0, M1, M2, M3, M4" in text
+    english = digest_text(I18N("en", "Europe/Brussels"), ts, data)
+    assert "5 of 6 answered this month." in english
