@@ -3,6 +3,7 @@
     .venv/bin/python bench/bilan.py                                     # SQLite
     .venv/bin/python bench/bilan.py --database-url postgresql+asyncpg://...
     .venv/bin/python bench/bilan.py --members 1000 --months 12 --runs 5
+    .venv/bin/python bench/bilan.py --reuse        # keep (or reuse) the population
 
 One cohort of `--members` merchants (default 1,000) followed for `--months` months (default
 12): a baseline of the three numbers and the ten practices for everyone, then a monthly check
@@ -261,30 +262,54 @@ async def populate(db: Database, members: int, months: int) -> dict[str, int]:
     }
 
 
-async def measure(url: str | None, members: int, months: int, runs: int, tmp: Path) -> None:
+async def _built(db: Database) -> bool:
+    try:
+        async with db.read() as tx:
+            return (
+                await tx.scalar(select(Cohort.id).where(Cohort.join_code == "BENCHBILAN"))
+                is not None
+            )
+    except Exception:
+        return False
+
+
+async def measure(
+    url: str | None, members: int, months: int, runs: int, tmp: Path, reuse: bool
+) -> None:
     if url and url.startswith("postgresql"):
         db = Database(url, connect_args={"server_settings": {"search_path": SCHEMA}})
-        async with db.engine.begin() as conn:
-            await conn.execute(text(f"DROP SCHEMA IF EXISTS {SCHEMA} CASCADE"))
-            await conn.execute(text(f"CREATE SCHEMA {SCHEMA}"))
-            await conn.run_sync(Base.metadata.create_all)
         backend = "PostgreSQL"
+        fresh = not (reuse and await _built(db))
+        if fresh:
+            async with db.engine.begin() as conn:
+                await conn.execute(text(f"DROP SCHEMA IF EXISTS {SCHEMA} CASCADE"))
+                await conn.execute(text(f"CREATE SCHEMA {SCHEMA}"))
+                await conn.run_sync(Base.metadata.create_all)
     else:
-        url = f"sqlite+aiosqlite:///{tmp / 'bilan.db'}"
-        await upgrade(url)
+        folder = Path(tempfile.gettempdir()) if reuse else tmp
+        url = f"sqlite+aiosqlite:///{folder / f'relais-bench-bilan-{members}-{months}.db'}"
         db = Database(url)
         backend = "SQLite"
-    built = time.perf_counter()
-    counts = await populate(db, members, months)
-    if backend == "PostgreSQL":
-        async with db.engine.connect() as conn:
-            await conn.execution_options(isolation_level="AUTOCOMMIT")
-            await conn.execute(text("ANALYZE"))
-    print(
-        f"{backend}: {members} members, {months} months, built in "
-        f"{time.perf_counter() - built:.1f} s: "
-        + ", ".join(f"{n:,} {what}" for what, n in counts.items())
-    )
+        fresh = not (reuse and await _built(db))
+        if fresh:
+            await db.dispose()
+            (folder / f"relais-bench-bilan-{members}-{months}.db").unlink(missing_ok=True)
+            await upgrade(url)
+            db = Database(url)
+    if fresh:
+        built = time.perf_counter()
+        counts = await populate(db, members, months)
+        if backend == "PostgreSQL":
+            async with db.engine.connect() as conn:
+                await conn.execution_options(isolation_level="AUTOCOMMIT")
+                await conn.execute(text("ANALYZE"))
+        print(
+            f"{backend}: {members} members, {months} months, built in "
+            f"{time.perf_counter() - built:.1f} s: "
+            + ", ".join(f"{n:,} {what}" for what, n in counts.items())
+        )
+    else:
+        print(f"{backend}: {members} members, {months} months (the population of a previous run)")
     content = load_for_bot()
     t = I18n()("fr", "Europe/Brussels")
     timings: list[tuple[float, float, int]] = []
@@ -328,9 +353,17 @@ def main() -> None:
     parser.add_argument("--members", type=int, default=1000)
     parser.add_argument("--months", type=int, default=12)
     parser.add_argument("--runs", type=int, default=5)
+    parser.add_argument(
+        "--reuse",
+        action="store_true",
+        help="keep the population for the next run and use the previous one if there is one "
+        "(SQLite: a file in the temporary folder; PostgreSQL: the bilan_bench schema)",
+    )
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
-        asyncio.run(measure(args.database_url, args.members, args.months, args.runs, Path(tmp)))
+        asyncio.run(
+            measure(args.database_url, args.members, args.months, args.runs, Path(tmp), args.reuse)
+        )
 
 
 if __name__ == "__main__":

@@ -82,9 +82,13 @@ def say(t: Translator, message: str, /, **values: object) -> str:
 # --- charts -------------------------------------------------------------------------------
 
 
-def _png(chart: ChartFigure, left: float = 0.09) -> BytesIO:
-    # Fixed margins: tight_layout() measures every label and costs more than the drawing.
-    chart.subplots_adjust(left=left, right=0.98, top=0.95, bottom=0.2)
+def _png(chart: ChartFigure, left: float = 0.11) -> BytesIO:
+    # Fixed margins (0.5 inch below for the axis): tight_layout() measures every label and
+    # costs more than the drawing.
+    bottom = 0.5 / chart.get_figheight()
+    chart.subplots_adjust(
+        left=left, right=0.98, top=1 - 0.15 / chart.get_figheight(), bottom=bottom
+    )
     buffer = BytesIO()
     chart.savefig(buffer, format="png", dpi=CHART_DPI)
     buffer.seek(0)
