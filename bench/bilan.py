@@ -325,6 +325,9 @@ async def measure(
         drawn = time.perf_counter()
         timings.append((queried - started, drawn - queried, len(pdf)))
         cpu.append(time.process_time() - cpu_started)
+    if backend == "PostgreSQL" and not reuse:
+        async with db.engine.begin() as conn:
+            await conn.execute(text(f"DROP SCHEMA IF EXISTS {SCHEMA} CASCADE"))
     await db.dispose()
     first, rest = timings[0], timings[1:] or timings
     print(f"  weeks {len(data.weeks)}, sessions {len(data.sessions)}, PDF {first[2]:,} bytes")

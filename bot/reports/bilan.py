@@ -35,7 +35,7 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import String, func, select, type_coerce, union
+from sqlalchemy import String, case, func, select, type_coerce, union
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.content import ContentLibrary
@@ -397,35 +397,35 @@ async def objective_figures(tx: AsyncSession, cohort_id: int) -> ObjectiveFigure
 async def theme_lines(
     tx: AsyncSession, cohort_id: int, theme_of: Mapping[str, str], limit: int = TOP_THEMES
 ) -> list[ThemeLine]:
-    """Tip themes by 👍 among the cohort's members, the most liked first."""
+    """Tip themes by 👍 among the cohort's members, the most liked first.
+
+    The database groups the votes by theme (tip id -> theme given as a CASE): a year of a
+    large cohort is tens of thousands of votes, and only a handful of themes.
+    """
+    if not theme_of:
+        return []
     enrolled = select(Enrolment.member_id).where(Enrolment.cohort_id == cohort_id)
-    rows = await tx.execute(
-        select(TipReceipt.tip_id, TipReceipt.member_id, TipReceipt.feedback).where(
-            TipReceipt.member_id.in_(enrolled), TipReceipt.feedback.is_not(None)
+    theme = case(dict(theme_of), value=TipReceipt.tip_id, else_=None).label("theme")
+    up = func.sum(case((TipReceipt.feedback == "up", 1), else_=0))
+    rows: Sequence[Any] = (
+        await tx.execute(
+            select(theme, func.count(func.distinct(TipReceipt.member_id)), up, func.count())
+            .where(TipReceipt.member_id.in_(enrolled), TipReceipt.feedback.is_not(None))
+            .group_by(theme)
         )
-    )
-    voters: dict[str, set[int]] = defaultdict(set)
-    ups: dict[str, int] = defaultdict(int)
-    votes: dict[str, int] = defaultdict(int)
-    for tip_id, member_id, feedback in rows.all():
-        theme = theme_of.get(tip_id)
-        if theme is None:
-            continue
-        voters[theme].add(member_id)
-        votes[theme] += 1
-        if feedback == "up":
-            ups[theme] += 1
+    ).all()
+    found = [
+        (code, int(voters), int(ups or 0), int(votes))
+        for code, voters, ups, votes in rows
+        if code is not None
+    ]
     ranked = sorted(
-        (theme for theme in voters if len(voters[theme]) >= MIN_PEOPLE and ups[theme]),
-        key=lambda theme: (-ups[theme], -ups[theme] / votes[theme], theme),
+        (line for line in found if line[1] >= MIN_PEOPLE and line[2]),
+        key=lambda line: (-line[2], -line[2] / line[3], line[0]),
     )
     return [
-        ThemeLine(
-            theme,
-            figure(ups[theme], len(voters[theme])),
-            figure(ups[theme] / votes[theme], len(voters[theme])),
-        )
-        for theme in ranked[:limit]
+        ThemeLine(code, figure(ups, voters), figure(ups / votes, voters))
+        for code, voters, ups, votes in ranked[:limit]
     ]
 
 

@@ -48,6 +48,7 @@ SOFT = (90, 98, 106)
 TEAL = (42, 157, 143)
 PALE = (233, 245, 243)
 CHART_DPI = 110
+ROW_H = 6.0
 NUMBER_LABELS = {
     "followers": N_("Abonnés de la page (médiane)"),
     "posts_7d": N_("Publications sur 7 jours (médiane)"),
@@ -210,23 +211,26 @@ class _Page:
     def table(
         self, rows: Sequence[Sequence[str]], widths: Sequence[float], align: Sequence[str]
     ) -> None:
+        """A plain table, one line per row (a text too wide is shortened with "…"), the first
+        row as headings. Drawn cell by cell: fpdf2's table() lays out far more than we need."""
         pdf = self.pdf
-        pdf.set_font(FONT, "", 9)
-        pdf.set_text_color(*INK)
+        scale = WIDTH / sum(widths)
+        sizes = [width * scale for width in widths]
+        aligns = {"LEFT": "L", "RIGHT": "R", "CENTER": "C"}
         pdf.set_draw_color(200, 208, 212)
         pdf.set_line_width(0.2)
-        with pdf.table(
-            col_widths=tuple(widths),
-            width=WIDTH,
-            line_height=5.5,
-            headings_style=_headings(),
-            text_align=tuple(align),
-            first_row_as_headings=True,
-        ) as table:
-            for values in rows:
-                row = table.row()
-                for value in values:
-                    row.cell(printable(value))
+        for index, values in enumerate(rows):
+            heading = index == 0
+            if pdf.get_y() + ROW_H > PAGE_H - MARGIN:
+                pdf.add_page()
+            pdf.set_font(FONT, "B" if heading else "", 9)
+            pdf.set_text_color(*INK)
+            pdf.set_fill_color(*PALE)
+            pdf.set_x(MARGIN)
+            for value, size, where in zip(values, sizes, align, strict=True):
+                text = _fit(pdf, printable(value), size - 2)
+                pdf.cell(size, ROW_H, text, border="B", align=aligns[where], fill=heading)
+            pdf.ln(ROW_H)
         pdf.ln(2)
 
     def key_figures(self, items: Sequence[tuple[str, str]]) -> None:
@@ -251,10 +255,13 @@ class _Page:
         pdf.set_y(top + 28)
 
 
-def _headings() -> object:
-    from fpdf.fonts import FontFace
-
-    return FontFace(emphasis="BOLD", color=INK, fill_color=PALE)
+def _fit(pdf: FPDF, text: str, width: float) -> str:
+    """`text`, shortened with "…" until it fits `width` millimetres in the current font."""
+    if pdf.get_string_width(text) <= width:
+        return text
+    while text and pdf.get_string_width(text + "…") > width:
+        text = text[:-1]
+    return text.rstrip() + "…"
 
 
 def render_bilan(data: BilanData, t: Translator, content: ContentLibrary) -> bytes:
