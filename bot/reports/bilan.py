@@ -98,8 +98,8 @@ def figure(value: float | None, people: int) -> Figure:
 
 
 def head_count(n: int) -> str:
-    """A number of people as staff may read it: "< 5" below MIN_PEOPLE."""
-    return HIDDEN_TEXT if n < MIN_PEOPLE else str(n)
+    """A number of people as text for staff (/stats): "< 5" when `count(n)` is hidden."""
+    return HIDDEN_TEXT if count(n).hidden else str(n)
 
 
 def count(n: int) -> Figure:

@@ -390,3 +390,8 @@ async def test_the_trainers_digest_names_who_has_not_answered_and_who_moved(
     assert "📈 En progrès depuis leur premier point : M0, M1, M2, M3, M4" in text
     english = digest_text(I18N("en", "Europe/Brussels"), ts, data)
     assert "5 of 6 answered this month." in english
+
+
+@pytest.mark.parametrize(("n", "text"), [(0, "< 5"), (4, "< 5"), (5, "5"), (120, "120")])
+def test_a_head_count_for_stats_follows_the_same_rule(n: int, text: str) -> None:
+    assert bilan.head_count(n) == text
