@@ -395,3 +395,30 @@ async def test_the_trainers_digest_names_who_has_not_answered_and_who_moved(
 @pytest.mark.parametrize(("n", "text"), [(0, "< 5"), (4, "< 5"), (5, "5"), (120, "120")])
 def test_a_head_count_for_stats_follows_the_same_rule(n: int, text: str) -> None:
     assert bilan.head_count(n) == text
+
+
+async def test_an_answer_counts_in_its_local_week(db: Database) -> None:
+    """Weeks run Monday to Sunday in the cohort's zone: 23:30 on a Sunday in Brussels (22:30
+    UTC) is that week; ten minutes past midnight (23:10 UTC) is the next one."""
+    sunday_late = datetime(2026, 11, 29, 22, 30, tzinfo=UTC)
+    monday_early = datetime(2026, 11, 29, 23, 10, tzinfo=UTC)
+    async with db.unit_of_work() as tx:
+        cohort = await make_cohort(tx, created_at=STARTED)
+        people = await make_members(tx, cohort, 5)
+        await tx.execute(
+            update(Enrolment).where(Enrolment.cohort_id == cohort.id).values(joined_at=STARTED)
+        )
+        tip = content_library().tips[0]
+        tx.add_all(
+            TipReceipt(
+                member_id=p.id, tip_id=tip.id, via="drip", feedback="up", feedback_at=sunday_late
+            )
+            for p in people
+        )
+        for person in people[:3]:
+            await observation(tx, person, "followers", 10, observed_at=monday_early)
+        data = await bilan.bilan_with_content(tx, cohort, NOW, content_library())
+    weeks = {line.week_start: line.answering for line in data.weeks}
+    assert weeks[date(2026, 11, 23)] == share(5, 5)
+    assert weeks[date(2026, 11, 30)] == share(3, 5)
+    assert weeks[date(2026, 11, 16)] == share(0, 5)
