@@ -27,6 +27,7 @@ def register(app: RelaisApp) -> None:
     from handlers import (
         admin,
         attendance,
+        bilan,
         broadcast,
         export,
         fallback,
@@ -73,6 +74,7 @@ def register(app: RelaisApp) -> None:
     ordered += attendance.handlers()
     ordered += stats.handlers()
     ordered += export.handlers()
+    ordered += bilan.handlers()
     ordered += objectives.handlers()
     ordered += progress.handlers()
     ordered += questions.handlers()

@@ -1,6 +1,7 @@
 """`/export` (coordinator): the cohort's XLSX workbook as a document.
 
-Sheets: members, sessions, RSVPs, attendance, objectives (bot/reports/export.py), with
+Sheets: members, sessions, RSVPs, attendance, objectives, the progress check's answers
+and practices (bot/reports/export.py), with
 headers in the coordinator's language. The same file comes from `relais export`. An archived
 cohort is no one's group any more: nothing leaves the database through Telegram for it.
 """
@@ -30,7 +31,7 @@ async def send_export(update: Update, context: RelaisContext) -> None:
     if cohort_id is not None:
         async with rt.db.unit_of_work() as tx:
             cohort = await cohorts.get(tx, cohort_id)
-            data = await export.workbook_bytes(tx, cohort, t) if cohort else b""
+            data = await export.workbook_bytes(tx, cohort, t, rt.content) if cohort else b""
             if cohort is not None:
                 # Personal data leaves the database: the commune can see who exported it.
                 await audit(
@@ -51,7 +52,7 @@ async def send_export(update: Update, context: RelaisContext) -> None:
         InputFile(data, filename=export.filename(cohort, rt.clock.now())),
         caption=t(
             "📦 Tout le groupe <b>{cohort}</b> dans un tableur : membres, séances, réponses, "
-            "présences et objectifs.",
+            "présences, objectifs et points du mois.",
             cohort=cohort.name,
         ),
     )

@@ -66,6 +66,7 @@ COMMANDS: tuple[Command, ...] = (
     Command("presences", N_("Les présences d'une séance"), frozenset({T, C})),
     Command("stats", N_("Présence et participation"), frozenset({C})),
     Command("export", N_("Tout exporter (Excel)"), frozenset({C})),
+    Command("bilan", N_("Le bilan du programme (PDF)"), frozenset({T, C})),
     Command("inviter", N_("Inviter des participants et l'équipe"), frozenset({C})),
     Command("cohorte", N_("Choisir le groupe"), frozenset({T, C})),
     Command("aide", N_("Ce que je sais faire"), EVERYONE),

@@ -3,12 +3,14 @@
 The chart is a bar chart of attendance per session (the RSVP yes as markers), drawn by
 bot/reports/charts.py; the table under it gives, per session, present, yes, the no-show
 rate and the change since the previous session, with the overall trend; the coaching loop's
-figures follow (bot/reports/stats.py).
+figures follow (bot/reports/stats.py), then this month's progress check: counts only, "< 5"
+below five people, as in /bilan (the commune sees aggregates).
 """
 
 from __future__ import annotations
 
 import logging
+from datetime import date
 from html import escape
 from typing import Any
 
@@ -18,6 +20,8 @@ from telegram.ext import BaseHandler, CommandHandler, MessageHandler, filters
 from bot.i18n import N_, Translator
 from bot.reports import charts
 from bot.reports import stats as stats_report
+from bot.reports.bilan import head_count
+from bot.reports.observations import ProgressSummary
 from bot.reports.stats import CohortStats, EngagementSummary, Trend
 from bot.runtime import RelaisContext
 from handlers import tips as tips_handlers
@@ -91,6 +95,28 @@ def engagement_text(t: Translator, summary: EngagementSummary) -> str:
     )
 
 
+def progress_text(t: Translator, progress: ProgressSummary | None) -> str:
+    """This month's progress check, as counts ("< 5" below five people)."""
+    if progress is None:
+        return ""
+    year, month = (int(part) for part in progress.period.split("-"))
+    lines = (
+        t("<b>Point du mois ({month})</b>", month=t.date(date(year, month, 1), "LLLL y")),
+        t(
+            "📝 Ont répondu : {answered} sur {merchants} · pas encore : {missing}",
+            answered=head_count(progress.answered),
+            merchants=head_count(progress.merchants),
+            missing=head_count(len(progress.not_answered)),
+        ),
+        t(
+            "📈 Ont progressé depuis leur premier point (un chiffre ou une pratique en "
+            "hausse) : {moved}",
+            moved=head_count(len(progress.moved)),
+        ),
+    )
+    return "\n\n" + "\n".join(lines)
+
+
 async def show_stats(update: Update, context: RelaisContext) -> None:
     message = update.effective_message
     assert message is not None
@@ -104,13 +130,14 @@ async def show_stats(update: Update, context: RelaisContext) -> None:
     async with rt.db.unit_of_work() as tx:
         stats = await stats_report.cohort_stats(tx, cohort_id, now)
         engagement = await stats_report.engagement_summary(tx, cohort_id, now)
+        progress = await stats_report.progress_figures(tx, cohort_id, now)
     # The tips' 👍 / 👎: the most and the least useful tips (handlers/tips.py).
     tips_text = await tips_handlers.stats_block(context, cohort_id)
     chat = update.effective_chat
     assert chat is not None
     if not stats.sessions:
         text = t("Aucune séance n'a encore eu lieu : les chiffres viendront après la première.")
-        text += "\n\n" + engagement_text(t, engagement)
+        text += "\n\n" + engagement_text(t, engagement) + progress_text(t, progress)
         await message.reply_text(text + "\n\n" + tips_text)
         return
     labels = charts.AttendanceChartLabels(
@@ -135,6 +162,7 @@ async def show_stats(update: Update, context: RelaisContext) -> None:
     )
     await context.bot.send_photo(chat.id, InputFile(png, filename="presences.png"), caption=caption)
     text = table_text(t, stats) + "\n\n" + engagement_text(t, engagement)
+    text += progress_text(t, progress)
     await message.reply_text(text + "\n\n" + tips_text)
 
 

@@ -1,5 +1,6 @@
 """The one place that builds test data: cohorts, members, enrolments, staff roles, training
-sessions, RSVPs and objectives (one builder per model, as in FastAPI's full-stack template).
+sessions, RSVPs, objectives and progress observations (one builder per model, as in
+FastAPI's full-stack template).
 
 `build_*` returns an object not yet added (for tests that add it themselves or on purpose
 leave it out); `make_*` adds it to the open unit of work (`tx`) and flushes, never commits:
@@ -27,6 +28,7 @@ from bot.models import (
     Member,
     Objective,
     Observation,
+    ObservationSource,
     Role,
     Rsvp,
     RsvpAnswer,
@@ -334,3 +336,46 @@ async def make_observations(
     tx.add_all(rows)
     await tx.flush()
     return rows
+
+
+# --- progress observations --------------------------------------------------------------------
+
+
+def build_observation(
+    member: Member | int,
+    metric: str,
+    value: int,
+    *,
+    observed_at: datetime = OBJECTIVES_SET_AT,
+    cohort: Cohort | int | None = None,
+    source: ObservationSource | str | None = None,
+    period: str | None = None,
+    zone: tzinfo = BRUSSELS,
+) -> Observation:
+    """One answer of the progress check: a number ("followers", "posts_7d",
+    "customers_month") or "practice:<id>" with 1 (adopted) / 0 (not yet).
+
+    `period` defaults to the month of `observed_at` in `zone`; `source` to "monthly".
+    """
+    member_id = member if isinstance(member, int) else member.id
+    if cohort is None and isinstance(member, Member):
+        cohort = member.active_cohort_id
+    return Observation(
+        member_id=member_id,
+        cohort_id=cohort if isinstance(cohort, int) or cohort is None else cohort.id,
+        metric=metric,
+        value=value,
+        source=str(source or ObservationSource.MONTHLY),
+        period=period or observed_at.astimezone(zone).strftime("%Y-%m"),
+        observed_at=observed_at,
+    )
+
+
+async def observation(
+    tx: AsyncSession, member: Member | int, metric: str, value: int, **fields: Any
+) -> Observation:
+    """An observation added to the unit of work (see `build_observation`)."""
+    row = build_observation(member, metric, value, **fields)
+    tx.add(row)
+    await tx.flush()
+    return row

@@ -10,6 +10,7 @@
     relais purge [--dry-run]        erase members inactive for RETENTION_DAYS (after a warning)
     relais audit [--cohort C]       who did what: staff actions and erasures
     relais export --cohort C --out FILE   a cohort's spreadsheet (id or join code -> .xlsx)
+    relais bilan --cohort C --out FILE    the programme's impact report (A4 PDF, aggregates)
     relais i18n update|check        keep the translation catalogs in step with the code
     relais content check [--dir D]  check the tips and the curriculum (content/)
     relais try                      chat with Relais in the terminal, on a simulated Telegram
@@ -35,6 +36,7 @@ from collections.abc import Callable, Sequence
 
 from bot.cli import (
     backup,
+    bilan,
     cohort,
     content,
     doctor,
@@ -58,6 +60,7 @@ GROUPS = (
     backup,
     cohort,
     export,
+    bilan,
     outbox,
     privacy,
     i18n,

@@ -34,6 +34,7 @@ def cmd_export(args: argparse.Namespace) -> int:
 
 
 async def _export(settings: Settings, ref: str, out: Path) -> tuple[Cohort | None, int]:
+    from bot.content import load_for_bot
     from bot.i18n import I18n
     from bot.reports.export import workbook_bytes
     from bot.services.audit import audit
@@ -44,7 +45,7 @@ async def _export(settings: Settings, ref: str, out: Path) -> tuple[Cohort | Non
         if cohort is None:
             return None, 0
         t = I18n(default_language=settings.default_language)(cohort.language, cohort.timezone)
-        data = await workbook_bytes(session, cohort, t)
+        data = await workbook_bytes(session, cohort, t, load_for_bot())
         # Personal data left the database: the commune can see who exported what, when.
         await audit(session, None, cohort.id, "cohort.export", {"via": "cli"})
     await asyncio.to_thread(out.write_bytes, data)

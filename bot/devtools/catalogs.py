@@ -42,7 +42,7 @@ class Message:
 
 
 # One area, one catalog, even where its modules are named differently.
-AREA_CATALOGS = {"broadcast": "broadcasts"}
+AREA_CATALOGS = {"broadcast": "broadcasts", "bilan_pdf": "bilan"}
 
 
 def domain_of(path: Path) -> str:

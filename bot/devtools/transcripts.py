@@ -715,7 +715,7 @@ async def trainer_story(stage: Stage) -> None:
 
 async def coordinator_story(stage: Stage) -> None:
     """The first coordinator uses the setup code, invites people (link, QR code, flyer,
-    trainer), then reads attendance, the statistics and the export."""
+    trainer), then reads attendance, the statistics, the export and the impact report."""
     from bot.services import setup as setup_codes
 
     runtime = stage.app.bot_data.runtime
@@ -743,6 +743,9 @@ async def coordinator_story(stage: Stage) -> None:
 
     stage.chapter("coordinateur-export")
     await claire.send("/export")
+
+    stage.chapter("coordinateur-bilan")
+    await claire.send("/bilan")
 
 
 STORIES: tuple[tuple[Story, tuple[str, ...]], ...] = (

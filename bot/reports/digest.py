@@ -2,7 +2,8 @@
 
 Sent the day before each session (bot/services/checkins.py renders it): how many objectives
 were set, reached, in progress or stuck since the period began, who is stuck and on what,
-and the questions still waiting for an answer.
+the questions still waiting for an answer, and this month's progress check (who has not
+answered it yet, who moved since their first answer: bot/reports/observations.py).
 
 Read-only: plain data out, no telegram import, nothing written.
 """
@@ -23,6 +24,8 @@ from bot.reports.group import (
     last_answered,
     objective_state,
 )
+from bot.reports.observations import ProgressSummary
+from bot.reports.stats import progress_figures
 
 
 @dataclass(frozen=True)
@@ -53,6 +56,8 @@ class DigestData:
     no_news_count: int
     stuck: tuple[StuckItem, ...]
     questions: tuple[OpenQuestion, ...]
+    # This month's progress check (None while nobody in the cohort ever answered one).
+    progress: ProgressSummary | None = None
 
     @property
     def has_news(self) -> bool:
@@ -64,6 +69,7 @@ class DigestData:
             or self.stuck_count
             or self.no_news_count
             or self.questions
+            or (self.progress is not None and bool(self.progress.moved))
         )
 
 
@@ -80,8 +86,11 @@ async def open_questions(
     return [OpenQuestion(*row) for row in rows.all()]
 
 
-async def trainer_digest(tx: AsyncSession, cohort_id: int, *, since: datetime) -> DigestData:
-    """What the trainer needs the day before a session: counts, who is stuck, questions."""
+async def trainer_digest(
+    tx: AsyncSession, cohort_id: int, *, since: datetime, now: datetime | None = None
+) -> DigestData:
+    """What the trainer needs the day before a session: counts, who is stuck, questions, and
+    (given `now`) this month's progress check."""
     members, by_member = await cohort_objectives(tx, cohort_id)
     enrolled = {member.id: member for member in members}
     set_count = done = doing = stuck_count = no_news = 0
@@ -125,6 +134,7 @@ async def trainer_digest(tx: AsyncSession, cohort_id: int, *, since: datetime) -
         no_news_count=no_news,
         stuck=tuple(stuck),
         questions=tuple(await open_questions(tx, cohort_id)),
+        progress=await progress_figures(tx, cohort_id, now) if now is not None else None,
     )
 
 

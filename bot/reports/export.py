@@ -1,9 +1,14 @@
 """`/export`: the coordinator's spreadsheet, one XLSX workbook per cohort (openpyxl).
 
-Sheets: members, sessions, RSVPs, attendance, objectives. Instants are written as local
-times of the cohort's zone (spreadsheets have no time zones; the zone is in the header).
-Headers come translated in the reader's language; the values are the data as stored.
-The same workbook comes from `relais export --cohort <id or join code> --out file.xlsx`.
+Sheets: members, sessions, RSVPs, attendance, objectives, and the progress check: every
+observation (each answer, never overwritten) and the practices per member (first answer and
+latest). Like the other sheets these are per person: /export is the coordinator's own copy of
+the cohort's data (audited); the commune's report, /bilan, shows aggregates only.
+
+Instants are written as local times of the cohort's zone (spreadsheets have no time zones;
+the zone is in the header). Headers come translated in the reader's language; the values
+are the data as stored. The same workbook comes from
+`relais export --cohort <id or join code> --out file.xlsx`.
 
 Read-only: no telegram import, nothing written (the caller records the export in the audit).
 """
@@ -23,6 +28,7 @@ from openpyxl.worksheet.worksheet import Worksheet
 from sqlalchemy import or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot.content import ContentLibrary
 from bot.i18n import N_, Translator
 from bot.models import (
     Attendance,
@@ -30,6 +36,7 @@ from bot.models import (
     Enrolment,
     Member,
     Objective,
+    Observation,
     Rsvp,
     StaffRole,
     TrainingSession,
@@ -44,7 +51,17 @@ SHEETS = {
     "rsvps": N_("Réponses"),
     "attendance": N_("Présences"),
     "objectives": N_("Objectifs"),
+    "observations": N_("Point du mois"),
+    "practices": N_("Pratiques"),
 }
+METRICS = {
+    "followers": N_("Abonnés de la page"),
+    "posts_7d": N_("Publications sur 7 jours"),
+    "customers_month": N_("Clients venus grâce à la page (mois)"),
+}
+SOURCES = {"baseline": N_("point de départ"), "monthly": N_("point mensuel")}
+ADOPTED = {1: N_("adoptée"), 0: N_("pas encore")}
+PRACTICE_PREFIX = "practice:"
 YES, NO = N_("oui"), N_("non")
 ROLES = {
     "merchant": N_("commerçant"),
@@ -68,8 +85,11 @@ def _local(value: datetime | None, zone: ZoneInfo) -> datetime | None:
     return value.astimezone(zone).replace(tzinfo=None) if value else None
 
 
-async def collect(tx: AsyncSession, cohort: Cohort, t: Translator) -> list[Sheet]:
-    """Every sheet of the cohort's workbook as plain rows."""
+async def collect(
+    tx: AsyncSession, cohort: Cohort, t: Translator, content: ContentLibrary | None = None
+) -> list[Sheet]:
+    """Every sheet of the cohort's workbook as plain rows (`content`: the practices' texts;
+    without it, their ids)."""
     zone = ZoneInfo(cohort.timezone)
     at = t("({zone})", zone=cohort.timezone)
 
@@ -115,6 +135,15 @@ async def collect(tx: AsyncSession, cohort: Cohort, t: Translator) -> list[Sheet
     for role in (await tx.scalars(select(StaffRole).where(StaffRole.cohort_id == cohort.id))).all():
         staff.setdefault(role.member_id, []).append(role.role)
     attended_ids = {a.member_id for a in presences if a.member_id is not None}
+    observations = list(
+        (
+            await tx.scalars(
+                select(Observation)
+                .where(Observation.cohort_id == cohort.id)
+                .order_by(Observation.member_id, Observation.observed_at, Observation.id)
+            )
+        ).all()
+    )
     member_ids = set(enrolments) | set(staff) | attended_ids
     members = {
         m.id: m
@@ -223,6 +252,56 @@ async def collect(tx: AsyncSession, cohort: Cohort, t: Translator) -> list[Sheet
         ]
         for o in objectives
     ]
+
+    def metric_name(metric: str) -> str:
+        if metric.startswith(PRACTICE_PREFIX):
+            practice_id = metric.removeprefix(PRACTICE_PREFIX)
+            practice = content.practice(practice_id) if content else None
+            return practice.text(t.lang) if practice else practice_id
+        return t(METRICS[metric]) if metric in METRICS else metric
+
+    observation_rows: list[list[Cell]] = [
+        [
+            o.member_id,
+            name(o.member_id),
+            metric_name(o.metric),
+            t(ADOPTED.get(o.value, YES)) if o.metric.startswith(PRACTICE_PREFIX) else o.value,
+            t(SOURCES.get(o.source, o.source)),
+            o.period,
+            _local(o.observed_at, zone),
+        ]
+        for o in observations
+    ]
+    # Practices per member: the first answer and the latest (adopted ones are not re-asked).
+    first_last: dict[tuple[int, str], tuple[Observation, Observation]] = {}
+    for o in observations:
+        if o.metric.startswith(PRACTICE_PREFIX):
+            known = first_last.get((o.member_id, o.metric))
+            first_last[(o.member_id, o.metric)] = (known[0], o) if known else (o, o)
+    practice_order = {
+        f"{PRACTICE_PREFIX}{p.id}": index
+        for index, p in enumerate(content.practices if content else ())
+    }
+    practice_rows: list[list[Cell]] = [
+        [
+            member_id,
+            name(member_id),
+            metric_name(metric),
+            t(ADOPTED.get(first.value, YES)),
+            first.period,
+            t(ADOPTED.get(latest.value, YES)),
+            latest.period,
+        ]
+        for (member_id, metric), (first, latest) in sorted(
+            first_last.items(),
+            key=lambda item: (
+                name(item[0][0]).casefold(),
+                item[0][0],
+                practice_order.get(item[0][1], len(practice_order)),
+                item[0][1],
+            ),
+        )
+    ]
     return [
         Sheet(
             "members",
@@ -296,6 +375,32 @@ async def collect(tx: AsyncSession, cohort: Cohort, t: Translator) -> list[Sheet
             ],
             objective_rows,
         ),
+        Sheet(
+            "observations",
+            [
+                t("N° membre"),
+                t("Membre"),
+                t("Question"),
+                t("Réponse"),
+                t("Origine"),
+                t("Mois"),
+                t("Répondu le {zone}", zone=at),
+            ],
+            observation_rows,
+        ),
+        Sheet(
+            "practices",
+            [
+                t("N° membre"),
+                t("Membre"),
+                t("Pratique"),
+                t("Première réponse"),
+                t("Mois de la première réponse"),
+                t("Dernière réponse"),
+                t("Mois de la dernière réponse"),
+            ],
+            practice_rows,
+        ),
     ]
 
 
@@ -316,9 +421,11 @@ def _write(sheet: Worksheet, headers: Sequence[str], rows: Sequence[Sequence[Cel
                 item.number_format = "yyyy-mm-dd hh:mm"
 
 
-async def workbook_bytes(tx: AsyncSession, cohort: Cohort, t: Translator) -> bytes:
+async def workbook_bytes(
+    tx: AsyncSession, cohort: Cohort, t: Translator, content: ContentLibrary | None = None
+) -> bytes:
     """The cohort's workbook as XLSX bytes."""
-    sheets = await collect(tx, cohort, t)
+    sheets = await collect(tx, cohort, t, content)
     book = Workbook()
     first = True
     for sheet in sheets:

@@ -3,7 +3,8 @@
 Attendance per session that took place (present, said yes, no-show rate, change since the
 previous one, the trend over the whole programme; the chart is bot/reports/charts.py) and the
 coaching loop between sessions (who answered a check-in lately, objectives set and reached,
-the share of merchants with an objective in progress).
+the share of merchants with an objective in progress), and this month's progress check (who
+answered it, who moved since their first answer: bot/reports/observations.py).
 
 Read-only: plain data out, no telegram import, nothing written.
 """
@@ -19,6 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.models import (
     Attendance,
+    Cohort,
     Enrolment,
     Objective,
     ObjectiveCheckin,
@@ -27,6 +29,7 @@ from bot.models import (
     RsvpAnswer,
     TrainingSession,
 )
+from bot.reports.observations import ProgressSummary, progress_summary
 from bot.services.sessions import count_upcoming
 
 ACTIVE = ObjectiveStatus.ACTIVE.value
@@ -210,3 +213,14 @@ async def engagement_summary(tx: AsyncSession, cohort_id: int, now: datetime) ->
         objectives_done=int(done or 0),
         with_active_objective=int(with_active or 0),
     )
+
+
+# --- this month's progress check -------------------------------------------------------------
+
+
+async def progress_figures(
+    tx: AsyncSession, cohort_id: int, now: datetime
+) -> ProgressSummary | None:
+    """This month's check of the cohort (None while nobody ever answered one)."""
+    cohort = await tx.get(Cohort, cohort_id)
+    return await progress_summary(tx, cohort, now) if cohort is not None else None

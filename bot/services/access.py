@@ -58,6 +58,8 @@ COMMAND_ACCESS: dict[str, Access] = {
     "appel": Access.TRAINER,
     "presences": Access.STAFF,
     "stats": Access.COORDINATOR,
+    # The impact report: aggregates only ("< 5" below five people), like /groupe for staff.
+    "bilan": Access.STAFF,
     "export": Access.COORDINATOR,
     "inviter": Access.COORDINATOR,
 }

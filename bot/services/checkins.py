@@ -80,6 +80,7 @@ from bot.models import (
     TrainingSession,
 )
 from bot.reports import digest
+from bot.reports.observations import ProgressSummary
 from bot.services import due_times
 from bot.services import objectives as objs
 from bot.telegram_html import telegram_length, visible_text
@@ -722,6 +723,7 @@ async def plan_digests(session: AsyncSession, window: PlanWindow) -> list[Planne
 # Limits that keep a digest on one screen and far below Telegram's 4096 characters.
 DIGEST_MAX_STUCK = 8
 DIGEST_MAX_QUESTIONS = 6
+DIGEST_MAX_NAMES = 8
 DIGEST_QUESTION_BUTTONS = 4
 TEXT_LIMIT = 4000  # Telegram's 4096, with a margin
 
@@ -774,7 +776,7 @@ async def render_digest(ctx: RenderContext) -> Rendered | Skip:
     zone = await _zone_of(ctx.session, ts.cohort_id, ctx.settings)
     t = ctx.t.with_zone(zone)
     since = await digest.digest_since(ctx.session, ts.cohort_id, ts.starts_at)
-    data = await digest.trainer_digest(ctx.session, ts.cohort_id, since=since)
+    data = await digest.trainer_digest(ctx.session, ts.cohort_id, since=since, now=ctx.now)
     if not data.has_news:
         # No objective in play and no question: a page of zeros would only be noise.
         return Skip("nothing to report")
@@ -846,7 +848,40 @@ def digest_text(t: Translator, ts: TrainingSession, data: digest.DigestData) -> 
         parts.append("\n".join(lines))
     if not data.stuck and not data.questions:
         parts.append(t("Personne n'est bloqué et aucune question n'attend : belle séance !"))
+    if data.progress is not None:
+        parts.append(progress_digest_text(t, data.progress))
     return "\n\n".join(parts)
+
+
+def names_line(t: Translator, names: Sequence[str]) -> str:
+    """First names for a digest line, the first DIGEST_MAX_NAMES and how many more."""
+    shown = ", ".join(clip(name, 30) for name in names[:DIGEST_MAX_NAMES])
+    hidden = len(names) - DIGEST_MAX_NAMES
+    if hidden > 0:
+        shown += " " + t.plural("et {n} autre", "et {n} autres", hidden)
+    return shown
+
+
+def progress_digest_text(t: Translator, progress: ProgressSummary) -> str:
+    """This month's progress check for the trainer: who has not answered, who moved."""
+    lines = [
+        t("<b>📝 Point du mois</b>"),
+        t(
+            "{answered} sur {merchants} ont répondu ce mois-ci.",
+            answered=progress.answered,
+            merchants=progress.merchants,
+        ),
+    ]
+    if progress.not_answered:
+        lines.append(t("Pas encore répondu : {names}", names=names_line(t, progress.not_answered)))
+    if progress.moved:
+        lines.append(
+            t(
+                "📈 En progrès depuis leur premier point : {names} — un mot pour les féliciter ?",
+                names=names_line(t, progress.moved),
+            )
+        )
+    return "\n".join(lines)
 
 
 def register_deliveries(registry: DeliveryRegistry) -> None:

@@ -18,6 +18,7 @@ from bot.models import (
     AttendanceMethod,
     AuditEntry,
     Cohort,
+    ObservationSource,
     Rsvp,
     RsvpAnswer,
     TrainingSession,
@@ -25,6 +26,7 @@ from bot.models import (
 from tests.e2e.harness import Harness
 from tests.e2e.session_helpers import Room, plan, room
 from tests.e2e.snapshots import member_of
+from tests.factories import observation
 
 FIRST = datetime(2026, 12, 2, 18, 0, tzinfo=UTC)
 
@@ -106,7 +108,15 @@ async def test_export_sends_a_workbook_with_every_sheet(relais: Harness, tmp_pat
     assert document.document is not None
     assert document.document.filename == "relais-estaimpuis-2026-2026-12-22.xlsx"
     book = load_workbook(BytesIO(document.document.data))
-    assert book.sheetnames == ["Membres", "Séances", "Réponses", "Présences", "Objectifs"]
+    assert book.sheetnames == [
+        "Membres",
+        "Séances",
+        "Réponses",
+        "Présences",
+        "Objectifs",
+        "Point du mois",
+        "Pratiques",
+    ]
 
     members = list(book["Membres"].iter_rows(values_only=True))
     assert members[0][:4] == ("N° membre", "Prénom", "Nom", "Commerce")
@@ -173,3 +183,88 @@ async def test_an_archived_cohort_exports_nothing(relais: Harness) -> None:
             select(AuditEntry).where(AuditEntry.action == "cohort.export")
         )
     assert exported is None
+
+
+async def test_export_has_the_progress_checks_answers_and_practices(relais: Harness) -> None:
+    """Per member, like the rest of /export (the coordinator's own copy, audited)."""
+    r = await room(relais)
+    alice, bob = [await member_of(relais, u.id) for u in (r.alice, r.bob)]
+    assert alice
+    assert bob
+    start = relais.clock.now()
+    async with relais.session() as session:
+        for member, followers, video in ((alice, 120, 0), (bob, 40, 1)):
+            for metric, value in (("followers", followers), ("practice:short_video", video)):
+                await observation(
+                    session,
+                    member,
+                    metric,
+                    value,
+                    observed_at=start,
+                    source=ObservationSource.BASELINE,
+                )
+        await observation(session, alice, "followers", 150, observed_at=start + timedelta(days=30))
+        await observation(
+            session, alice, "practice:short_video", 1, observed_at=start + timedelta(days=30)
+        )
+    relais.clock.set(start + timedelta(days=31))
+
+    await r.claire.send("/export")
+    document = await r.claire.expect("points du mois", kind="document")
+    assert document.document is not None
+    book = load_workbook(BytesIO(document.document.data))
+    answers = list(book["Point du mois"].iter_rows(values_only=True))
+    assert answers[0] == (
+        "N° membre",
+        "Membre",
+        "Question",
+        "Réponse",
+        "Origine",
+        "Mois",
+        "Répondu le (Europe/Brussels)",
+    )
+    assert [row[1:6] for row in answers[1:]] == [
+        ("Alice (Chez Alice)", "Abonnés de la page", 120, "point de départ", "2026-11"),
+        (
+            "Alice (Chez Alice)",
+            "J'ai déjà publié une vidéo courte",
+            "pas encore",
+            "point de départ",
+            "2026-11",
+        ),
+        ("Alice (Chez Alice)", "Abonnés de la page", 150, "point mensuel", "2026-12"),
+        (
+            "Alice (Chez Alice)",
+            "J'ai déjà publié une vidéo courte",
+            "adoptée",
+            "point mensuel",
+            "2026-12",
+        ),
+        ("Bob (Chez Bob)", "Abonnés de la page", 40, "point de départ", "2026-11"),
+        (
+            "Bob (Chez Bob)",
+            "J'ai déjà publié une vidéo courte",
+            "adoptée",
+            "point de départ",
+            "2026-11",
+        ),
+    ]
+    practices = list(book["Pratiques"].iter_rows(values_only=True))
+    assert [row[1:] for row in practices[1:]] == [
+        (
+            "Alice (Chez Alice)",
+            "J'ai déjà publié une vidéo courte",
+            "pas encore",
+            "2026-11",
+            "adoptée",
+            "2026-12",
+        ),
+        (
+            "Bob (Chez Bob)",
+            "J'ai déjà publié une vidéo courte",
+            "adoptée",
+            "2026-11",
+            "adoptée",
+            "2026-11",
+        ),
+    ]
