@@ -1,9 +1,10 @@
 """`/export`: the coordinator's spreadsheet, one XLSX workbook per cohort (openpyxl).
 
-Sheets: members, sessions, RSVPs, attendance, objectives, and the progress check: every
-observation (each answer, never overwritten) and the practices per member (first answer and
-latest). Like the other sheets these are per person: /export is the coordinator's own copy of
-the cohort's data (audited); the commune's report, /bilan, shows aggregates only.
+Sheets: members, sessions, RSVPs, attendance, objectives (per person: the coordinator's own
+copy of the cohort's data, audited), and the progress check as aggregates only — per month the
+number of people who answered and the median of each number, per practice how many had adopted
+it at their first answer and at their latest — with the "< 5" rule of /bilan: the privacy notice
+promises merchants that the commune never sees their own figures.
 
 Instants are written as local times of the cohort's zone (spreadsheets have no time zones;
 the zone is in the header). Headers come translated in the reader's language; the values
@@ -19,6 +20,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from io import BytesIO
+from statistics import median
 from zoneinfo import ZoneInfo
 
 from openpyxl import Workbook
@@ -41,6 +43,7 @@ from bot.models import (
     StaffRole,
     TrainingSession,
 )
+from bot.reports.bilan import HIDDEN_TEXT, figure, head_count
 from bot.services import attendance as attendance_service
 
 Cell = str | int | float | datetime | None
@@ -59,8 +62,6 @@ METRICS = {
     "posts_7d": N_("Publications sur 7 jours"),
     "customers_month": N_("Clients venus grâce à la page (mois)"),
 }
-SOURCES = {"baseline": N_("point de départ"), "monthly": N_("point mensuel")}
-ADOPTED = {1: N_("adoptée"), 0: N_("pas encore")}
 PRACTICE_PREFIX = "practice:"
 YES, NO = N_("oui"), N_("non")
 ROLES = {
@@ -260,46 +261,54 @@ async def collect(
             return practice.text(t.lang) if practice else practice_id
         return t(METRICS[metric]) if metric in METRICS else metric
 
+    # The progress check as the commune may see it: aggregates only, like /bilan (the privacy
+    # notice promises merchants that the commune never sees their own figures). A figure over
+    # fewer than MIN_PEOPLE people is written "< 5".
+    latest: dict[tuple[str, str, int], int] = {}
+    for o in observations:  # in observed order: the member's last answer of the month wins
+        latest[(o.period, o.metric, o.member_id)] = o.value
+    by_month: dict[tuple[str, str], list[int]] = {}
+    for (period, metric, _member), value in latest.items():
+        if not metric.startswith(PRACTICE_PREFIX):
+            by_month.setdefault((period, metric), []).append(value)
+    number_order = {metric: index for index, metric in enumerate(METRICS)}
     observation_rows: list[list[Cell]] = [
         [
-            o.member_id,
-            name(o.member_id),
-            metric_name(o.metric),
-            t(ADOPTED.get(o.value, YES)) if o.metric.startswith(PRACTICE_PREFIX) else o.value,
-            t(SOURCES.get(o.source, o.source)),
-            o.period,
-            _local(o.observed_at, zone),
+            period,
+            metric_name(metric),
+            head_count(len(values)),
+            HIDDEN_TEXT if figure(0, len(values)).hidden else median(values),
         ]
-        for o in observations
+        for (period, metric), values in sorted(
+            by_month.items(), key=lambda item: (item[0][0], number_order.get(item[0][1], 99))
+        )
     ]
-    # Practices per member: the first answer and the latest (adopted ones are not re-asked).
-    first_last: dict[tuple[int, str], tuple[Observation, Observation]] = {}
+    # Practices: each member's first answer and latest, counted over those who answered.
+    first_last: dict[tuple[str, int], tuple[int, int]] = {}
     for o in observations:
         if o.metric.startswith(PRACTICE_PREFIX):
-            known = first_last.get((o.member_id, o.metric))
-            first_last[(o.member_id, o.metric)] = (known[0], o) if known else (o, o)
+            known = first_last.get((o.metric, o.member_id))
+            first_last[(o.metric, o.member_id)] = (
+                (known[0], o.value) if known else (o.value, o.value)
+            )
+    per_practice: dict[str, list[tuple[int, int]]] = {}
+    for (metric, _member), pair in first_last.items():
+        per_practice.setdefault(metric, []).append(pair)
     practice_order = {
         f"{PRACTICE_PREFIX}{p.id}": index
         for index, p in enumerate(content.practices if content else ())
     }
+
+    def adopted(pairs: list[tuple[int, int]], which: int) -> Cell:
+        if figure(0, len(pairs)).hidden:
+            return HIDDEN_TEXT
+        return sum(1 for pair in pairs if pair[which] == 1)
+
     practice_rows: list[list[Cell]] = [
-        [
-            member_id,
-            name(member_id),
-            metric_name(metric),
-            t(ADOPTED.get(first.value, YES)),
-            first.period,
-            t(ADOPTED.get(latest.value, YES)),
-            latest.period,
-        ]
-        for (member_id, metric), (first, latest) in sorted(
-            first_last.items(),
-            key=lambda item: (
-                name(item[0][0]).casefold(),
-                item[0][0],
-                practice_order.get(item[0][1], len(practice_order)),
-                item[0][1],
-            ),
+        [metric_name(metric), head_count(len(pairs)), adopted(pairs, 0), adopted(pairs, 1)]
+        for metric, pairs in sorted(
+            per_practice.items(),
+            key=lambda item: (practice_order.get(item[0], len(practice_order)), item[0]),
         )
     ]
     return [
@@ -377,27 +386,16 @@ async def collect(
         ),
         Sheet(
             "observations",
-            [
-                t("N° membre"),
-                t("Membre"),
-                t("Question"),
-                t("Réponse"),
-                t("Origine"),
-                t("Mois"),
-                t("Répondu le {zone}", zone=at),
-            ],
+            [t("Mois"), t("Question"), t("Ont répondu"), t("Médiane")],
             observation_rows,
         ),
         Sheet(
             "practices",
             [
-                t("N° membre"),
-                t("Membre"),
                 t("Pratique"),
-                t("Première réponse"),
-                t("Mois de la première réponse"),
-                t("Dernière réponse"),
-                t("Mois de la dernière réponse"),
+                t("Ont répondu"),
+                t("Adoptée au premier point"),
+                t("Adoptée au dernier point"),
             ],
             practice_rows,
         ),
