@@ -72,6 +72,11 @@ class Settings(BaseSettings):
     # Members inactive this many days in every cohort are erased (warned a week before);
     # 0 keeps everyone until they ask (/oublier). See bot/services/privacy.py.
     retention_days: int = Field(default=730, ge=0)
+    # Size of the peer groups formed by /trios (bot/services/trios.py).
+    trio_size: int = Field(default=3, ge=2, le=6)
+    # After a cohort's last session, the group goes on by message for this many months
+    # (bot/services/booster.py).
+    booster_months: int = Field(default=6, ge=0, le=24)
 
     @field_validator("admin_ids", mode="before")
     @classmethod

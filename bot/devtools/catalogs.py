@@ -42,7 +42,7 @@ class Message:
 
 
 # One area, one catalog, even where its modules are named differently.
-AREA_CATALOGS = {"broadcast": "broadcasts"}
+AREA_CATALOGS = {"broadcast": "broadcasts", "trio_week": "trios", "booster": "trios"}
 
 
 def domain_of(path: Path) -> str:

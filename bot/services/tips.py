@@ -78,6 +78,8 @@ from bot.models import (
     TipReceipt,
     TrainingSession,
 )
+from bot.services import booster
+from bot.services.booster import Phase
 from bot.services.preferences import parse_days
 
 TIP_KIND = DeliveryKind.TIP.value
@@ -494,6 +496,8 @@ def _tip_rows() -> Rows:
             Cohort.archived_at,
             Enrolment.joined_at,
             Enrolment.left_at,
+            booster.end_expression(),
+            Cohort.booster_until,
         )
         .outerjoin(Cohort, Cohort.id == Member.active_cohort_id)
         .outerjoin(
@@ -515,10 +519,16 @@ async def _evaluate_tips(
     next_at: dict[int, datetime] = {}
     for row in rows:
         member_id, tip_days, at, onboarded_at, paused, reachable, chat_id = row[:7]
-        zone_name, archived_at, joined_at, left_at = row[7:]
+        zone_name, archived_at, joined_at, left_at, raw_end, booster_until = row[7:]
         # A member without a cohort has no zone yet: joining one resets their time.
         zone = _zone(zone_name or window.settings.timezone)
         days = tip_weekdays(tip_days)
+        # After the last session: one tip a week (the first tip day), none after the booster.
+        end = booster.aware(raw_end)
+        months = window.settings.booster_months
+        phase = booster.phase_at(end, booster_until, window.horizon, months)
+        if days and phase is not Phase.SESSIONS:
+            days = frozenset({min(days)})
         if zone is None or not days:
             next_at[member_id] = idle_until(window)
             continue
@@ -531,9 +541,12 @@ async def _evaluate_tips(
             and not paused
             and reachable
             and chat_id is not None
+            and phase is not Phase.AFTER
         )
         if may_receive:
             for day, moment in tip_moments(days, at, zone, earliest, window.horizon):
+                if booster.phase_at(end, booster_until, moment, months) is Phase.AFTER:
+                    continue
                 # No backlog: a merchant's first tip day is the one after the day they joined.
                 if joined_at < local_moment(day, time(0, 0), zone):
                     planned.append(

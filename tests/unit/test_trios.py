@@ -1,0 +1,353 @@
+"""Trios: the forming rule as tables (sizes, sectors, communes, seeds), and the cohort's trios
+in the database (who is eligible, preview / move / confirm, late joiners, leaving, forged
+moves), the encouragements' daily cap, the digest's shared facts and the booster phase."""
+
+from __future__ import annotations
+
+from collections import Counter
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from sqlalchemy import select
+
+from bot.config import Settings
+from bot.db import Database
+from bot.delivery.planner import plan_window
+from bot.models import (
+    Cohort,
+    Delivery,
+    Encouragement,
+    Member,
+    ObjectiveCheckin,
+    Role,
+)
+from bot.services import booster, cohorts, trio_week, trios
+from bot.services.booster import Phase
+from bot.services.trio_week import EncourageOutcome, FactKind
+from bot.services.trios import Candidate, MoveOutcome
+from tests import factories
+
+NOW = datetime(2026, 11, 25, 9, 0, tzinfo=UTC)
+SECTORS = ["beauty", "crafts", "books", "food", "photo", "horeca", "clothing"]
+
+
+def people(
+    count: int, sectors: list[str] | None = None, communes: list[str] | None = None
+) -> list[Candidate]:
+    sectors = sectors or SECTORS
+    communes = communes or ["Estaimpuis"]
+    return [
+        Candidate(index + 1, sectors[index % len(sectors)], communes[index % len(communes)])
+        for index in range(count)
+    ]
+
+
+@pytest.mark.parametrize(
+    ("count", "sizes"),
+    [
+        (0, []),
+        (1, []),  # no trio of one
+        (2, [2]),
+        (3, [3]),
+        (4, [2, 2]),
+        (5, [3, 2]),
+        (7, [3, 2, 2]),
+        (9, [3, 3, 3]),
+        (10, [3, 3, 2, 2]),
+    ],
+)
+def test_group_sizes_are_even_and_never_one(count: int, sizes: list[int]) -> None:
+    assert trios.group_sizes(count, 3) == sizes
+    groups = trios.form_groups(people(count), 3)
+    assert sorted((len(group) for group in groups), reverse=True) == sizes
+    assert (
+        sorted(p.member_id for g in groups for p in g) == list(range(1, count + 1))
+        if sizes
+        else True
+    )
+
+
+@pytest.mark.parametrize("size", [2, 3, 4])
+@pytest.mark.parametrize("count", [2, 4, 5, 7, 9])
+def test_no_group_of_one_whatever_the_size(size: int, count: int) -> None:
+    sizes = trios.group_sizes(count, size)
+    assert sum(sizes) == count
+    assert min(sizes) >= 2
+    assert max(sizes) - min(sizes) <= 1
+
+
+@pytest.mark.parametrize(
+    ("sectors", "count"),
+    [
+        (["beauty", "crafts", "books"], 9),  # three of each sector: every trio mixed
+        (["beauty", "crafts", "books"], 6),
+        (["beauty", "beauty", "crafts", "books"], 8),
+        (["beauty", "crafts"], 4),  # 2+2, each pair mixed
+    ],
+)
+def test_sectors_are_mixed_first(sectors: list[str], count: int) -> None:
+    candidates = people(count, sectors)
+    overall = Counter(person.sector for person in candidates)
+    for seed in range(5):
+        groups = trios.form_groups(candidates, 3, seed=seed)
+        for group in groups:
+            # A sector is spread over the groups: never more of it in one than it must.
+            for sector, n in Counter(person.sector for person in group).items():
+                assert n <= -(-overall[sector] // len(groups))
+
+
+def test_same_commune_when_possible() -> None:
+    # Six people, three sectors, two communes: sectors can mix within each commune.
+    candidates = people(6, ["beauty", "crafts", "books"], ["Estaimpuis"] * 3 + ["Dottignies"] * 3)
+    candidates = [
+        Candidate(c.member_id, c.sector, "Estaimpuis" if c.member_id <= 3 else "Dottignies")
+        for c in candidates
+    ]
+    for seed in range(5):
+        groups = trios.form_groups(candidates, 3, seed=seed)
+        for group in groups:
+            assert len({person.commune for person in group}) == 1
+            assert len({person.sector for person in group}) == 3
+
+
+def test_a_seed_reshuffles_deterministically() -> None:
+    candidates = people(9, ["beauty", "crafts", "books"])
+    first = trios.form_groups(candidates, 3, seed=1)
+    assert trios.form_groups(candidates, 3, seed=1) == first
+    others = {
+        tuple(
+            sorted(
+                tuple(sorted(p.member_id for p in g))
+                for g in trios.form_groups(candidates, 3, seed=s)
+            )
+        )
+        for s in range(2, 12)
+    }
+    assert len(others) > 1  # another seed, another set
+
+
+@pytest.mark.parametrize(
+    ("groups", "newcomer", "expected"),
+    [
+        ([[1, 2, 3], [4, 5]], Candidate(9, "food"), 1),  # the smallest
+        ([[1, 2], [4, 5]], Candidate(9, "beauty"), 1),  # equal: the one without a hairdresser
+        ([], Candidate(9, "food"), None),
+    ],
+)
+def test_a_late_joiner_goes_to_the_smallest_group(
+    groups: list[list[int]], newcomer: Candidate, expected: int | None
+) -> None:
+    sector = {1: "beauty", 2: "crafts", 3: "books", 4: "crafts", 5: "books"}
+    built = [[Candidate(i, sector[i]) for i in group] for group in groups]
+    assert trios.smallest_group(built, newcomer) == expected
+
+
+# -- in the database --------------------------------------------------------------------------
+
+
+async def cohort_of(tx: object, count: int) -> tuple[Cohort, list[Member]]:
+    cohort = await factories.make_cohort(tx)  # type: ignore[arg-type]
+    members = []
+    for index in range(count):
+        members.append(
+            await factories.make_member(
+                tx,  # type: ignore[arg-type]
+                cohort,
+                f"M{index}",
+                sector=SECTORS[index % 3],
+                commune="Estaimpuis",
+                joined_at=NOW - timedelta(days=30),
+            )
+        )
+    return cohort, members
+
+
+async def test_paused_left_unreachable_and_staff_are_not_in_a_trio(db: Database) -> None:
+    async with db.unit_of_work() as tx:
+        cohort, members = await cohort_of(tx, 7)
+        members[0].paused = True
+        members[1].reachable = False
+        await factories.make_member(tx, cohort, "Tom", role=Role.TRAINER)
+        from bot.models import Enrolment
+
+        enrolment = await tx.scalar(select(Enrolment).where(Enrolment.member_id == members[2].id))
+        assert enrolment is not None
+        enrolment.left_at = NOW
+        await tx.flush()
+        eligible = {c.member_id for c in await trios.eligible(tx, cohort.id)}
+    assert eligible == {m.id for m in members[3:]}
+
+
+async def test_preview_move_confirm_then_late_joiner_and_leave(db: Database) -> None:
+    async with db.unit_of_work() as tx:
+        cohort, _ = await cohort_of(tx, 5)
+        draft = await trios.preview(tx, cohort.id, size=3, seed=1, now=NOW)
+        assert sorted(len(v.peers) for v in draft) == [2, 3]
+        assert await trios.trios_of(tx, cohort.id) == []  # nothing confirmed yet
+        big = next(v for v in draft if len(v.peers) == 3)
+        small = next(v for v in draft if len(v.peers) == 2)
+        moved = big.peers[0].member_id
+        assert await trios.move(tx, cohort.id, moved, small.trio_id, NOW) is MoveOutcome.MOVED
+        assert await trios.move(tx, cohort.id, moved, small.trio_id, NOW) is MoveOutcome.UNCHANGED
+        # A trio of another cohort, a person of another cohort: refused, nothing changes.
+        other, strangers = await cohort_of(tx, 2)
+        other_draft = await trios.preview(tx, other.id, size=3, seed=0, now=NOW)
+        assert (
+            await trios.move(tx, cohort.id, moved, other_draft[0].trio_id, NOW)
+            is MoveOutcome.REFUSED
+        )
+        assert (
+            await trios.move(tx, cohort.id, strangers[0].id, small.trio_id, NOW)
+            is MoveOutcome.REFUSED
+        )
+        confirmed = await trios.confirm(tx, cohort.id, NOW)
+        assert sorted(len(v.peers) for v in confirmed) == [2, 3]
+        told = (await tx.scalars(select(Delivery).where(Delivery.kind == "trio"))).all()
+        assert len(told) == 5
+        assert {d.dedup_key.split(":")[1] for d in told} == {"formed"}
+        # A late joiner goes to the smallest trio (now the one of two).
+        smallest = min(confirmed, key=lambda v: len(v.peers))
+        late = await factories.make_member(tx, cohort, "Late", sector="food", role=None)
+        await cohorts.enrol(tx, late.id, cohort.id, NOW)
+        view = await trios.trio_of_member(tx, late.id)
+        assert view is not None
+        assert view.trio_id == smallest.trio_id
+        # Leaving: out of the trio, and not put back by the next reshuffle.
+        assert await trios.leave(tx, late.id, NOW)
+        assert await trios.trio_of_member(tx, late.id) is None
+        assert late.id not in {c.member_id for c in await trios.eligible(tx, cohort.id)}
+        # Re-forming dissolves the old trios.
+        await trios.preview(tx, cohort.id, size=3, seed=2, now=NOW)
+        again = await trios.confirm(tx, cohort.id, NOW + timedelta(days=1))
+        assert sum(len(v.peers) for v in again) == 5
+        assert {v.trio_id for v in again}.isdisjoint({v.trio_id for v in confirmed})
+
+
+async def formed(tx: object, count: int = 3) -> tuple[Cohort, list[Member]]:
+    cohort, members = await cohort_of(tx, count)
+    await trios.preview(tx, cohort.id, size=3, seed=0, now=NOW)  # type: ignore[arg-type]
+    await trios.confirm(tx, cohort.id, NOW)  # type: ignore[arg-type]
+    return cohort, members
+
+
+async def test_encouragements_once_a_day_and_only_to_peers(db: Database) -> None:
+    async with db.unit_of_work() as tx:
+        _, (alice, bob, carla) = await formed(tx)
+        _, (stranger, *_) = await formed(tx)
+        sent = await trio_week.encourage(tx, alice.id, bob.id, "bravo", NOW)
+        assert sent is EncourageOutcome.SENT
+        again = await trio_week.encourage(tx, alice.id, bob.id, "courage", NOW + timedelta(hours=3))
+        assert again is EncourageOutcome.ALREADY_TODAY
+        assert (
+            await trio_week.encourage(tx, alice.id, carla.id, "talk", NOW) is EncourageOutcome.SENT
+        )
+        assert (
+            await trio_week.encourage(tx, alice.id, stranger.id, "bravo", NOW)
+            is EncourageOutcome.NOT_PEER
+        )
+        assert (
+            await trio_week.encourage(tx, alice.id, alice.id, "bravo", NOW)
+            is EncourageOutcome.NOT_PEER
+        )
+        # The next day (in Brussels), once more.
+        tomorrow = NOW + timedelta(days=1)
+        assert (
+            await trio_week.encourage(tx, alice.id, bob.id, "bravo", tomorrow)
+            is EncourageOutcome.SENT
+        )
+        rows = (await tx.scalars(select(Encouragement))).all()
+        relayed = (await tx.scalars(select(Delivery).where(Delivery.kind == "encourage"))).all()
+    assert len(rows) == 3
+    assert sorted(d.member_id for d in relayed) == sorted([bob.id, carla.id, bob.id])
+
+
+async def test_digest_facts_only_of_peers_who_share(db: Database) -> None:
+    async with db.unit_of_work() as tx:
+        cohort, (alice, bob, carla) = await formed(tx)
+        await factories.make_objective(tx, bob, cohort, now=NOW + timedelta(days=1))
+        stuck = await factories.make_objective(tx, carla, cohort, now=NOW - timedelta(days=20))
+        tx.add(
+            ObjectiveCheckin(
+                objective_id=stuck.id,
+                asked_at=NOW,
+                answered_at=NOW + timedelta(days=2),
+                answer="stuck",
+            )
+        )
+        carla.share_with_trio = False
+        await tx.flush()
+        week = await trio_week.trio_week(tx, alice.id, NOW, NOW + timedelta(days=7))
+        assert week is not None
+        assert [(f.member_id, f.kind) for f in week.facts] == [(bob.id, FactKind.OBJECTIVE_SET)]
+        carla.share_with_trio = True
+        bob.reachable = False  # blocked the bot: gone from the others' digest
+        await tx.flush()
+        week = await trio_week.trio_week(tx, alice.id, NOW, NOW + timedelta(days=7))
+        assert week is not None
+        assert [p.member_id for p in week.peers] == [carla.id]
+        assert [(f.member_id, f.kind) for f in week.facts] == [(carla.id, FactKind.STUCK)]
+
+
+# -- the booster phase -----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("now", "until", "phase"),
+    [
+        (datetime(2026, 12, 1, tzinfo=UTC), None, Phase.SESSIONS),
+        (datetime(2026, 12, 20, tzinfo=UTC), None, Phase.BOOSTER),
+        (datetime(2027, 6, 9, tzinfo=UTC), None, Phase.BOOSTER),
+        (datetime(2027, 6, 11, tzinfo=UTC), None, Phase.AFTER),
+        (datetime(2027, 1, 11, tzinfo=UTC), datetime(2027, 1, 10, tzinfo=UTC), Phase.AFTER),
+        (datetime(2027, 8, 1, tzinfo=UTC), datetime(2027, 9, 10, tzinfo=UTC), Phase.BOOSTER),
+    ],
+)
+def test_phase_of_a_cohort(now: datetime, until: datetime | None, phase: Phase) -> None:
+    end = datetime(2026, 12, 10, tzinfo=UTC)
+    assert booster.phase_at(end, until, now, 6) is phase
+    assert booster.phase_at(None, until, now, 6) is Phase.SESSIONS
+
+
+def test_add_months_keeps_the_day_or_the_last_one() -> None:
+    assert booster.add_months(datetime(2026, 8, 31, tzinfo=UTC), 6) == datetime(
+        2027, 2, 28, tzinfo=UTC
+    )
+    assert booster.add_months(datetime(2026, 12, 10, tzinfo=UTC), -1) == datetime(
+        2026, 11, 10, tzinfo=UTC
+    )
+
+
+async def test_cohort_phase_follows_the_last_session_and_the_coordinator(db: Database) -> None:
+    async with db.unit_of_work() as tx:
+        cohort = await factories.make_cohort(tx)
+        await factories.make_session(tx, cohort, starts_at=NOW + timedelta(days=5))
+        assert await booster.cohort_phase(tx, cohort.id, NOW, 6) is Phase.SESSIONS
+        later = NOW + timedelta(days=10)
+        assert await booster.in_booster(tx, cohort.id, later, 6)
+        until = await booster.extend(tx, cohort.id, 2, later, 6)
+        assert until is not None
+        assert await booster.in_booster(tx, cohort.id, until - timedelta(days=1), 6)
+        assert await booster.end_now(tx, cohort.id, later)
+        assert (
+            await booster.cohort_phase(tx, cohort.id, later + timedelta(seconds=1), 6)
+            is Phase.AFTER
+        )
+
+
+async def test_booster_start_and_farewell_are_planned_once(
+    db: Database, settings: Settings
+) -> None:
+    async with db.unit_of_work() as tx:
+        cohort, members = await cohort_of(tx, 2)
+        session = await factories.make_session(tx, cohort, starts_at=NOW + timedelta(days=1))
+        after = session.ends_at + timedelta(minutes=1)
+        planned = await booster.plan_booster(tx, plan_window(settings, after))
+        assert sorted(p.member_id for p in planned) == sorted(m.id for m in members)
+        assert {p.dedup_key for p in planned} == {f"booster:start:{cohort.id}"}
+        from bot.delivery.outbox import enqueue
+
+        await enqueue(tx, planned)
+        assert await booster.plan_booster(tx, plan_window(settings, after)) == []
+        end = booster.add_months(session.ends_at, settings.booster_months)
+        farewell = await booster.plan_booster(tx, plan_window(settings, end + timedelta(hours=1)))
+        assert {p.dedup_key for p in farewell} == {f"booster:end:{cohort.id}"}
