@@ -42,6 +42,7 @@ def register(app: RelaisApp) -> None:
         setup,
         stats,
         tips,
+        trios,
     )
     from handlers import help as help_
 
@@ -76,6 +77,7 @@ def register(app: RelaisApp) -> None:
     ordered += group.handlers()
     ordered += tips.handlers()
     ordered += settings.handlers()
+    ordered += trios.handlers()
     ordered += broadcast.handlers()
     # --- last: anything nobody else handled ---
     ordered += fallback.handlers()

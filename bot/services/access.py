@@ -49,6 +49,8 @@ COMMAND_ACCESS: dict[str, Access] = {
     "astuce": Access.MERCHANT,
     "reglages": Access.MERCHANT,
     "question": Access.MERCHANT,
+    "trio": Access.MERCHANT,
+    "trios": Access.TRAINER,
     "nouvelle_seance": Access.STAFF,
     "groupe": Access.STAFF,
     "qr": Access.STAFF,

@@ -374,3 +374,46 @@ async def render_booster(ctx: RenderContext) -> Rendered | Skip:
 def register_deliveries(registry: DeliveryRegistry) -> None:
     registry.add_planner("booster", plan_booster)
     registry.add_renderer(BOOSTER_KIND, render_booster)
+
+
+# -- the member's choices (/reglages) -----------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class MemberChoices:
+    share_with_trio: bool
+    after_booster: str | None
+    phase: Phase
+
+
+async def member_choices(
+    session: AsyncSession, member_id: int, now: datetime, months: int
+) -> MemberChoices | None:
+    member = await session.get(Member, member_id)
+    if member is None:
+        return None
+    phase = Phase.SESSIONS
+    if member.active_cohort_id is not None:
+        phase = await cohort_phase(session, member.active_cohort_id, now, months)
+    return MemberChoices(member.share_with_trio, member.after_booster, phase)
+
+
+async def set_share_with_trio(session: AsyncSession, member_id: int, share: bool) -> bool:
+    member = await session.get(Member, member_id)
+    if member is None:
+        return False
+    member.share_with_trio = share
+    return True
+
+
+async def set_after_booster(session: AsyncSession, member_id: int, choice: str) -> bool:
+    """Keep the monthly check, or stop everything (a pause: nothing scheduled is sent)."""
+    from bot.services import due_times
+
+    member = await session.get(Member, member_id)
+    if member is None or choice not in {c.value for c in AfterBooster}:
+        return False
+    member.after_booster = choice
+    member.paused = choice == AfterBooster.STOP.value
+    await due_times.rhythm_changed(session, member)
+    return True
