@@ -283,6 +283,15 @@ async def on_staff_button(update: Update, context: RelaisContext, button: Any) -
         if outcome is MoveOutcome.REFUSED:
             await answer_callback(update, t("Cette personne n'est pas dans les trios du groupe."))
             return
+        if outcome is MoveOutcome.LONELY:
+            await answer_callback(
+                update,
+                t(
+                    "Quelqu'un resterait seul dans son trio : déplacez plutôt une personne d'un trio de trois."
+                ),
+                alert=True,
+            )
+            return
         await _show_set(update, t, views, draft=draft, seed=0)
 
 

@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
 
-from sqlalchemy import and_, exists, select, update
+from sqlalchemy import and_, exists, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.delivery.outbox import enqueue
@@ -211,6 +211,7 @@ async def preview(
 class MoveOutcome(StrEnum):
     MOVED = "moved"
     UNCHANGED = "unchanged"  # already in that trio
+    LONELY = "lonely"  # it would leave someone alone in their trio (no trio of one)
     REFUSED = "refused"  # not a member or trio of this cohort (forged or stale)
 
 
@@ -246,6 +247,13 @@ async def move(
         return MoveOutcome.REFUSED
     if current.trio_id == trio_id:
         return MoveOutcome.UNCHANGED
+    staying = await session.scalar(
+        select(func.count(TrioMembership.id)).where(
+            TrioMembership.trio_id == current.trio_id, TrioMembership.left_at.is_(None)
+        )
+    )
+    if (staying or 0) <= 2:
+        return MoveOutcome.LONELY
     if confirmed:
         current.left_at, current.left_reason = now, LeftReason.MOVED.value
     else:
