@@ -287,7 +287,8 @@ async def on_staff_button(update: Update, context: RelaisContext, button: Any) -
             await answer_callback(
                 update,
                 t(
-                    "Quelqu'un resterait seul dans son trio : déplacez plutôt une personne d'un trio de trois."
+                    "Quelqu'un resterait seul dans son trio : déplacez plutôt une personne "
+                    "d'un trio de trois."
                 ),
                 alert=True,
             )

@@ -6,7 +6,7 @@ week, a monthly digest, DST crossed) and after 6 months a farewell whose opt-out
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
@@ -110,7 +110,8 @@ async def test_a_cohort_of_seven_through_trios_and_six_months_of_booster(relais:
     where = await tom.expect(f"Dans quel trio mettre {loner} ?")
     record = await tom.click(where.buttons[0][0])
     assert record is not None
-    assert record.text is not None and "resterait seul" in record.text
+    assert record.text is not None
+    assert "resterait seul" in record.text
     # A merchant cannot confirm (forged staff button); nothing is formed.
     await users["Bruno"].send("/trio")
     not_yet = await users["Bruno"].expect("Vous n'êtes pas (encore) dans un trio")
