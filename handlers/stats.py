@@ -21,6 +21,7 @@ from bot.reports import stats as stats_report
 from bot.reports.stats import CohortStats, EngagementSummary, Trend
 from bot.runtime import RelaisContext
 from handlers import tips as tips_handlers
+from handlers import trios as trios_handlers
 from handlers.menu import menu_button
 
 log = logging.getLogger(__name__)
@@ -104,13 +105,15 @@ async def show_stats(update: Update, context: RelaisContext) -> None:
     async with rt.db.unit_of_work() as tx:
         stats = await stats_report.cohort_stats(tx, cohort_id, now)
         engagement = await stats_report.engagement_summary(tx, cohort_id, now)
+        peers = await trios_handlers.figures_block(tx, t, cohort_id, now, rt.settings)
+    engagement_extra = "\n\n" + peers if peers else ""
     # The tips' 👍 / 👎: the most and the least useful tips (handlers/tips.py).
     tips_text = await tips_handlers.stats_block(context, cohort_id)
     chat = update.effective_chat
     assert chat is not None
     if not stats.sessions:
         text = t("Aucune séance n'a encore eu lieu : les chiffres viendront après la première.")
-        text += "\n\n" + engagement_text(t, engagement)
+        text += "\n\n" + engagement_text(t, engagement) + engagement_extra
         await message.reply_text(text + "\n\n" + tips_text)
         return
     labels = charts.AttendanceChartLabels(
@@ -134,7 +137,7 @@ async def show_stats(update: Update, context: RelaisContext) -> None:
         total=total,
     )
     await context.bot.send_photo(chat.id, InputFile(png, filename="presences.png"), caption=caption)
-    text = table_text(t, stats) + "\n\n" + engagement_text(t, engagement)
+    text = table_text(t, stats) + "\n\n" + engagement_text(t, engagement) + engagement_extra
     await message.reply_text(text + "\n\n" + tips_text)
 
 

@@ -13,7 +13,7 @@ re-check the cohort of every person and trio named (callback data is untrusted).
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from telegram import Update
@@ -29,13 +29,16 @@ from bot.callbacks import (
     TrioMoveTo,
     TrioShuffle,
 )
+from bot.config import Settings
 from bot.delivery.registry import Button
 from bot.i18n import Translator, escape
 from bot.keyboards import keyboard
 from bot.models import Trio
+from bot.reports import trios as trio_report
 from bot.runtime import RelaisContext
-from bot.services import trio_week, trios
+from bot.services import booster, trio_week, trios
 from bot.services.access import Access
+from bot.services.booster import Phase
 from bot.services.trio_week import EncourageOutcome
 from bot.services.trios import MoveOutcome, TrioView
 from handlers.common import answer_callback, answer_stale, clicked_in, show
@@ -314,3 +317,24 @@ def handlers() -> list[BaseHandler[Update, RelaisContext, Any]]:
         CommandHandler("trios", show_trios, filters=NEW_MESSAGE),
         CallbackQueryHandler(on_button, pattern=TRIO.pattern),
     ]
+
+
+# -- figures (/stats) -------------------------------------------------------------------------
+
+
+async def figures_block(
+    tx: Any, t: Translator, cohort_id: int, now: datetime, settings: Settings
+) -> str:
+    """The trios this month and the booster phase's retention, for /stats ("" if neither)."""
+    month = f"{t.local(now):%Y-%m}"
+    figures = await trio_report.cohort_trio_figures(tx, cohort_id, month)
+    points = await trio_report.booster_retention(tx, cohort_id, now, settings.booster_months)
+    lines = []
+    if figures.in_trios:
+        lines.append(trio_week.trio_figures_line(t, figures))
+    phase = await booster.cohort_phase(tx, cohort_id, now, settings.booster_months)
+    if phase is not Phase.SESSIONS:
+        lines.append(trio_week.retention_line(t, points))
+    if not lines:
+        return ""
+    return "\n".join([t("<b>Trios et suite du programme</b>"), *lines])

@@ -23,6 +23,7 @@ from bot.reports.group import (
     last_answered,
     objective_state,
 )
+from bot.reports.trios import TrioFigures, cohort_trio_figures
 
 
 @dataclass(frozen=True)
@@ -53,6 +54,8 @@ class DigestData:
     no_news_count: int
     stuck: tuple[StuckItem, ...]
     questions: tuple[OpenQuestion, ...]
+    # The trios this month (bot/reports/trios.py); None when the cohort has none.
+    trios: TrioFigures | None = None
 
     @property
     def has_news(self) -> bool:
@@ -80,8 +83,11 @@ async def open_questions(
     return [OpenQuestion(*row) for row in rows.all()]
 
 
-async def trainer_digest(tx: AsyncSession, cohort_id: int, *, since: datetime) -> DigestData:
-    """What the trainer needs the day before a session: counts, who is stuck, questions."""
+async def trainer_digest(
+    tx: AsyncSession, cohort_id: int, *, since: datetime, month: str | None = None
+) -> DigestData:
+    """What the trainer needs the day before a session: counts, who is stuck, questions,
+    and (`month`, "YYYY-MM") how the trios encouraged each other that month."""
     members, by_member = await cohort_objectives(tx, cohort_id)
     enrolled = {member.id: member for member in members}
     set_count = done = doing = stuck_count = no_news = 0
@@ -125,7 +131,15 @@ async def trainer_digest(tx: AsyncSession, cohort_id: int, *, since: datetime) -
         no_news_count=no_news,
         stuck=tuple(stuck),
         questions=tuple(await open_questions(tx, cohort_id)),
+        trios=await _trio_figures(tx, cohort_id, month),
     )
+
+
+async def _trio_figures(tx: AsyncSession, cohort_id: int, month: str | None) -> TrioFigures | None:
+    if month is None:
+        return None
+    figures = await cohort_trio_figures(tx, cohort_id, month)
+    return figures if figures.in_trios else None
 
 
 async def digest_since(tx: AsyncSession, cohort_id: int, before: datetime) -> datetime:

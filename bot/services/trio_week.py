@@ -50,6 +50,7 @@ from bot.models import (
     Trio,
     TrioMembership,
 )
+from bot.reports.trios import RetentionPoint, TrioFigures
 from bot.services import booster
 from bot.services.booster import Phase
 from bot.services.trios import Peer, TrioView, trio_of_member
@@ -302,6 +303,30 @@ def week_text(t: Translator, week: TrioWeek, *, monthly: bool, first: bool) -> s
             ),
         ]
     return "\n".join(lines)
+
+
+def trio_figures_line(t: Translator, figures: TrioFigures) -> str:
+    """One line for staff: how the trios encouraged each other this month."""
+    return t(
+        "👥 Trios ce mois-ci : {sent} % ont encouragé quelqu'un, {received} % ont été "
+        "encouragés ({n} mots).",
+        sent=round(100 * figures.share_encouraged),
+        received=round(100 * figures.share_were_encouraged),
+        n=figures.encouragements,
+    )
+
+
+def retention_line(t: Translator, points: Sequence[RetentionPoint]) -> str:
+    """The booster phase for staff: who still answers 1, 3, 6 months after the last session."""
+    shown = []
+    for point in points:
+        share = point.share
+        shown.append(
+            t("{months} mois : {share} %", months=point.months, share=round(100 * share))
+            if share is not None
+            else t("{months} mois : à venir", months=point.months)
+        )
+    return t("🌱 Répondent encore après la dernière séance — {figures}", figures=" · ".join(shown))
 
 
 def formed_text(t: Translator, peers: Sequence[Peer]) -> str:

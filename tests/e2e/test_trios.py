@@ -62,8 +62,9 @@ async def at(relais: Harness, instant: datetime) -> None:
 
 async def test_a_cohort_of_seven_through_trios_and_six_months_of_booster(relais: Harness) -> None:
     cohort = await relais.make_cohort()
-    tom = relais.user("Tom")
+    tom, claire = relais.user("Tom"), relais.user("Claire")
     await relais.make_member(tom, cohort, role=Role.TRAINER, business_name=None)
+    await relais.make_member(claire, cohort, role=Role.COORDINATOR, business_name=None)
     users: dict[str, SimUser] = {}
     for name, sector in PEOPLE:
         users[name] = relais.user(name)
@@ -153,6 +154,13 @@ async def test_a_cohort_of_seven_through_trios_and_six_months_of_booster(relais:
     assert record.text == "Cette personne n'est pas (ou plus) dans votre trio."
     async with relais.session() as session:
         assert len((await session.scalars(select(Encouragement))).all()) == 1
+    await claire.send("/stats")
+    stats = await claire.expect("Trios et suite du programme")
+    # One of seven encouraged someone, one of seven was encouraged, one word in all.
+    assert "Trios ce mois-ci : 14 % ont encouragé quelqu'un, 14 % ont été encouragés (1 mots)" in (
+        stats.text
+    )
+    assert "Répondent encore" not in stats.text  # the sessions are not over
 
     # -- the weekly digest: only shared facts; who blocked the bot disappears -----------------
     sharer, private = alice_peers[0], alice_peers[-1]
@@ -207,6 +215,7 @@ async def test_a_cohort_of_seven_through_trios_and_six_months_of_booster(relais:
     days = [d.dedup_key for d in tips if d.dedup_key >= "tip:2026-12-09"]
     assert days == ["tip:2026-12-15"]
     assert await sent(relais, "trio:w:2026-12-15") == []  # no weekly digest any more
+    await alice.click(f"👏 {alice_peers[0]}")  # she still answers a week after the end
     # The monthly digest on the first tip day of the month, at the tip time (DST crossed).
     await at(relais, local(2027, 1, 5, 9, 31))
     await alice.expect("Votre trio ce mois-ci")
@@ -233,3 +242,9 @@ async def test_a_cohort_of_seven_through_trios_and_six_months_of_booster(relais:
     await at(relais, local(2027, 7, 6, 9, 31))
     assert [d for d in await sent(relais, "tip:") if d.dedup_key >= "tip:2027-06-09"] == []
     assert await sent(relais, "trio:m:2027-07") == []
+    # The fade, for the coordinator: who still answers 1, 3 and 6 months after the last session.
+    await claire.send("/stats")
+    stats = await claire.expect("Répondent encore après la dernière séance")
+    assert "1 mois : 14 %" in stats.text  # Alice, of seven
+    assert "3 mois : 0 %" in stats.text
+    assert "6 mois : 0 %" in stats.text

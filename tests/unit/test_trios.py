@@ -351,3 +351,55 @@ async def test_booster_start_and_farewell_are_planned_once(
         end = booster.add_months(session.ends_at, settings.booster_months)
         farewell = await booster.plan_booster(tx, plan_window(settings, end + timedelta(hours=1)))
         assert {p.dedup_key for p in farewell} == {f"booster:end:{cohort.id}"}
+
+
+# -- figures ---------------------------------------------------------------------------------
+
+
+async def test_trio_figures_count_who_encouraged_and_who_was_encouraged(db: Database) -> None:
+    from bot.reports.trios import cohort_trio_figures
+
+    async with db.unit_of_work() as tx:
+        cohort, (alice, bob, _carla) = await formed(tx)
+        await trio_week.encourage(tx, alice.id, bob.id, "bravo", NOW)
+        await trio_week.encourage(tx, bob.id, alice.id, "talk", NOW)
+        await trio_week.encourage(tx, alice.id, bob.id, "bravo", NOW + timedelta(days=10))
+        november = await cohort_trio_figures(tx, cohort.id, "2026-11")
+        december = await cohort_trio_figures(tx, cohort.id, "2026-12")
+    assert (november.in_trios, november.encouraged, november.were_encouraged) == (3, 2, 2)
+    assert november.encouragements == 2
+    assert round(november.share_encouraged, 2) == 0.67
+    assert (december.encouraged, december.were_encouraged, december.encouragements) == (1, 1, 1)
+
+
+async def test_retention_counts_who_still_answers_after_the_last_session(db: Database) -> None:
+    from bot.reports.trios import booster_retention
+
+    async with db.unit_of_work() as tx:
+        cohort, (alice, bob, _carla, _dan) = await cohort_of(tx, 4)
+        session = await factories.make_session(tx, cohort, starts_at=NOW)
+        end = session.ends_at
+        # Alice answers a check-in three weeks after the end; Bob sets an objective 3 months on.
+        objective = await factories.make_objective(tx, alice, cohort, now=NOW)
+        tx.add(
+            ObjectiveCheckin(
+                objective_id=objective.id,
+                asked_at=end,
+                answered_at=end + timedelta(days=21),
+                answer="doing",
+            )
+        )
+        await factories.make_objective(
+            tx,
+            bob,
+            cohort,
+            "Une vitrine par mois",
+            now=booster.add_months(end, 3) - timedelta(days=3),
+            today=(booster.add_months(end, 3) - timedelta(days=3)).date(),
+        )
+        await tx.flush()
+        early = await booster_retention(tx, cohort.id, end + timedelta(days=40))
+        later = await booster_retention(tx, cohort.id, booster.add_months(end, 7))
+    assert [(p.months, p.answering) for p in early] == [(1, 1), (3, None), (6, None)]
+    assert early[0].share == 0.25
+    assert [(p.months, p.answering) for p in later] == [(1, 1), (3, 1), (6, 0)]
