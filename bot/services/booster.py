@@ -304,6 +304,8 @@ async def render_booster(ctx: RenderContext) -> Rendered | Skip:
     t = ctx.t
     payload = ctx.delivery.payload or {}
     cohort_id = int(payload.get("cohort_id", 0))
+    if payload.get("what") == "alumni":
+        return await render_alumni(ctx, cohort_id)
     enrolled = await ctx.session.scalar(
         select(Enrolment.id).where(
             Enrolment.member_id == ctx.member.id,
@@ -369,6 +371,66 @@ async def render_booster(ctx: RenderContext) -> Rendered | Skip:
         ],
     ]
     return Rendered(text="\n".join(lines), buttons=buttons)
+
+
+async def invite_alumni(
+    session: AsyncSession, from_cohort_id: int, to_cohort_id: int, now: datetime
+) -> int:
+    """Invite the merchants of an earlier cohort to a new one, as guests (outbox; the message
+    carries the new cohort's join link). Those who chose to stop everything are left alone.
+    Returns how many were invited."""
+    from bot.delivery.outbox import enqueue
+
+    rows = await session.scalars(
+        select(Member.id)
+        .join(Enrolment, Enrolment.member_id == Member.id)
+        .where(
+            Enrolment.cohort_id == from_cohort_id,
+            Member.onboarded_at.is_not(None),
+            Member.chat_id.is_not(None),
+            Member.after_booster.is_distinct_from(AfterBooster.STOP.value),
+        )
+        .order_by(Member.id)
+    )
+    key = _key("alumni", to_cohort_id)
+    return await enqueue(
+        session,
+        [
+            Planned(
+                member_id=member_id,
+                kind=BOOSTER_KIND,
+                dedup_key=key,
+                due_at=now,
+                payload={"what": "alumni", "cohort_id": to_cohort_id, "from": from_cohort_id},
+            )
+            for member_id in rows
+        ],
+    )
+
+
+async def render_alumni(ctx: RenderContext, cohort_id: int) -> Rendered | Skip:
+    from bot.services.cohorts import JOIN_PREFIX
+
+    cohort = await ctx.session.get(Cohort, cohort_id)
+    if cohort is None or cohort.archived_at is not None:
+        return Skip("the new cohort is gone")
+    t = ctx.t
+    text = "\n".join(
+        [
+            t(
+                "🎓 <b>Un nouveau groupe commence : {name}</b> ({commune})",
+                name=cohort.name,
+                commune=cohort.commune,
+            ),
+            "",
+            t(
+                "Vous êtes invité en ancien du programme : votre expérience aidera les "
+                "nouveaux. Rejoignez-le en un geste, si le cœur vous en dit."
+            ),
+        ]
+    )
+    link = f"https://t.me/{ctx.bot_username}?start={JOIN_PREFIX}{cohort.join_code}"
+    return Rendered(text=text, buttons=[[Button(t("👋 Rejoindre le groupe"), url=link)]])
 
 
 def register_deliveries(registry: DeliveryRegistry) -> None:

@@ -22,6 +22,7 @@ from bot.models import (
     Broadcast,
     ConversationState,
     Delivery,
+    Encouragement,
     Enrolment,
     Lease,
     Member,
@@ -33,6 +34,8 @@ from bot.models import (
     StaffInvitation,
     StaffRole,
     TipReceipt,
+    Trio,
+    TrioMembership,
     UserData,
 )
 from bot.services import privacy
@@ -217,6 +220,31 @@ async def _world(db: Database, now: datetime) -> World:
                 UserData(user_id=TOM_ID, data={"broadcast": {"text": "Bravo Zéphyrine !"}}),
                 Lease(name="dispatcher", holder="host:1", expires_at=now),
                 SetupCode(code="SETUP1"),
+            ]
+        )
+        # Her trio with Bob, and the words they sent each other.
+        trio = Trio(cohort_id=a.id, number=1, confirmed_at=now)
+        trio.memberships = [
+            TrioMembership(member_id=zeph.id, joined_at=now),
+            TrioMembership(member_id=bob.id, joined_at=now),
+        ]
+        s.add(trio)
+        s.add_all(
+            [
+                Encouragement(
+                    cohort_id=a.id,
+                    sender_id=zeph.id,
+                    recipient_id=bob.id,
+                    choice="bravo",
+                    day=now.date(),
+                ),
+                Encouragement(
+                    cohort_id=a.id,
+                    sender_id=bob.id,
+                    recipient_id=zeph.id,
+                    choice="talk",
+                    day=now.date(),
+                ),
             ]
         )
         return World(zeph.id, bob.id, tom.id, past.id, future.id, other.id)

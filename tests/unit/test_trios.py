@@ -403,3 +403,36 @@ async def test_retention_counts_who_still_answers_after_the_last_session(db: Dat
     assert [(p.months, p.answering) for p in early] == [(1, 1), (3, None), (6, None)]
     assert early[0].share == 0.25
     assert [(p.months, p.answering) for p in later] == [(1, 1), (3, 1), (6, 0)]
+
+
+# -- the coordinator's levers (relais cohort booster / alumni) -------------------------------
+
+
+async def test_cli_extends_and_ends_the_booster_and_invites_alumni(
+    db: Database, settings: Settings
+) -> None:
+    from bot.cli.cohort import alumni_command, booster_command
+    from bot.clock import ManualClock
+
+    async with db.unit_of_work() as tx:
+        cohort, members = await cohort_of(tx, 3)
+        await factories.make_session(tx, cohort, starts_at=NOW - timedelta(days=2))
+        members[2].after_booster = "stop"
+        code = cohort.join_code
+    clock = ManualClock(NOW)
+    shown = await booster_command(settings, code, clock=clock)
+    assert "suite par message" in shown
+    assert "Fin de la suite par message : 23/05/2027" in shown
+    extended = await booster_command(settings, code, extend=2, clock=clock)
+    assert "Fin de la suite par message : 23/07/2027" in extended
+    ended = await booster_command(settings, str(cohort.id), end=True, clock=clock)
+    assert "terminé" in ended
+    told = await alumni_command(settings, code, "Estaimpuis 2027", "Estaimpuis", clock=clock)
+    assert "2 ancien(s)" in told  # not the one who chose to stop everything
+    async with db.unit_of_work() as tx:
+        invited = (
+            await tx.scalars(
+                select(Delivery).where(Delivery.dedup_key.startswith("booster:alumni:"))
+            )
+        ).all()
+    assert sorted(d.member_id for d in invited) == sorted(m.id for m in members[:2])
