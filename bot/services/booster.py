@@ -1,7 +1,9 @@
 """The booster phase: the months after a cohort's last session.
 
 Effects of a programme fade within 5 to 12 months after it ends; peers last. So a cohort has
-an end — its last session, or a date the coordinator sets (`cohorts.ends_at`) — and after it
+an end — its last session (once the programme's last session, by its number in
+content/curriculum.yaml, is planned), or a date the coordinator sets (`cohorts.ends_at`,
+`relais cohort booster --ends-on`) — and after it
 the group goes on by message for `BOOSTER_MONTHS` months (`cohorts.booster_until` when the
 coordinator extended or ended it): a tip a week instead of the member's rhythm, the
 check-ins on open objectives as before, the trio's digest once a month. Members are told
@@ -20,6 +22,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
+from functools import cache
 from typing import Any
 
 from sqlalchemy import ColumnElement, func, select
@@ -81,14 +84,25 @@ def phase_at(end: datetime | None, until: datetime | None, now: datetime, months
     return Phase.BOOSTER if last is not None and now < last else Phase.AFTER
 
 
+@cache
+def programme_sessions() -> int:
+    """How many sessions the programme has (content/curriculum.yaml), read once."""
+    from bot.content import load_for_bot
+
+    return max((session.number for session in load_for_bot().curriculum.sessions), default=1)
+
+
 def last_session_end() -> Any:
-    """The end of the cohort's last session (not cancelled), correlated to `Cohort`."""
+    """The end of the cohort's last session (not cancelled), correlated to `Cohort` — once
+    the programme's last session (its number, curriculum.yaml) is planned: a cohort between
+    two sessions, the next one not planned yet, has not ended."""
     return (
         select(func.max(TrainingSession.ends_at))
         .where(
             TrainingSession.cohort_id == Cohort.id,
             TrainingSession.cancelled_at.is_(None),
         )
+        .having(func.max(TrainingSession.number) >= programme_sessions())
         .correlate(Cohort)
         .scalar_subquery()
     )

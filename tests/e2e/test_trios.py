@@ -71,10 +71,14 @@ async def test_a_cohort_of_seven_through_trios_and_six_months_of_booster(relais:
         await relais.make_member(users[name], cohort, business_name=f"Chez {name}", sector=sector)
     ids = {name: await member_id(relais, user) for name, user in users.items()}
     names = {member: name for name, member in ids.items()}
-    # The last session: Tuesday 8 December 2026, 19:00-21:00.
+    # The programme's last session (the 6th of curriculum.yaml): Tuesday 8 December 2026,
+    # 19:00-21:00; the 5th is past already.
     async with relais.session() as session:
         await factories.make_session(
-            session, cohort, local(2026, 12, 8, 19), ends_at=local(2026, 12, 8, 21)
+            session, cohort, local(2026, 11, 17, 19), ends_at=local(2026, 11, 17, 21), number=5
+        )
+        await factories.make_session(
+            session, cohort, local(2026, 12, 8, 19), ends_at=local(2026, 12, 8, 21), number=6
         )
 
     # -- forming: preview, reshuffle, move, confirm --------------------------------------------

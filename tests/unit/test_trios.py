@@ -320,7 +320,10 @@ def test_add_months_keeps_the_day_or_the_last_one() -> None:
 async def test_cohort_phase_follows_the_last_session_and_the_coordinator(db: Database) -> None:
     async with db.unit_of_work() as tx:
         cohort = await factories.make_cohort(tx)
-        await factories.make_session(tx, cohort, starts_at=NOW + timedelta(days=5))
+        # Session 2 is past, the next not planned yet: the cohort has not ended.
+        await factories.make_session(tx, cohort, starts_at=NOW - timedelta(days=9), number=2)
+        assert await booster.cohort_phase(tx, cohort.id, NOW, 6) is Phase.SESSIONS
+        await factories.make_session(tx, cohort, starts_at=NOW + timedelta(days=5), number=6)
         assert await booster.cohort_phase(tx, cohort.id, NOW, 6) is Phase.SESSIONS
         later = NOW + timedelta(days=10)
         assert await booster.in_booster(tx, cohort.id, later, 6)
@@ -339,7 +342,9 @@ async def test_booster_start_and_farewell_are_planned_once(
 ) -> None:
     async with db.unit_of_work() as tx:
         cohort, members = await cohort_of(tx, 2)
-        session = await factories.make_session(tx, cohort, starts_at=NOW + timedelta(days=1))
+        session = await factories.make_session(
+            tx, cohort, starts_at=NOW + timedelta(days=1), number=6
+        )
         after = session.ends_at + timedelta(minutes=1)
         planned = await booster.plan_booster(tx, plan_window(settings, after))
         assert sorted(p.member_id for p in planned) == sorted(m.id for m in members)
@@ -377,7 +382,7 @@ async def test_retention_counts_who_still_answers_after_the_last_session(db: Dat
 
     async with db.unit_of_work() as tx:
         cohort, (alice, bob, _carla, _dan) = await cohort_of(tx, 4)
-        session = await factories.make_session(tx, cohort, starts_at=NOW)
+        session = await factories.make_session(tx, cohort, starts_at=NOW, number=6)
         end = session.ends_at
         # Alice answers a check-in three weeks after the end; Bob sets an objective 3 months on.
         objective = await factories.make_objective(tx, alice, cohort, now=NOW)
@@ -416,7 +421,7 @@ async def test_cli_extends_and_ends_the_booster_and_invites_alumni(
 
     async with db.unit_of_work() as tx:
         cohort, members = await cohort_of(tx, 3)
-        await factories.make_session(tx, cohort, starts_at=NOW - timedelta(days=2))
+        await factories.make_session(tx, cohort, starts_at=NOW - timedelta(days=2), number=6)
         members[2].after_booster = "stop"
         code = cohort.join_code
     clock = ManualClock(NOW)
