@@ -307,12 +307,14 @@ def week_text(t: Translator, week: TrioWeek, *, monthly: bool, first: bool) -> s
 
 def trio_figures_line(t: Translator, figures: TrioFigures) -> str:
     """One line for staff: how the trios encouraged each other this month."""
-    return t(
+    return t.plural(
+        "👥 Trios ce mois-ci : {sent} % ont encouragé quelqu'un, {received} % ont été "
+        "encouragés ({n} mot).",
         "👥 Trios ce mois-ci : {sent} % ont encouragé quelqu'un, {received} % ont été "
         "encouragés ({n} mots).",
+        figures.encouragements,
         sent=round(100 * figures.share_encouraged),
         received=round(100 * figures.share_were_encouraged),
-        n=figures.encouragements,
     )
 
 

@@ -161,7 +161,7 @@ async def test_a_cohort_of_seven_through_trios_and_six_months_of_booster(relais:
     await claire.send("/stats")
     stats = await claire.expect("Trios et suite du programme")
     # One of seven encouraged someone, one of seven was encouraged, one word in all.
-    assert "Trios ce mois-ci : 14 % ont encouragé quelqu'un, 14 % ont été encouragés (1 mots)" in (
+    assert "Trios ce mois-ci : 14 % ont encouragé quelqu'un, 14 % ont été encouragés (1 mot)" in (
         stats.text
     )
     assert "Répondent encore" not in stats.text  # the sessions are not over
