@@ -339,6 +339,9 @@ async def test_the_export_holds_everything_about_her_and_nothing_about_others(
     assert data["staff_actions"][0]["action"] == "attendance.add_name"
     assert data["drafts"]["conversations"] == {"objective": "what"}
     assert data["drafts"]["user_data"] == {"objective": {"text": "Reels"}}
+    assert [m["trio"] for m in data["trios"]["memberships"]] == [1]
+    assert [w["word"] for w in data["trios"]["encouragements_sent"]] == ["bravo"]
+    assert [w["word"] for w in data["trios"]["encouragements_received"]] == ["talk"]
     for other in ("Bob", "Boulangerie", "Carl", "Tom", "micro"):
         assert other not in text
 
