@@ -335,7 +335,7 @@ def formed_text(t: Translator, peers: Sequence[Peer]) -> str:
     lines = [
         t("👥 <b>Voici votre trio</b>"),
         "",
-        t("Trois commerçants, trois métiers différents, pour s'encourager entre les séances :"),
+        t("Des commerçants de métiers différents, pour s'encourager entre les séances :"),
         *[peer_line(t, peer) for peer in peers],
         "",
         t(

@@ -252,3 +252,71 @@ async def test_a_cohort_of_seven_through_trios_and_six_months_of_booster(relais:
     assert "1 mois : 14 %" in stats.text  # Alice, of seven
     assert "3 mois : 0 %" in stats.text
     assert "6 mois : 0 %" in stats.text
+
+
+async def test_sharing_is_a_setting_and_forged_trio_buttons_change_nothing(
+    relais: Harness,
+) -> None:
+    cohort = await relais.make_cohort()
+    tom = relais.user("Tom")
+    await relais.make_member(tom, cohort, role=Role.TRAINER, business_name=None)
+    people = {name: relais.user(name) for name, _ in PEOPLE[:4]}
+    for (name, sector), user in zip(PEOPLE[:4], people.values(), strict=True):
+        await relais.make_member(user, cohort, business_name=f"Chez {name}", sector=sector)
+    ids = {name: await member_id(relais, user) for name, user in people.items()}
+    # Four people: two pairs, never a trio of one.
+    await tom.send("/trios")
+    draft = await tom.expect("Proposition de trios (4 participants)")
+    assert "Trio 2" in draft.text
+    assert "Trio 3" not in draft.text
+    await tom.click("✅ Confirmer")
+    await tom.expect("C'est confirmé")
+
+    # Another cohort's trainer and trio: forged moves and encouragements are refused.
+    other = await relais.make_cohort("Ailleurs", "Dottignies")
+    vera, zoe, yann = relais.user("Vera"), relais.user("Zoé"), relais.user("Yann")
+    await relais.make_member(vera, other, role=Role.TRAINER, business_name=None)
+    await relais.make_member(zoe, other, business_name="Chez Zoé", sector="food")
+    await relais.make_member(yann, other, business_name="Chez Yann", sector="books")
+    await vera.send("/trios")
+    await vera.click("✅ Confirmer")
+    own = await vera.expect("C'est confirmé")
+    async with relais.session() as session:
+        ours = await trios.trios_of(session, cohort.id)
+    record = await forge_click(relais, vera, own, f"trio:mvt:{ids['Alice']}:{ours[1].trio_id}")
+    assert record.text == "Cette personne n'est pas dans les trios du groupe."
+    for data in ("trio:mvt:0:1", "trio:enc:abc:bravo", "trio:enc:1:kiss", "trio:shuf:-1", "trio:"):
+        assert (await forge_click(relais, vera, own, data)).answered
+    async with relais.session() as session:
+        assert await trios.trios_of(session, cohort.id) == ours
+    zoe_id = await member_id(relais, zoe)
+    alice = people["Alice"]
+    await alice.send("/trio")
+    mine = await alice.expect("Votre trio cette semaine")
+    record = await forge_click(relais, alice, mine, f"trio:enc:{zoe_id}:bravo")
+    assert record.text == "Cette personne n'est pas (ou plus) dans votre trio."
+    await relais.tick()
+    await zoe.expect("Voici votre trio")  # from her own trainer's ✅, nothing else
+    await zoe.expect_nothing(within=0.1)
+
+    # /reglages: stop sharing, then share again.
+    await alice.send("/reglages")
+    await alice.expect("👥 Vos nouvelles sont partagées avec votre trio.")
+    await alice.click("👥 Ne plus partager avec mon trio")
+    await alice.expect("👥 Vos nouvelles ne sont pas partagées avec votre trio.")
+    async with relais.session() as session:
+        member = await session.get(Member, ids["Alice"])
+        assert member is not None
+        assert not member.share_with_trio
+    assert "Après le programme" not in alice.messages[-1].text  # only after the sessions
+    await alice.click("👥 Partager avec mon trio")
+    await alice.expect("👥 Vos nouvelles sont partagées avec votre trio.")
+
+    # Leaving the trio: asked first, then done; /trio says so.
+    await alice.send("/trio")
+    await alice.click("🚪 Quitter mon trio")
+    await alice.expect("Quitter votre trio ?")
+    await alice.click("🚪 Oui, quitter")
+    await alice.expect("vous avez quitté votre trio")
+    await alice.send("/trio")
+    await alice.expect("Vous n'êtes pas (encore) dans un trio")
