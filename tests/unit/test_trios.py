@@ -5,7 +5,7 @@ moves), the encouragements' daily cap, the digest's shared facts and the booster
 from __future__ import annotations
 
 from collections import Counter
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, time, timedelta
 
 import pytest
 from sqlalchemy import select
@@ -441,3 +441,62 @@ async def test_cli_extends_and_ends_the_booster_and_invites_alumni(
             )
         ).all()
     assert sorted(d.member_id for d in invited) == sorted(m.id for m in members[:2])
+
+
+# -- rhythms across DST -----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("start", "end", "monthly", "expected"),
+    [
+        # Weekly: every Tuesday at 09:30 in Brussels, 08:30 UTC in winter, 07:30 in summer.
+        (
+            datetime(2027, 3, 20, tzinfo=UTC),
+            datetime(2027, 4, 7, tzinfo=UTC),
+            False,
+            [
+                datetime(2027, 3, 23, 8, 30, tzinfo=UTC),
+                datetime(2027, 3, 30, 7, 30, tzinfo=UTC),
+                datetime(2027, 4, 6, 7, 30, tzinfo=UTC),
+            ],
+        ),
+        # Monthly: the first Tuesday of each month only; back to winter time in November.
+        (
+            datetime(2027, 9, 20, tzinfo=UTC),
+            datetime(2027, 11, 10, tzinfo=UTC),
+            True,
+            [datetime(2027, 10, 5, 7, 30, tzinfo=UTC), datetime(2027, 11, 2, 8, 30, tzinfo=UTC)],
+        ),
+    ],
+)
+def test_digest_moments_keep_the_wall_time_across_dst(
+    start: datetime, end: datetime, monthly: bool, expected: list[datetime]
+) -> None:
+    from zoneinfo import ZoneInfo
+
+    moments = trio_week.digest_moments(
+        1, time(9, 30), ZoneInfo("Europe/Brussels"), start, end, monthly=monthly
+    )
+    assert [moment for _, moment in moments] == expected
+
+
+async def test_in_the_booster_phase_tips_come_once_a_week(db: Database, settings: Settings) -> None:
+    from bot.services import tips
+
+    async with db.unit_of_work() as tx:
+        cohort, (alice,) = await cohort_of(tx, 1)
+        alice.tip_days, alice.tip_time = "tue,fri", time(9, 30)
+        await factories.make_session(
+            tx, cohort, starts_at=datetime(2026, 11, 24, 18, tzinfo=UTC), number=6
+        )
+        await tx.flush()
+        days = []
+        for day in range(25, 31):  # Wednesday 25 to Monday 30 November, then Tuesday
+            for moment in (datetime(2026, 11, day, 8, 30, tzinfo=UTC),):
+                planned = await tips.plan_tips(tx, plan_window(settings, moment))
+                days += [p.dedup_key for p in planned if p.member_id == alice.id]
+        planned = await tips.plan_tips(
+            tx, plan_window(settings, datetime(2026, 12, 1, 8, 30, tzinfo=UTC))
+        )
+        days += [p.dedup_key for p in planned if p.member_id == alice.id]
+    assert days == ["tip:2026-12-01"]  # not Friday 27: one a week, on her first tip day
