@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
 
-from sqlalchemy import and_, exists, func, select, update
+from sqlalchemy import exists, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.delivery.outbox import enqueue
@@ -252,7 +252,7 @@ async def move(
             TrioMembership.trio_id == current.trio_id, TrioMembership.left_at.is_(None)
         )
     )
-    if (staying or 0) <= 2:
+    if staying == 2:  # one would stay alone (a trio of one already may be emptied)
         return MoveOutcome.LONELY
     if confirmed:
         current.left_at, current.left_reason = now, LeftReason.MOVED.value
@@ -393,19 +393,28 @@ async def trio_of_member(session: AsyncSession, member_id: int) -> TrioView | No
 
 
 async def leave(session: AsyncSession, member_id: int, now: datetime) -> bool:
-    """The member leaves their trio (and is not put in one again by a reshuffle)."""
-    result = await session.execute(
+    """The member leaves their trio (and is not put in one again by a reshuffle). Someone
+    left alone in it joins the smallest other trio (no trio of one)."""
+    trio = await trio_of_member(session, member_id)
+    if trio is None:
+        return False
+    await session.execute(
         update(TrioMembership)
         .where(
             TrioMembership.member_id == member_id,
+            TrioMembership.trio_id == trio.trio_id,
             TrioMembership.left_at.is_(None),
-            TrioMembership.trio_id.in_(
-                select(Trio.id).where(
-                    and_(Trio.confirmed_at.is_not(None), Trio.dissolved_at.is_(None))
-                )
-            ),
         )
         .values(left_at=now, left_reason=LeftReason.LEFT.value)
         .execution_options(synchronize_session=False)
     )
-    return bool(getattr(result, "rowcount", 0))
+    others = [peer for peer in trio.peers if peer.member_id != member_id]
+    if len(others) == 1:
+        cohort_id = await session.scalar(select(Trio.cohort_id).where(Trio.id == trio.trio_id))
+        views = [
+            view for view in await trios_of(session, cohort_id or 0) if view.trio_id != trio.trio_id
+        ]
+        if views:
+            target = min(views, key=lambda view: (len(view.peers), view.number))
+            await move(session, cohort_id or 0, others[0].member_id, target.trio_id, now)
+    return True

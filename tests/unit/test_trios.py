@@ -500,3 +500,20 @@ async def test_in_the_booster_phase_tips_come_once_a_week(db: Database, settings
         )
         days += [p.dedup_key for p in planned if p.member_id == alice.id]
     assert days == ["tip:2026-12-01"]  # not Friday 27: one a week, on her first tip day
+
+
+async def test_someone_left_alone_by_a_leaver_joins_another_trio(db: Database) -> None:
+    async with db.unit_of_work() as tx:
+        cohort, members = await cohort_of(tx, 4)
+        await trios.preview(tx, cohort.id, size=3, seed=0, now=NOW)
+        pairs = await trios.confirm(tx, cohort.id, NOW)
+        assert sorted(len(view.peers) for view in pairs) == [2, 2]
+        leaver, alone = pairs[0].peers
+        assert await trios.leave(tx, leaver.member_id, NOW)
+        assert not await trios.leave(tx, leaver.member_id, NOW)  # once
+        now_in = await trios.trio_of_member(tx, alone.member_id)
+        assert now_in is not None
+        assert now_in.trio_id == pairs[1].trio_id
+        assert len(now_in.peers) == 3
+        assert await trios.trio_of_member(tx, leaver.member_id) is None
+        assert {m.id for m in members} - {p.member_id for p in now_in.peers} == {leaver.member_id}
