@@ -522,7 +522,7 @@ async def _evaluate_tips(
         zone_name, archived_at, joined_at, left_at, raw_end, booster_until = row[7:]
         # A member without a cohort has no zone yet: joining one resets their time.
         zone = _zone(zone_name or window.settings.timezone)
-        days = tip_weekdays(tip_days)
+        days = every_day = tip_weekdays(tip_days)
         # After the last session: one tip a week (the first tip day), none after the booster.
         end = booster.aware(raw_end)
         months = window.settings.booster_months
@@ -558,7 +558,8 @@ async def _evaluate_tips(
                             payload={"day": day.isoformat()},
                         )
                     )
-        next_at[member_id] = next_tip_moment(days, at, zone, window.horizon)
+        # Every tip day, whatever the phase: a lower bound if the cohort's end moves.
+        next_at[member_id] = next_tip_moment(every_day, at, zone, window.horizon)
     return planned, next_at
 
 
