@@ -20,6 +20,7 @@ from bot.models import (
     Member,
     ObjectiveCheckin,
     Role,
+    TrioMembership,
 )
 from bot.services import booster, cohorts, trio_week, trios
 from bot.services.booster import Phase
@@ -517,3 +518,27 @@ async def test_someone_left_alone_by_a_leaver_joins_another_trio(db: Database) -
         assert len(now_in.peers) == 3
         assert await trios.trio_of_member(tx, leaver.member_id) is None
         assert {m.id for m in members} - {p.member_id for p in now_in.peers} == {leaver.member_id}
+
+
+async def test_an_erased_member_disappears_from_the_trio_and_its_digests(db: Database) -> None:
+    from bot.services import privacy
+
+    async with db.unit_of_work() as tx:
+        _, (alice, bob, carla) = await formed(tx)
+        await trio_week.encourage(tx, bob.id, alice.id, "bravo", NOW)
+        await factories.make_objective(tx, bob, alice.active_cohort_id or 0, now=NOW)
+        bob_id = bob.id
+        assert await privacy.forget_member(tx, bob_id, NOW) is not None
+    async with db.unit_of_work() as tx:
+        week = await trio_week.trio_week(
+            tx, alice.id, NOW - timedelta(days=1), NOW + timedelta(days=1)
+        )
+        assert week is not None
+        assert [p.member_id for p in week.peers] == [carla.id]
+        assert week.facts == ()
+        words = (await tx.scalars(select(Encouragement))).all()
+        assert [(w.sender_id, w.recipient_id) for w in words] == [(None, alice.id)]
+        memberships = (
+            await tx.scalars(select(TrioMembership).where(TrioMembership.member_id == bob_id))
+        ).all()
+        assert memberships == []
