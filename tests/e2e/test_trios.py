@@ -253,6 +253,15 @@ async def test_a_cohort_of_seven_through_trios_and_six_months_of_booster(relais:
     assert "3 mois : 0 %" in stats.text
     assert "6 mois : 0 %" in stats.text
 
+    # Re-balanced at the next reshuffle: without who blocked the bot nor who stopped everything.
+    await tom.send("/trios")
+    await tom.expect("Les trios du groupe (7 participants)")
+    await tom.click("🔀 Refaire les trios")
+    again = await tom.expect("Proposition de trios (5 participants)")
+    assert blocker not in again.text
+    assert "Alice" not in again.text
+    assert "Trio 3" not in again.text  # 5 → 3 + 2
+
 
 async def test_sharing_is_a_setting_and_forged_trio_buttons_change_nothing(
     relais: Harness,
