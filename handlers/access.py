@@ -41,7 +41,7 @@ def refusal(t: Translator, access: Access, onboarded: bool) -> str:
     if access is Access.MERCHANT:
         return t("Cette fonction est réservée aux commerçants inscrits à la formation.")
     if access is Access.TRAINER:
-        return t("Cette commande est réservée au formateur du groupe.")
+        return t("Cette commande est réservée au formateur et à la coordination du groupe.")
     if access is Access.COORDINATOR:
         return t("Cette commande est réservée à la coordination (la commune).")
     return t("Cette commande est réservée à l'équipe de la formation.")

@@ -35,6 +35,7 @@ from telegram.ext import (
 from telegram.helpers import create_deep_linked_url
 
 from bot.callbacks import ROLL, Presences, RollAdd, RollPage, RollToggle
+from bot.content import ContentLibrary
 from bot.delivery.registry import Button
 from bot.i18n import N_, Translator
 from bot.keyboards import keyboard
@@ -119,7 +120,7 @@ async def check_in(update: Update, context: RelaisContext) -> None:
         text = t(
             "✅ Présence enregistrée pour la séance {number} « {theme} ». Bonne séance !",
             number=ts.number,
-            theme=reminders.theme_of(ts, t.lang),
+            theme=reminders.theme_of(ts, t.lang, context.rt.content),
         )
     elif status is CheckinStatus.ALREADY:
         text = t(
@@ -435,11 +436,15 @@ def _names(t: Translator, names: list[str]) -> str:
     return shown
 
 
-def report_text(t: Translator, report: PresenceReport) -> str:
+def report_text(t: Translator, report: PresenceReport, library: ContentLibrary) -> str:
     ts = report.session
     lines = [
         t("<b>Présences — séance {number}</b>", number=ts.number),
-        t("{when} · {theme}", when=t.when(ts.starts_at), theme=reminders.theme_of(ts, t.lang)),
+        t(
+            "{when} · {theme}",
+            when=t.when(ts.starts_at),
+            theme=reminders.theme_of(ts, t.lang, library),
+        ),
     ]
     if ts.cancelled_at is not None:
         lines.append(t("❌ <b>Annulée</b>"))
@@ -472,7 +477,7 @@ async def presences(update: Update, context: RelaisContext) -> None:
         return
     async with context.rt.db.unit_of_work() as session:
         report = await attendance.presence_report(session, ts)
-    await message.reply_text(report_text(context.t, report))
+    await message.reply_text(report_text(context.t, report, context.rt.content))
 
 
 async def on_presences_button(update: Update, context: RelaisContext) -> None:
@@ -488,7 +493,7 @@ async def on_presences_button(update: Update, context: RelaisContext) -> None:
         await answer_stale(update, context.t)
         return
     await answer_callback(update)
-    await send(context, report_text(context.t, report))
+    await send(context, report_text(context.t, report, context.rt.content))
 
 
 # --- registration -----------------------------------------------------------------------------

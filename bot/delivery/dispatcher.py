@@ -529,6 +529,7 @@ class Dispatcher:
             now=now,
             settings=self.rt.settings,
             bot_username=self._bot_username(),
+            content=self.rt.content,
         )
         try:
             # A savepoint: a renderer that breaks its queries must not break the whole claim.

@@ -21,6 +21,7 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.config import Settings
+from bot.content import ContentLibrary
 from bot.i18n import Translator
 from bot.models import Delivery, Member
 
@@ -83,6 +84,8 @@ class RenderContext:
     now: datetime
     settings: Settings
     bot_username: str
+    # The Runtime's content library (curriculum titles, tips); None in tests that need none.
+    content: ContentLibrary | None = None
 
 
 Planner = Callable[[AsyncSession, PlanWindow], Awaitable[Sequence[Planned]]]

@@ -24,7 +24,6 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import UTC, datetime, time, timedelta
-from functools import cache
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import Select, exists, select
@@ -32,7 +31,6 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot import buttons
 from bot.content import ContentLibrary
-from bot.content import load as load_content
 from bot.delivery.registry import (
     DeliveryRegistry,
     Planned,
@@ -73,18 +71,8 @@ MAX_SESSION_LENGTH = timedelta(hours=8)
 # --- texts shared with the handlers -----------------------------------------------------------
 
 
-@cache
-def _library() -> ContentLibrary | None:
-    """The content library, read once (only for curriculum titles; None if unreadable)."""
-    try:
-        return load_content(strict=False)
-    except Exception:  # pragma: no cover - a broken content folder must not stop reminders
-        return None
-
-
-def theme_of(ts: TrainingSession, lang: str) -> str:
+def theme_of(ts: TrainingSession, lang: str, library: ContentLibrary | None) -> str:
     """The theme in the reader's language when it comes from the curriculum."""
-    library = _library()
     if ts.theme_code and library is not None:
         for item in library.sessions:
             if item.main_theme == ts.theme_code:
@@ -96,13 +84,13 @@ def in_cohort_zone(t: Translator, zone: str | None) -> Translator:
     return t.with_zone(zone) if zone else t
 
 
-def describe(t: Translator, ts: TrainingSession) -> str:
+def describe(t: Translator, ts: TrainingSession, library: ContentLibrary | None) -> str:
     """Date and time in words, place, theme: the body of every message about a session."""
     return t(
         "🗓 {when}\n📍 {place}\n🎯 {theme}",
         when=t.when(ts.starts_at),
         place=ts.place,
-        theme=theme_of(ts, t.lang),
+        theme=theme_of(ts, t.lang, library),
     )
 
 
@@ -332,7 +320,7 @@ async def render_reminder(ctx: RenderContext) -> Rendered | Skip:
     text = "\n".join(
         (
             t("⏰ <b>Rappel : séance {number}</b>", number=ts.number),
-            describe(t, ts),
+            describe(t, ts, ctx.content),
             "",
             rsvp_line(t, state),
         )
@@ -371,7 +359,7 @@ async def render_notice(ctx: RenderContext) -> Rendered | Skip:
                     number=ts.number,
                     old=t.when(old),
                 ),
-                describe(t, ts),
+                describe(t, ts, ctx.content),
                 "",
                 t("Vous venez toujours ?"),
             )
@@ -384,7 +372,7 @@ async def render_notice(ctx: RenderContext) -> Rendered | Skip:
             text="\n".join(
                 (
                     t("📍 <b>Nouveau lieu pour la séance {number}</b>", number=ts.number),
-                    describe(t, ts),
+                    describe(t, ts, ctx.content),
                 )
             )
         )
@@ -398,7 +386,7 @@ async def render_notice(ctx: RenderContext) -> Rendered | Skip:
                     "Votre place est réservée pour la séance {number}.",
                     number=ts.number,
                 ),
-                describe(t, ts),
+                describe(t, ts, ctx.content),
                 "",
                 t("Si vous ne pouvez plus venir, dites-le ici pour laisser la place."),
             )
@@ -464,7 +452,7 @@ async def render_followup(ctx: RenderContext) -> Rendered | Skip:
                 "🙏 Merci pour votre présence à la séance {number} « {theme} » ! "
                 "Gardez en tête une idée à essayer cette semaine.",
                 number=ts.number,
-                theme=theme_of(ts, t.lang),
+                theme=theme_of(ts, t.lang, ctx.content),
             )
         ]
     elif kind == "missed":
@@ -475,7 +463,7 @@ async def render_followup(ctx: RenderContext) -> Rendered | Skip:
             t(
                 "👋 Vous nous avez manqué à la séance {number} « {theme} ».",
                 number=ts.number,
-                theme=theme_of(ts, t.lang),
+                theme=theme_of(ts, t.lang, ctx.content),
             )
         ]
         if ts.summary:

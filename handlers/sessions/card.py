@@ -214,7 +214,7 @@ async def on_card_button(update: Update, context: RelaisContext) -> None:
         async with rt.db.unit_of_work() as session:
             counts = await sessions.rsvp_counts(session, ts.id)
         await query.edit_message_text(
-            card_text(t, ts, counts), reply_markup=keyboard(card_buttons(t, ts))
+            card_text(t, ts, counts, context.rt.content), reply_markup=keyboard(card_buttons(t, ts))
         )
         return
     await stale(update, context)

@@ -50,7 +50,7 @@ async def list_sessions(update: Update, context: RelaisContext) -> None:
         text = "\n".join(
             (
                 t("<b>Séance {number}</b>", number=ts.number),
-                reminders.describe(t, ts),
+                reminders.describe(t, ts, rt.content),
                 "",
                 reminders.rsvp_line(t, state),
             )
@@ -82,7 +82,7 @@ async def send_ics(update: Update, context: RelaisContext) -> None:
         return
     await answer_callback(update)
     title = t.raw(N_("Séance {number} : {theme}")).format(
-        number=ts.number, theme=reminders.theme_of(ts, t.lang)
+        number=ts.number, theme=reminders.theme_of(ts, t.lang, rt.content)
     )
     data = calendar.session_ics(ts, title=title, description=title, now=rt.clock.now())
     await context.bot.send_document(

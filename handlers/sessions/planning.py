@@ -393,7 +393,7 @@ async def ask_confirm(update: Update, context: RelaisContext) -> str:
         await send(context, explain(t, starts_at))
         return await ask_date(update, context)
     preview = _preview(draft, starts_at)
-    lines = [t("On planifie cette séance ?"), reminders.describe(t, preview)]
+    lines = [t("On planifie cette séance ?"), reminders.describe(t, preview, context.rt.content)]
     capacity = draft.get("capacity")
     lines.append(
         t("👥 {capacity} places", capacity=capacity) if capacity else t("👥 Pas de limite")

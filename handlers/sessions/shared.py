@@ -8,6 +8,7 @@ from datetime import time
 from telegram.ext import filters
 
 from bot.callbacks import CalendarFile, Presences, SessionCard
+from bot.content import ContentLibrary
 from bot.delivery.registry import Button
 from bot.i18n import Translator
 from bot.keyboards import keyboard
@@ -109,9 +110,11 @@ def one_line_example(t: Translator) -> str:
     )
 
 
-def card_text(t: Translator, ts: TrainingSession, counts: dict[str, int]) -> str:
+def card_text(
+    t: Translator, ts: TrainingSession, counts: dict[str, int], library: ContentLibrary
+) -> str:
     """The staff's view of a session: when, where, what, and the answers so far."""
-    lines = [t("<b>Séance {number}</b>", number=ts.number), reminders.describe(t, ts)]
+    lines = [t("<b>Séance {number}</b>", number=ts.number), reminders.describe(t, ts, library)]
     if ts.capacity:
         lines.append(t("👥 {capacity} places", capacity=ts.capacity))
     lines.append(
@@ -155,4 +158,8 @@ def told_text(t: Translator, told: int) -> str:
 
 async def send_card(context: RelaisContext, ts: TrainingSession, counts: dict[str, int]) -> None:
     t = context.t
-    await send(context, card_text(t, ts, counts), reply_markup=keyboard(card_buttons(t, ts)))
+    await send(
+        context,
+        card_text(t, ts, counts, context.rt.content),
+        reply_markup=keyboard(card_buttons(t, ts)),
+    )

@@ -9,6 +9,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.config import Settings
+from bot.content import load as load_content
 from bot.db import Database
 from bot.delivery.outbox import enqueue
 from bot.delivery.registry import DeliveryRegistry, Planned, RenderContext, Rendered, Skip
@@ -294,3 +295,16 @@ async def test_notices_render_each_change(db: Database, settings: Settings, i18n
     assert isinstance(cancelled, Rendered)
     assert "annulée" in cancelled.text
     assert "mercredi 2 décembre à 20 h 00" in cancelled.text
+
+
+def test_a_curriculum_theme_is_named_in_the_readers_language_from_the_runtime_library() -> None:
+    library = load_content()
+    first = library.sessions[0]
+    assert first.main_theme is not None
+    ts = TrainingSession(theme=first.title("fr"), theme_code=first.main_theme)
+    assert reminders.theme_of(ts, "nl", library) == first.title("nl")
+    assert reminders.theme_of(ts, "en", library) == first.title("en")
+    # Without a library (or for a free-text theme) the stored text is shown as typed.
+    assert reminders.theme_of(ts, "nl", None) == first.title("fr")
+    free = TrainingSession(theme="Atelier libre", theme_code=None)
+    assert reminders.theme_of(free, "nl", library) == "Atelier libre"
