@@ -153,9 +153,8 @@ async def show_preferences(update: Update, context: RelaisContext) -> None:
 
 async def _choices(session: Any, context: RelaisContext, member_id: int) -> MemberChoices | None:
     settings = context.rt.settings
-    return await booster.member_choices(
-        session, member_id, context.rt.clock.now(), settings.booster_months
-    )
+    programme = booster.programme_of(settings, context.rt.content)
+    return await booster.member_choices(session, member_id, context.rt.clock.now(), programme)
 
 
 async def on_button(update: Update, context: RelaisContext) -> None:

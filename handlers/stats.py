@@ -20,6 +20,7 @@ from bot.reports import charts
 from bot.reports import stats as stats_report
 from bot.reports.stats import CohortStats, EngagementSummary, Trend
 from bot.runtime import RelaisContext
+from bot.services import booster
 from handlers import tips as tips_handlers
 from handlers import trios as trios_handlers
 from handlers.menu import menu_button
@@ -105,7 +106,8 @@ async def show_stats(update: Update, context: RelaisContext) -> None:
     async with rt.db.unit_of_work() as tx:
         stats = await stats_report.cohort_stats(tx, cohort_id, now)
         engagement = await stats_report.engagement_summary(tx, cohort_id, now)
-        peers = await trios_handlers.figures_block(tx, t, cohort_id, now, rt.settings)
+        programme = booster.programme_of(rt.settings, rt.content)
+        peers = await trios_handlers.figures_block(tx, t, cohort_id, now, programme)
     engagement_extra = "\n\n" + peers if peers else ""
     # The tips' 👍 / 👎: the most and the least useful tips (handlers/tips.py).
     tips_text = await tips_handlers.stats_block(context, cohort_id)

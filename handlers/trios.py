@@ -29,7 +29,6 @@ from bot.callbacks import (
     TrioMoveTo,
     TrioShuffle,
 )
-from bot.config import Settings
 from bot.delivery.registry import Button
 from bot.i18n import Translator, escape
 from bot.keyboards import keyboard
@@ -323,16 +322,16 @@ def handlers() -> list[BaseHandler[Update, RelaisContext, Any]]:
 
 
 async def figures_block(
-    tx: Any, t: Translator, cohort_id: int, now: datetime, settings: Settings
+    tx: Any, t: Translator, cohort_id: int, now: datetime, programme: booster.Programme
 ) -> str:
     """The trios this month and the booster phase's retention, for /stats ("" if neither)."""
     month = f"{t.local(now):%Y-%m}"
     figures = await trio_report.cohort_trio_figures(tx, cohort_id, month)
-    points = await trio_report.booster_retention(tx, cohort_id, now, settings.booster_months)
+    points = await trio_report.booster_retention(tx, cohort_id, now, programme)
     lines = []
     if figures.in_trios:
         lines.append(trio_week.trio_figures_line(t, figures))
-    phase = await booster.cohort_phase(tx, cohort_id, now, settings.booster_months)
+    phase = await booster.cohort_phase(tx, cohort_id, now, programme)
     if phase is not Phase.SESSIONS:
         lines.append(trio_week.retention_line(t, points))
     if not lines:

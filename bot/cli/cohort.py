@@ -144,10 +144,11 @@ async def booster_command(
     """Change the cohort's booster phase as asked, then describe it (plain text, French)."""
     from zoneinfo import ZoneInfo
 
+    from bot.content import load_for_bot
     from bot.services import booster
 
     now = (clock or SystemClock()).now()
-    months = settings.booster_months
+    programme = booster.programme_of(settings, load_for_bot())
     async with open_database(settings.database_url) as db, db.unit_of_work() as session:
         cohort = await _find_cohort(session, ref)
         zone = ZoneInfo(cohort.timezone)
@@ -162,11 +163,11 @@ async def booster_command(
         elif extend is not None:
             if not 1 <= extend <= 24:
                 raise CliError("--extend takes 1 to 24 months", EXIT_CONFIG)
-            if await booster.extend(session, cohort.id, extend, now, months) is None:
+            if await booster.extend(session, cohort.id, extend, now, programme) is None:
                 raise CliError("this cohort has no end yet (no session, no --ends-on)", EXIT_CONFIG)
         elif end:
-            await booster.end_now(session, cohort.id, now)
-        times = await booster.cohort_times(session, cohort.id, now, months)
+            await booster.end_now(session, cohort.id, now, programme)
+        times = await booster.cohort_times(session, cohort.id, now, programme)
         assert times is not None
         name = cohort.name
     phases = {"sessions": "séances en cours", "booster": "suite par message", "after": "terminé"}

@@ -22,6 +22,6 @@ def build_registry(content: ContentLibrary) -> DeliveryRegistry:
     tips.register_deliveries(registry, content)
     broadcasts.register_deliveries(registry, content)
     privacy.register_deliveries(registry)
-    trio_week.register_deliveries(registry)
-    booster.register_deliveries(registry)
+    trio_week.register_deliveries(registry, content)
+    booster.register_deliveries(registry, content)
     return registry

@@ -131,10 +131,11 @@ async def _answering(tx: AsyncSession, member_ids: set[int], start: datetime, en
 
 
 async def booster_retention(
-    tx: AsyncSession, cohort_id: int, now: datetime, months: int = 6
+    tx: AsyncSession, cohort_id: int, now: datetime, programme: booster.Programme
 ) -> list[RetentionPoint]:
-    """The share still answering 1, 3 and 6 months after the last session (see the top)."""
-    times = await booster.cohort_times(tx, cohort_id, now, months)
+    """The share still answering 1, 3 and 6 months after the last session (see the top);
+    `programme`: `booster.programme_of(settings, runtime.content)`."""
+    times = await booster.cohort_times(tx, cohort_id, now, programme)
     end = times.end if times is not None else None
     merchants = set(
         await tx.scalars(

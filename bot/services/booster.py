@@ -22,12 +22,13 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
-from functools import cache
 from typing import Any
 
-from sqlalchemy import ColumnElement, func, select
+from sqlalchemy import ColumnElement, func, literal, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot.config import Settings
+from bot.content import ContentLibrary
 from bot.delivery.registry import (
     Button,
     DeliveryRegistry,
@@ -48,6 +49,7 @@ from bot.models import (
     Objective,
     ObjectiveStatus,
     TrainingSession,
+    UTCDateTime,
 )
 
 BOOSTER_KIND = DeliveryKind.BOOSTER.value
@@ -84,33 +86,48 @@ def phase_at(end: datetime | None, until: datetime | None, now: datetime, months
     return Phase.BOOSTER if last is not None and now < last else Phase.AFTER
 
 
-@cache
-def programme_sessions() -> int:
-    """How many sessions the programme has (content/curriculum.yaml), read once."""
-    from bot.content import load_for_bot
+@dataclass(frozen=True)
+class Programme:
+    """What the phase depends on besides the cohort: BOOSTER_MONTHS, and how many sessions
+    the programme has (content/curriculum.yaml, from the Runtime's library; None: only the
+    coordinator's date ends a cohort)."""
 
-    return max((session.number for session in load_for_bot().curriculum.sessions), default=1)
+    months: int
+    sessions: int | None
 
 
-def last_session_end() -> Any:
+def programme_of_content(content: ContentLibrary | None) -> int | None:
+    """The number of the programme's last session (None without a curriculum)."""
+    if content is None or not content.curriculum.sessions:
+        return None
+    return max(session.number for session in content.curriculum.sessions)
+
+
+def programme_of(settings: Settings, content: ContentLibrary | None) -> Programme:
+    return Programme(settings.booster_months, programme_of_content(content))
+
+
+def last_session_end(sessions: int | None) -> Any:
     """The end of the cohort's last session (not cancelled), correlated to `Cohort` — once
-    the programme's last session (its number, curriculum.yaml) is planned: a cohort between
-    two sessions, the next one not planned yet, has not ended."""
+    the programme's last session (its number `sessions`) is planned: a cohort between two
+    sessions, the next one not planned yet, has not ended."""
+    if sessions is None:
+        return literal(None, UTCDateTime())
     return (
         select(func.max(TrainingSession.ends_at))
         .where(
             TrainingSession.cohort_id == Cohort.id,
             TrainingSession.cancelled_at.is_(None),
         )
-        .having(func.max(TrainingSession.number) >= programme_sessions())
+        .having(func.max(TrainingSession.number) >= sessions)
         .correlate(Cohort)
         .scalar_subquery()
     )
 
 
-def end_expression() -> ColumnElement[Any]:
+def end_expression(sessions: int | None) -> ColumnElement[Any]:
     """The cohort's end as SQL: the coordinator's date, else its last session's end."""
-    return func.coalesce(Cohort.ends_at, last_session_end())
+    return func.coalesce(Cohort.ends_at, last_session_end(sessions))
 
 
 @dataclass(frozen=True)
@@ -122,13 +139,14 @@ class CohortTimes:
 
 
 async def cohort_times(
-    session: AsyncSession, cohort_id: int, now: datetime, months: int
+    session: AsyncSession, cohort_id: int, now: datetime, programme: Programme
 ) -> CohortTimes | None:
+    months = programme.months
     row = (
         await session.execute(
-            select(Cohort.ends_at, last_session_end(), Cohort.booster_until).where(
-                Cohort.id == cohort_id
-            )
+            select(
+                Cohort.ends_at, last_session_end(programme.sessions), Cohort.booster_until
+            ).where(Cohort.id == cohort_id)
         )
     ).first()
     if row is None:
@@ -149,14 +167,19 @@ def aware(value: datetime | None) -> datetime | None:
     return value.replace(tzinfo=UTC)
 
 
-async def cohort_phase(session: AsyncSession, cohort_id: int, now: datetime, months: int) -> Phase:
-    """The cohort's phase now (the predicate for the planners of other features)."""
-    times = await cohort_times(session, cohort_id, now, months)
+async def cohort_phase(
+    session: AsyncSession, cohort_id: int, now: datetime, programme: Programme
+) -> Phase:
+    """The cohort's phase now (the predicate for the planners of other features; build
+    `programme` with `programme_of(settings, runtime.content)`)."""
+    times = await cohort_times(session, cohort_id, now, programme)
     return times.phase if times is not None else Phase.SESSIONS
 
 
-async def in_booster(session: AsyncSession, cohort_id: int, now: datetime, months: int) -> bool:
-    return await cohort_phase(session, cohort_id, now, months) is Phase.BOOSTER
+async def in_booster(
+    session: AsyncSession, cohort_id: int, now: datetime, programme: Programme
+) -> bool:
+    return await cohort_phase(session, cohort_id, now, programme) is Phase.BOOSTER
 
 
 def keeps_monthly_check(after_booster: str | None, phase: Phase) -> bool:
@@ -198,10 +221,10 @@ async def set_end(session: AsyncSession, cohort_id: int, end: datetime | None) -
 
 
 async def extend(
-    session: AsyncSession, cohort_id: int, months: int, now: datetime, booster_months: int
+    session: AsyncSession, cohort_id: int, months: int, now: datetime, programme: Programme
 ) -> datetime | None:
     """Add `months` to the booster phase; returns its new end (None: the cohort has no end)."""
-    times = await cohort_times(session, cohort_id, now, booster_months)
+    times = await cohort_times(session, cohort_id, now, programme)
     cohort = await session.get(Cohort, cohort_id)
     if times is None or cohort is None or times.booster_end is None:
         return None
@@ -210,13 +233,17 @@ async def extend(
     return cohort.booster_until
 
 
-async def end_now(session: AsyncSession, cohort_id: int, now: datetime) -> bool:
+async def end_now(
+    session: AsyncSession, cohort_id: int, now: datetime, programme: Programme
+) -> bool:
     """End the booster phase now (the farewell follows at the next tick)."""
     cohort = await session.get(Cohort, cohort_id)
     if cohort is None:
         return False
     if cohort.ends_at is None:
-        last = await session.scalar(select(last_session_end()).where(Cohort.id == cohort_id))
+        last = await session.scalar(
+            select(last_session_end(programme.sessions)).where(Cohort.id == cohort_id)
+        )
         if last is None or aware(last) is None or aware(last) > now:  # type: ignore[operator]
             cohort.ends_at = now
     cohort.booster_until = now
@@ -248,13 +275,15 @@ async def _not_told(session: AsyncSession, cohort_id: int, key: str) -> Sequence
     return rows.all()
 
 
-async def plan_booster(session: AsyncSession, window: PlanWindow) -> list[Planned]:
+async def plan_booster(
+    session: AsyncSession, window: PlanWindow, sessions: int | None
+) -> list[Planned]:
     """The start of the booster phase and the farewell, once per member of each cohort.
 
     Reads the open cohorts (a handful per deployment, not the population of members)."""
     months = window.settings.booster_months
     rows = await session.execute(
-        select(Cohort.id, end_expression(), Cohort.booster_until).where(
+        select(Cohort.id, end_expression(sessions), Cohort.booster_until).where(
             Cohort.archived_at.is_(None)
         )
     )
@@ -329,7 +358,8 @@ async def render_booster(ctx: RenderContext) -> Rendered | Skip:
     )
     if enrolled is None:
         return Skip("member left the cohort")
-    times = await cohort_times(ctx.session, cohort_id, ctx.now, ctx.settings.booster_months)
+    programme = programme_of(ctx.settings, ctx.content)
+    times = await cohort_times(ctx.session, cohort_id, ctx.now, programme)
     if payload.get("what") == "start":
         if times is None or times.phase is not Phase.BOOSTER or times.booster_end is None:
             return Skip("the booster phase is not on")
@@ -447,8 +477,13 @@ async def render_alumni(ctx: RenderContext, cohort_id: int) -> Rendered | Skip:
     return Rendered(text=text, buttons=[[Button(t("👋 Rejoindre le groupe"), url=link)]])
 
 
-def register_deliveries(registry: DeliveryRegistry) -> None:
-    registry.add_planner("booster", plan_booster)
+def register_deliveries(registry: DeliveryRegistry, content: ContentLibrary) -> None:
+    sessions = programme_of_content(content)
+
+    async def plan(session: AsyncSession, window: PlanWindow) -> list[Planned]:
+        return await plan_booster(session, window, sessions)
+
+    registry.add_planner("booster", plan)
     registry.add_renderer(BOOSTER_KIND, render_booster)
 
 
@@ -463,14 +498,14 @@ class MemberChoices:
 
 
 async def member_choices(
-    session: AsyncSession, member_id: int, now: datetime, months: int
+    session: AsyncSession, member_id: int, now: datetime, programme: Programme
 ) -> MemberChoices | None:
     member = await session.get(Member, member_id)
     if member is None:
         return None
     phase = Phase.SESSIONS
     if member.active_cohort_id is not None:
-        phase = await cohort_phase(session, member.active_cohort_id, now, months)
+        phase = await cohort_phase(session, member.active_cohort_id, now, programme)
     return MemberChoices(member.share_with_trio, member.after_booster, phase)
 
 

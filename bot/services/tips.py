@@ -481,7 +481,7 @@ def _zone(name: str) -> ZoneInfo | None:
         return None
 
 
-def _tip_rows() -> Rows:
+def _tip_rows(sessions: int | None) -> Rows:
     """Each member with what their tip moments and their right to a tip depend on."""
     return (
         select(
@@ -496,7 +496,7 @@ def _tip_rows() -> Rows:
             Cohort.archived_at,
             Enrolment.joined_at,
             Enrolment.left_at,
-            booster.end_expression(),
+            booster.end_expression(sessions),
             Cohort.booster_until,
         )
         .outerjoin(Cohort, Cohort.id == Member.active_cohort_id)
@@ -578,10 +578,12 @@ async def _not_planned_yet(session: AsyncSession, planned: list[Planned]) -> lis
     return [item for item in planned if (item.member_id, item.dedup_key) not in existing]
 
 
-async def plan_tips(session: AsyncSession, window: PlanWindow) -> list[Planned]:
+async def plan_tips(
+    session: AsyncSession, window: PlanWindow, sessions: int | None = None
+) -> list[Planned]:
     """One `tip` delivery per member whose tip moment falls in the window (see the docstring)."""
     planned = await plan_due(
-        session, window, rows=_tip_rows(), due=Member.next_tip_at, evaluate=_evaluate_tips
+        session, window, rows=_tip_rows(sessions), due=Member.next_tip_at, evaluate=_evaluate_tips
     )
     fresh = await _not_planned_yet(session, planned)
     return sorted(fresh, key=lambda item: (item.dedup_key, item.member_id))
@@ -653,5 +655,11 @@ def register_deliveries(registry: DeliveryRegistry, library: ContentLibrary) -> 
     async def render(ctx: RenderContext) -> Rendered | Skip:
         return await render_tip(ctx, library)
 
-    registry.add_planner("tips", plan_tips)
+    # The programme's length decides when a cohort ends (one tip a week after it).
+    sessions = booster.programme_of_content(library)
+
+    async def plan(session: AsyncSession, window: PlanWindow) -> list[Planned]:
+        return await plan_tips(session, window, sessions)
+
+    registry.add_planner("tips", plan)
     registry.add_renderer(TIP_KIND, render, tip_sent)

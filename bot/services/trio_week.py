@@ -23,6 +23,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot.content import ContentLibrary
 from bot.delivery.due import AnyRow, Rows, idle_until, plan_due
 from bot.delivery.outbox import enqueue
 from bot.delivery.registry import (
@@ -480,7 +481,7 @@ def digest_key(day: date, *, monthly: bool) -> str:
     return f"trio:m:{day:%Y-%m}" if monthly else f"trio:w:{day.isoformat()}"
 
 
-def _digest_rows() -> Rows:
+def _digest_rows(sessions: int | None) -> Rows:
     return (
         select(
             TrioMembership.id,
@@ -494,7 +495,7 @@ def _digest_rows() -> Rows:
             Member.paused,
             Member.reachable,
             Cohort.timezone,
-            booster.end_expression(),
+            booster.end_expression(sessions),
             Cohort.booster_until,
         )
         .join(Trio, Trio.id == TrioMembership.trio_id)
@@ -544,11 +545,13 @@ async def _evaluate_digests(
     return planned, next_at
 
 
-async def plan_digests(session: AsyncSession, window: PlanWindow) -> list[Planned]:
+async def plan_digests(
+    session: AsyncSession, window: PlanWindow, sessions: int | None = None
+) -> list[Planned]:
     return await plan_due(
         session,
         window,
-        rows=_digest_rows(),
+        rows=_digest_rows(sessions),
         due=TrioMembership.next_digest_at,
         evaluate=_evaluate_digests,
     )
@@ -589,7 +592,12 @@ async def render_trio(ctx: RenderContext) -> Rendered | Skip:
     return Rendered(text=text, buttons=encourage_buttons(t, week.peers))
 
 
-def register_deliveries(registry: DeliveryRegistry) -> None:
-    registry.add_planner("trio_digests", plan_digests)
+def register_deliveries(registry: DeliveryRegistry, content: ContentLibrary) -> None:
+    sessions = booster.programme_of_content(content)
+
+    async def plan(session: AsyncSession, window: PlanWindow) -> list[Planned]:
+        return await plan_digests(session, window, sessions)
+
+    registry.add_planner("trio_digests", plan)
     registry.add_renderer(TRIO_KIND, render_trio)
     registry.add_renderer(ENCOURAGEMENT_KIND, render_encouragement)

@@ -29,6 +29,8 @@ from bot.services.trios import Candidate, MoveOutcome
 from tests import factories
 
 NOW = datetime(2026, 11, 25, 9, 0, tzinfo=UTC)
+# BOOSTER_MONTHS 6, and the programme's last session is number 6 (curriculum.yaml).
+PROGRAMME = booster.Programme(months=6, sessions=6)
 SECTORS = ["beauty", "crafts", "books", "food", "photo", "horeca", "clothing"]
 
 
@@ -323,17 +325,17 @@ async def test_cohort_phase_follows_the_last_session_and_the_coordinator(db: Dat
         cohort = await factories.make_cohort(tx)
         # Session 2 is past, the next not planned yet: the cohort has not ended.
         await factories.make_session(tx, cohort, starts_at=NOW - timedelta(days=9), number=2)
-        assert await booster.cohort_phase(tx, cohort.id, NOW, 6) is Phase.SESSIONS
+        assert await booster.cohort_phase(tx, cohort.id, NOW, PROGRAMME) is Phase.SESSIONS
         await factories.make_session(tx, cohort, starts_at=NOW + timedelta(days=5), number=6)
-        assert await booster.cohort_phase(tx, cohort.id, NOW, 6) is Phase.SESSIONS
+        assert await booster.cohort_phase(tx, cohort.id, NOW, PROGRAMME) is Phase.SESSIONS
         later = NOW + timedelta(days=10)
-        assert await booster.in_booster(tx, cohort.id, later, 6)
-        until = await booster.extend(tx, cohort.id, 2, later, 6)
+        assert await booster.in_booster(tx, cohort.id, later, PROGRAMME)
+        until = await booster.extend(tx, cohort.id, 2, later, PROGRAMME)
         assert until is not None
-        assert await booster.in_booster(tx, cohort.id, until - timedelta(days=1), 6)
-        assert await booster.end_now(tx, cohort.id, later)
+        assert await booster.in_booster(tx, cohort.id, until - timedelta(days=1), PROGRAMME)
+        assert await booster.end_now(tx, cohort.id, later, PROGRAMME)
         assert (
-            await booster.cohort_phase(tx, cohort.id, later + timedelta(seconds=1), 6)
+            await booster.cohort_phase(tx, cohort.id, later + timedelta(seconds=1), PROGRAMME)
             is Phase.AFTER
         )
 
@@ -347,15 +349,17 @@ async def test_booster_start_and_farewell_are_planned_once(
             tx, cohort, starts_at=NOW + timedelta(days=1), number=6
         )
         after = session.ends_at + timedelta(minutes=1)
-        planned = await booster.plan_booster(tx, plan_window(settings, after))
+        planned = await booster.plan_booster(tx, plan_window(settings, after), 6)
         assert sorted(p.member_id for p in planned) == sorted(m.id for m in members)
         assert {p.dedup_key for p in planned} == {f"booster:start:{cohort.id}"}
         from bot.delivery.outbox import enqueue
 
         await enqueue(tx, planned)
-        assert await booster.plan_booster(tx, plan_window(settings, after)) == []
+        assert await booster.plan_booster(tx, plan_window(settings, after), 6) == []
         end = booster.add_months(session.ends_at, settings.booster_months)
-        farewell = await booster.plan_booster(tx, plan_window(settings, end + timedelta(hours=1)))
+        farewell = await booster.plan_booster(
+            tx, plan_window(settings, end + timedelta(hours=1)), 6
+        )
         assert {p.dedup_key for p in farewell} == {f"booster:end:{cohort.id}"}
 
 
@@ -404,8 +408,8 @@ async def test_retention_counts_who_still_answers_after_the_last_session(db: Dat
             today=(booster.add_months(end, 3) - timedelta(days=3)).date(),
         )
         await tx.flush()
-        early = await booster_retention(tx, cohort.id, end + timedelta(days=40))
-        later = await booster_retention(tx, cohort.id, booster.add_months(end, 7))
+        early = await booster_retention(tx, cohort.id, end + timedelta(days=40), PROGRAMME)
+        later = await booster_retention(tx, cohort.id, booster.add_months(end, 7), PROGRAMME)
     assert [(p.months, p.answering) for p in early] == [(1, 1), (3, None), (6, None)]
     assert early[0].share == 0.25
     assert [(p.months, p.answering) for p in later] == [(1, 1), (3, 1), (6, 0)]
@@ -494,10 +498,10 @@ async def test_in_the_booster_phase_tips_come_once_a_week(db: Database, settings
         days = []
         for day in range(25, 31):  # Wednesday 25 to Monday 30 November, then Tuesday
             for moment in (datetime(2026, 11, day, 8, 30, tzinfo=UTC),):
-                planned = await tips.plan_tips(tx, plan_window(settings, moment))
+                planned = await tips.plan_tips(tx, plan_window(settings, moment), 6)
                 days += [p.dedup_key for p in planned if p.member_id == alice.id]
         planned = await tips.plan_tips(
-            tx, plan_window(settings, datetime(2026, 12, 1, 8, 30, tzinfo=UTC))
+            tx, plan_window(settings, datetime(2026, 12, 1, 8, 30, tzinfo=UTC)), 6
         )
         days += [p.dedup_key for p in planned if p.member_id == alice.id]
     assert days == ["tip:2026-12-01"]  # not Friday 27: one a week, on her first tip day
