@@ -546,3 +546,23 @@ async def test_an_erased_member_disappears_from_the_trio_and_its_digests(db: Dat
             await tx.scalars(select(TrioMembership).where(TrioMembership.member_id == bob_id))
         ).all()
         assert memberships == []
+
+
+async def test_the_trainers_digest_says_how_the_trios_encouraged_each_other(
+    db: Database,
+) -> None:
+    from bot.i18n import I18n
+    from bot.reports.digest import trainer_digest
+    from bot.services.trio_week import trio_figures_line
+
+    async with db.unit_of_work() as tx:
+        cohort, (alice, bob, _carla) = await formed(tx)
+        await trio_week.encourage(tx, alice.id, bob.id, "courage", NOW)
+        without = await trainer_digest(tx, cohort.id, since=NOW - timedelta(days=7))
+        data = await trainer_digest(tx, cohort.id, since=NOW - timedelta(days=7), month="2026-11")
+    assert without.trios is None
+    assert data.trios is not None
+    line = trio_figures_line(I18n(default_language="fr")("fr"), data.trios)
+    assert line == (
+        "👥 Trios ce mois-ci : 33 % ont encouragé quelqu'un, 33 % ont été encouragés (1 mot)."
+    )
