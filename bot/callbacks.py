@@ -244,12 +244,14 @@ BC = Area("bc", Access.TRAINER, "broadcasts and the tips library")
 QA = Area("qa", Access.TRAINER, "a trainer answering a question")
 PRES = Area("pres", Access.STAFF)
 PT = Area("pt", Access.MERCHANT, "the progress check (/point)")
+# Merchants (encourage, leave) and trainers (form, move): each shape re-checks the role.
+TRIO = Area("trio", Access.MEMBER, "trios: encouragements (merchant), forming (trainer)")
 
 AREAS: dict[str, Area] = {
     area.name: area
     for area in (
         *(LANG, ONB, COHORT, RSVP, ICS, OBJ, OBJSET, TIP, SET, Q, PRIV, INV, SESS),
-        *(NEWSESS, ROLL, GRP, BC, QA, PRES, PT),
+        *(NEWSESS, ROLL, GRP, BC, QA, PRES, PT, TRIO),
     )
 }
 
@@ -504,6 +506,20 @@ class Pause(Callback, area=SET, layout="{action}"):
 
 
 @dataclass(frozen=True)
+class ShareWithTrio(Callback, area=SET, layout="share:{answer}"):
+    """Share my progress with my trio: on or off."""
+
+    answer: Literal["on", "off"]
+
+
+@dataclass(frozen=True)
+class AfterBoosterChoice(Callback, area=SET, layout="after:{choice}"):
+    """After the booster phase: keep a monthly check, or stop everything."""
+
+    choice: Literal["monthly", "stop"]
+
+
+@dataclass(frozen=True)
 class QuestionStep(Callback, area=Q, layout="{step}"):
     step: Literal["send", "edit", "cancel"]
 
@@ -719,6 +735,54 @@ class ProgressPractice(Callback, area=PT, layout="{period}:q:{practice}:{answer}
     period: Period
     practice: PracticeId
     answer: Literal["yes", "no"]
+
+
+# trio ---------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class TrioEncourage(Callback, area=TRIO, layout="enc:{member_id}:{choice}"):
+    """A merchant's one-tap word to a peer of their trio (bot/services/trio_week.py)."""
+
+    member_id: Id
+    choice: Literal["bravo", "courage", "talk"]
+
+
+@dataclass(frozen=True)
+class TrioLeave(Callback, area=TRIO, layout="leave:{step}"):
+    """Leave my trio: ask, ok (confirmed) or no (kept)."""
+
+    step: Literal["ask", "ok", "no"]
+
+
+@dataclass(frozen=True)
+class TrioShuffle(Callback, area=TRIO, layout="shuf:{seed}"):
+    """The trainer's 🔀: a new draft formed with this seed."""
+
+    seed: Small
+
+
+@dataclass(frozen=True)
+class TrioConfirm(Callback, area=TRIO, layout="ok"):
+    """The trainer confirms the draft: members are told."""
+
+
+@dataclass(frozen=True)
+class TrioMoveStart(Callback, area=TRIO, layout="mv:{draft}"):
+    """Move one person: pick them (in the draft: 1, in the confirmed trios: 0)."""
+
+    draft: Annotated[int, Number(0, 1)]
+
+
+@dataclass(frozen=True)
+class TrioMovePerson(Callback, area=TRIO, layout="mvp:{member_id}"):
+    member_id: Id
+
+
+@dataclass(frozen=True)
+class TrioMoveTo(Callback, area=TRIO, layout="mvt:{member_id}:{trio_id}"):
+    member_id: Id
+    trio_id: Id
 
 
 def _check_layouts() -> None:

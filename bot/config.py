@@ -75,6 +75,11 @@ class Settings(BaseSettings):
     # The monthly progress check goes out on the member's first tip day on or after this day
     # of the month, at their tip time (bot/services/progress.py). 1 to 28: every month has it.
     progress_check_day: int = Field(default=1, ge=1, le=28)
+    # Size of the peer groups formed by /trios (bot/services/trios.py).
+    trio_size: int = Field(default=3, ge=2, le=6)
+    # After a cohort's last session, the group goes on by message for this many months
+    # (bot/services/booster.py).
+    booster_months: int = Field(default=6, ge=0, le=24)
 
     @field_validator("admin_ids", mode="before")
     @classmethod

@@ -125,6 +125,24 @@ class DeliveryKind(StrEnum):
     FOLLOWUP = "followup"
     NOTICE = "notice"
     PROGRESS = "progress"  # the monthly progress check and its reminder
+    TRIO = "trio"  # the trio's weekly (monthly in the booster phase) digest
+    ENCOURAGEMENT = "encourage"  # a one-tap word from a trio peer
+    BOOSTER = "booster"  # the booster phase begins / the farewell at its end
+
+
+class EncouragementChoice(StrEnum):
+    """The fixed words a trio peer can send (no free text: nothing to moderate)."""
+
+    BRAVO = "bravo"
+    COURAGE = "courage"
+    TALK = "talk"
+
+
+class AfterBooster(StrEnum):
+    """What a member keeps once the booster phase is over (chosen in /reglages)."""
+
+    MONTHLY = "monthly"  # keep the monthly check
+    STOP = "stop"  # stop everything
 
 
 class ObservationSource(StrEnum):
@@ -165,6 +183,11 @@ class Cohort(Base):
     join_code: Mapped[str] = mapped_column(String(32), unique=True)
     created_at: Mapped[datetime] = mapped_column(default=_now)
     archived_at: Mapped[datetime | None]
+    # The end of the sessions when the coordinator sets it; NULL: the end of the last session.
+    ends_at: Mapped[datetime | None]
+    # The end of the booster phase when the coordinator extended or ended it; NULL: the end
+    # plus BOOSTER_MONTHS (bot/services/booster.py).
+    booster_until: Mapped[datetime | None]
 
 
 class Member(Base):
@@ -204,6 +227,10 @@ class Member(Base):
     next_tip_at: Mapped[datetime | None] = mapped_column(index=True)
     # When the monthly progress check planner must look at this member next (same rule).
     next_progress_at: Mapped[datetime | None] = mapped_column(index=True)
+    # The trio's digest shows this member's facts (objectives set / reached, stuck) to their peers.
+    share_with_trio: Mapped[bool] = mapped_column(Boolean, default=True)
+    # After the booster phase: AfterBooster ("monthly" / "stop"); NULL: not chosen (monthly).
+    after_booster: Mapped[str | None] = mapped_column(String(16))
 
     enrolments: Mapped[list[Enrolment]] = relationship(
         back_populates="member", cascade="all, delete-orphan", passive_deletes=True
@@ -414,6 +441,74 @@ class Observation(Base):
     source: Mapped[str] = mapped_column(String(16))
     period: Mapped[str] = mapped_column(String(7))
     observed_at: Mapped[datetime] = mapped_column(default=_now)
+
+
+class Trio(Base):
+    """A peer group of a cohort (TRIO_SIZE merchants who encourage each other).
+
+    A trio with `confirmed_at` NULL is a draft the trainer is still looking at (/trios);
+    `dissolved_at` is set when a later reshuffle replaced it.
+    """
+
+    __tablename__ = "trios"
+    __table_args__ = (Index("ix_trios_cohort_id_dissolved_at", "cohort_id", "dissolved_at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    cohort_id: Mapped[int] = mapped_column(ForeignKey("cohorts.id", ondelete="CASCADE"))
+    number: Mapped[int] = mapped_column(Integer)
+    created_at: Mapped[datetime] = mapped_column(default=_now)
+    confirmed_at: Mapped[datetime | None]
+    dissolved_at: Mapped[datetime | None]
+
+    memberships: Mapped[list[TrioMembership]] = relationship(
+        back_populates="trio",
+        cascade="all, delete-orphan",
+        passive_deletes=True,
+        order_by="TrioMembership.id",
+    )
+
+
+class TrioMembership(Base):
+    """A merchant in a trio; `left_at` when they left it (or the trio was dissolved)."""
+
+    __tablename__ = "trio_memberships"
+    __table_args__ = (UniqueConstraint("trio_id", "member_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    trio_id: Mapped[int] = mapped_column(ForeignKey("trios.id", ondelete="CASCADE"))
+    member_id: Mapped[int] = mapped_column(ForeignKey("members.id", ondelete="CASCADE"), index=True)
+    joined_at: Mapped[datetime] = mapped_column(default=_now)
+    left_at: Mapped[datetime | None]
+    # left (their choice: not put in a trio again), reshuffled, moved (bot/services/trios.py).
+    left_reason: Mapped[str | None] = mapped_column(String(16))
+    # When the digest planner must look at this membership next (bot/delivery/due.py).
+    next_digest_at: Mapped[datetime | None] = mapped_column(index=True)
+
+    trio: Mapped[Trio] = relationship(back_populates="memberships")
+
+
+class Encouragement(Base):
+    """A one-tap word from one trio peer to another (at most one per pair and day)."""
+
+    __tablename__ = "encouragements"
+    __table_args__ = (
+        UniqueConstraint("sender_id", "recipient_id", "day"),
+        Index("ix_encouragements_cohort_id_sent_at", "cohort_id", "sent_at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    cohort_id: Mapped[int | None] = mapped_column(ForeignKey("cohorts.id", ondelete="SET NULL"))
+    # NULL once that person asked to be forgotten: the count stays true, the person is gone.
+    sender_id: Mapped[int | None] = mapped_column(
+        ForeignKey("members.id", ondelete="SET NULL"), index=True
+    )
+    recipient_id: Mapped[int | None] = mapped_column(
+        ForeignKey("members.id", ondelete="SET NULL"), index=True
+    )
+    choice: Mapped[str] = mapped_column(String(16))
+    # The sender's local day (the daily cap counts in the cohort's zone).
+    day: Mapped[date] = mapped_column(Date())
+    sent_at: Mapped[datetime] = mapped_column(default=_now)
 
 
 class Question(Base):

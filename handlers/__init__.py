@@ -44,6 +44,7 @@ def register(app: RelaisApp) -> None:
         setup,
         stats,
         tips,
+        trios,
     )
     from handlers import help as help_
 
@@ -81,6 +82,7 @@ def register(app: RelaisApp) -> None:
     ordered += group.handlers()
     ordered += tips.handlers()
     ordered += settings.handlers()
+    ordered += trios.handlers()
     ordered += broadcast.handlers()
     # --- last: anything nobody else handled ---
     ordered += fallback.handlers()

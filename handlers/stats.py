@@ -24,7 +24,9 @@ from bot.reports.bilan import head_count
 from bot.reports.observations import ProgressSummary
 from bot.reports.stats import CohortStats, EngagementSummary, Trend
 from bot.runtime import RelaisContext
+from bot.services import booster
 from handlers import tips as tips_handlers
+from handlers import trios as trios_handlers
 from handlers.menu import menu_button
 
 log = logging.getLogger(__name__)
@@ -131,13 +133,16 @@ async def show_stats(update: Update, context: RelaisContext) -> None:
         stats = await stats_report.cohort_stats(tx, cohort_id, now)
         engagement = await stats_report.engagement_summary(tx, cohort_id, now)
         progress = await stats_report.progress_figures(tx, cohort_id, now)
+        programme = booster.programme_of(rt.settings, rt.content)
+        peers = await trios_handlers.figures_block(tx, t, cohort_id, now, programme)
+    engagement_extra = progress_text(t, progress) + ("\n\n" + peers if peers else "")
     # The tips' 👍 / 👎: the most and the least useful tips (handlers/tips.py).
     tips_text = await tips_handlers.stats_block(context, cohort_id)
     chat = update.effective_chat
     assert chat is not None
     if not stats.sessions:
         text = t("Aucune séance n'a encore eu lieu : les chiffres viendront après la première.")
-        text += "\n\n" + engagement_text(t, engagement) + progress_text(t, progress)
+        text += "\n\n" + engagement_text(t, engagement) + engagement_extra
         await message.reply_text(text + "\n\n" + tips_text)
         return
     labels = charts.AttendanceChartLabels(
@@ -161,8 +166,7 @@ async def show_stats(update: Update, context: RelaisContext) -> None:
         total=total,
     )
     await context.bot.send_photo(chat.id, InputFile(png, filename="presences.png"), caption=caption)
-    text = table_text(t, stats) + "\n\n" + engagement_text(t, engagement)
-    text += progress_text(t, progress)
+    text = table_text(t, stats) + "\n\n" + engagement_text(t, engagement) + engagement_extra
     await message.reply_text(text + "\n\n" + tips_text)
 
 

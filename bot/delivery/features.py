@@ -15,7 +15,16 @@ def build_registry(content: ContentLibrary) -> DeliveryRegistry:
     registry = DeliveryRegistry()
     # Each feature adds its planners and renderers here, in bot/services/<area>.py:
     #   from bot.services import sessions; sessions.register_deliveries(registry)
-    from bot.services import broadcasts, checkins, privacy, progress, reminders, tips
+    from bot.services import (
+        booster,
+        broadcasts,
+        checkins,
+        privacy,
+        progress,
+        reminders,
+        tips,
+        trio_week,
+    )
 
     reminders.register_deliveries(registry)
     checkins.register_deliveries(registry)
@@ -23,4 +32,6 @@ def build_registry(content: ContentLibrary) -> DeliveryRegistry:
     broadcasts.register_deliveries(registry, content)
     privacy.register_deliveries(registry)
     progress.register_deliveries(registry)
+    trio_week.register_deliveries(registry, content)
+    booster.register_deliveries(registry, content)
     return registry

@@ -42,7 +42,12 @@ class Message:
 
 
 # One area, one catalog, even where its modules are named differently.
-AREA_CATALOGS = {"broadcast": "broadcasts", "bilan_pdf": "bilan"}
+AREA_CATALOGS = {
+    "broadcast": "broadcasts",
+    "bilan_pdf": "bilan",
+    "trio_week": "trios",
+    "booster": "trios",
+}
 
 
 def domain_of(path: Path) -> str:

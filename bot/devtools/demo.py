@@ -1,10 +1,10 @@
 """A demo cohort with a believable past, for `relais try` and the guides' transcripts.
 
-A dozen merchants of varied sectors, three past sessions with growing attendance, one
-session to come, objectives in every state, and three months of progress checks (a
-baseline, then two monthly answers, one month skipped by one merchant), so that /stats,
-/groupe, /presences and /progres show something real at once. Written with the models
-directly: it is data, not a flow.
+A dozen merchants of varied sectors in four peer trios, three past sessions with growing
+attendance, one session to come, objectives in every state, and three months of progress
+checks (a baseline, then two monthly answers, one month skipped by one merchant), so that
+/stats, /groupe, /presences, /progres and /bilan show something real at once. Written with the
+models directly: it is data, not a flow.
 """
 
 from __future__ import annotations
@@ -241,6 +241,19 @@ async def seed_demo(session: AsyncSession, settings: Settings, now: datetime) ->
                 )
             )
     _seed_progress(session, merchants, cohort.id, now, zone)
+    # Peer trios, formed by the rule of /trios and confirmed a week ago (bot/services/trios.py).
+    from bot.models import Trio, TrioMembership
+    from bot.services.trios import Candidate, form_groups
+
+    candidates = [Candidate(m.id, m.sector, m.commune) for m in merchants]
+    for number, group in enumerate(form_groups(candidates, settings.trio_size), 1):
+        formed = now - timedelta(days=7)
+        trio = Trio(cohort_id=cohort.id, number=number, created_at=formed, confirmed_at=formed)
+        trio.memberships = [
+            TrioMembership(member_id=person.member_id, joined_at=formed) for person in group
+        ]
+        session.add(trio)
+    await session.flush()
     return Demo(
         cohort_id=cohort.id,
         join_code=cohort.join_code,

@@ -584,7 +584,8 @@ MERCHANT = {
 
 async def merchant_story(stage: Stage) -> None:
     """A merchant joins, sets an objective, says she comes, gets tips and reminders, answers
-    the check-in on her objective, and checks in at the session with the QR code."""
+    the check-in on her objective, meets her trio, and checks in at the session with the QR
+    code."""
     lang = stage.recorder.lang
     user_id, name, business, invited, scans = MERCHANT[lang]
     me = stage.person(user_id, name, language_code=lang)
@@ -638,6 +639,10 @@ async def merchant_story(stage: Stage) -> None:
     await me.click(t("🚧 En cours"))
     await me.click(t("➕ Ajouter un nombre"))
     await me.click("2")
+
+    stage.chapter(f"{prefix}-trio")
+    await me.send("/trio")
+    await me.click(row=0)  # 👏 to the first peer of her trio
 
     stage.chapter(f"{prefix}-presence")
     await stage.wait_until(datetime(2026, 12, 1, 17, 0, tzinfo=ZONE))
@@ -711,6 +716,11 @@ async def trainer_story(stage: Stage) -> None:
     await stage.tick()
     stage.clock.advance(timedelta(minutes=1))
     await stage.tick()
+
+    stage.chapter("formateur-trios")
+    await trainer.send("/trios")
+    await trainer.click(row=0)  # form them again: a new draft
+    await trainer.click(row=0)  # reshuffle that draft
 
 
 async def coordinator_story(stage: Stage) -> None:

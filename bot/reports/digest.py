@@ -26,6 +26,7 @@ from bot.reports.group import (
 )
 from bot.reports.observations import ProgressSummary
 from bot.reports.stats import progress_figures
+from bot.reports.trios import TrioFigures, cohort_trio_figures
 
 
 @dataclass(frozen=True)
@@ -58,6 +59,8 @@ class DigestData:
     questions: tuple[OpenQuestion, ...]
     # This month's progress check (None while nobody in the cohort ever answered one).
     progress: ProgressSummary | None = None
+    # The trios this month (bot/reports/trios.py); None when the cohort has none.
+    trios: TrioFigures | None = None
 
     @property
     def has_news(self) -> bool:
@@ -87,10 +90,16 @@ async def open_questions(
 
 
 async def trainer_digest(
-    tx: AsyncSession, cohort_id: int, *, since: datetime, now: datetime | None = None
+    tx: AsyncSession,
+    cohort_id: int,
+    *,
+    since: datetime,
+    now: datetime | None = None,
+    month: str | None = None,
 ) -> DigestData:
     """What the trainer needs the day before a session: counts, who is stuck, questions, and
-    (given `now`) this month's progress check."""
+    (given `now`) this month's progress check, (`month`, "YYYY-MM") how the trios encouraged
+    each other that month."""
     members, by_member = await cohort_objectives(tx, cohort_id)
     enrolled = {member.id: member for member in members}
     set_count = done = doing = stuck_count = no_news = 0
@@ -135,7 +144,15 @@ async def trainer_digest(
         stuck=tuple(stuck),
         questions=tuple(await open_questions(tx, cohort_id)),
         progress=await progress_figures(tx, cohort_id, now) if now is not None else None,
+        trios=await _trio_figures(tx, cohort_id, month),
     )
+
+
+async def _trio_figures(tx: AsyncSession, cohort_id: int, month: str | None) -> TrioFigures | None:
+    if month is None:
+        return None
+    figures = await cohort_trio_figures(tx, cohort_id, month)
+    return figures if figures.in_trios else None
 
 
 async def digest_since(tx: AsyncSession, cohort_id: int, before: datetime) -> datetime:

@@ -51,6 +51,8 @@ COMMAND_ACCESS: dict[str, Access] = {
     "question": Access.MERCHANT,
     "point": Access.MERCHANT,
     "progres": Access.MERCHANT,
+    "trio": Access.MERCHANT,
+    "trios": Access.TRAINER,
     "nouvelle_seance": Access.STAFF,
     "groupe": Access.STAFF,
     "qr": Access.STAFF,

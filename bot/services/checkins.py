@@ -776,7 +776,10 @@ async def render_digest(ctx: RenderContext) -> Rendered | Skip:
     zone = await _zone_of(ctx.session, ts.cohort_id, ctx.settings)
     t = ctx.t.with_zone(zone)
     since = await digest.digest_since(ctx.session, ts.cohort_id, ts.starts_at)
-    data = await digest.trainer_digest(ctx.session, ts.cohort_id, since=since, now=ctx.now)
+    month = f"{t.local(ctx.now):%Y-%m}"
+    data = await digest.trainer_digest(
+        ctx.session, ts.cohort_id, since=since, now=ctx.now, month=month
+    )
     if not data.has_news:
         # No objective in play and no question: a page of zeros would only be noise.
         return Skip("nothing to report")
@@ -850,6 +853,10 @@ def digest_text(t: Translator, ts: TrainingSession, data: digest.DigestData) -> 
         parts.append(t("Personne n'est bloqué et aucune question n'attend : belle séance !"))
     if data.progress is not None:
         parts.append(progress_digest_text(t, data.progress))
+    if data.trios is not None:
+        from bot.services.trio_week import trio_figures_line
+
+        parts.append(trio_figures_line(t, data.trios))
     return "\n\n".join(parts)
 
 

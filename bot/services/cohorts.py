@@ -171,6 +171,10 @@ async def enrol(session: AsyncSession, member_id: int, cohort_id: int, now: date
     # Tips and check-ins (objectives of this cohort again) start from this enrolment.
     await due_times.member_tips_changed(session, member_id)
     await due_times.checkins_changed(session, member_id)
+    # Someone joining after the trios were formed goes to the smallest one.
+    from bot.services import trios
+
+    await trios.add_late_joiner(session, cohort_id, member_id, now)
     return True
 
 

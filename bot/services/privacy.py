@@ -52,7 +52,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from typing import Any, cast
@@ -179,6 +179,8 @@ async def export_member_data(session: AsyncSession, member_id: int) -> dict[str,
         "last_seen_at": _iso(member.last_seen_at),
         "retention_warned_at": _iso(member.retention_warned_at),
         "active_cohort": cohort_name(member.active_cohort_id),
+        "share_with_trio": member.share_with_trio,
+        "after_booster": member.after_booster,
     }
     enrolments = (
         await session.scalars(
@@ -363,6 +365,49 @@ async def export_member_data(session: AsyncSession, member_id: int) -> dict[str,
             for a in actions
         ],
         "drafts": drafts,
+        "trios": await _trio_data(session, member_id, cohort_name),
+    }
+
+
+async def _trio_data(
+    session: AsyncSession, member_id: int, cohort_name: Callable[[int | None], str | None]
+) -> dict[str, Any]:
+    """Her trios and the one-tap words she sent and received (never the others' names)."""
+    from bot.models import Encouragement, Trio, TrioMembership
+
+    memberships = (
+        await session.execute(
+            select(Trio.cohort_id, Trio.number, TrioMembership.joined_at, TrioMembership.left_at)
+            .join(Trio, Trio.id == TrioMembership.trio_id)
+            .where(TrioMembership.member_id == member_id, Trio.confirmed_at.is_not(None))
+            .order_by(TrioMembership.id)
+        )
+    ).all()
+    words = (
+        await session.execute(
+            select(Encouragement.sender_id, Encouragement.choice, Encouragement.sent_at)
+            .where(
+                or_(Encouragement.sender_id == member_id, Encouragement.recipient_id == member_id)
+            )
+            .order_by(Encouragement.id)
+        )
+    ).all()
+    return {
+        "memberships": [
+            {
+                "cohort": cohort_name(cohort_id),
+                "trio": number,
+                "joined_at": _iso(joined_at),
+                "left_at": _iso(left_at),
+            }
+            for cohort_id, number, joined_at, left_at in memberships
+        ],
+        "encouragements_sent": [
+            {"word": choice, "at": _iso(at)} for sender, choice, at in words if sender == member_id
+        ],
+        "encouragements_received": [
+            {"word": choice, "at": _iso(at)} for sender, choice, at in words if sender != member_id
+        ],
     }
 
 

@@ -78,7 +78,8 @@ from bot.models import (
     TipReceipt,
     TrainingSession,
 )
-from bot.services import progress
+from bot.services import booster, progress
+from bot.services.booster import Phase
 from bot.services.preferences import parse_days
 
 TIP_KIND = DeliveryKind.TIP.value
@@ -480,7 +481,7 @@ def _zone(name: str) -> ZoneInfo | None:
         return None
 
 
-def _tip_rows() -> Rows:
+def _tip_rows(sessions: int | None) -> Rows:
     """Each member with what their tip moments and their right to a tip depend on."""
     return (
         select(
@@ -495,6 +496,8 @@ def _tip_rows() -> Rows:
             Cohort.archived_at,
             Enrolment.joined_at,
             Enrolment.left_at,
+            booster.end_expression(sessions),
+            Cohort.booster_until,
         )
         .outerjoin(Cohort, Cohort.id == Member.active_cohort_id)
         .outerjoin(
@@ -516,10 +519,16 @@ async def _evaluate_tips(
     next_at: dict[int, datetime] = {}
     for row in rows:
         member_id, tip_days, at, onboarded_at, paused, reachable, chat_id = row[:7]
-        zone_name, archived_at, joined_at, left_at = row[7:]
+        zone_name, archived_at, joined_at, left_at, raw_end, booster_until = row[7:]
         # A member without a cohort has no zone yet: joining one resets their time.
         zone = _zone(zone_name or window.settings.timezone)
-        days = tip_weekdays(tip_days)
+        days = every_day = tip_weekdays(tip_days)
+        # After the last session: one tip a week (the first tip day), none after the booster.
+        end = booster.aware(raw_end)
+        months = window.settings.booster_months
+        phase = booster.phase_at(end, booster_until, window.horizon, months)
+        if days and phase is not Phase.SESSIONS:
+            days = frozenset({min(days)})
         if zone is None or not days:
             next_at[member_id] = idle_until(window)
             continue
@@ -532,9 +541,12 @@ async def _evaluate_tips(
             and not paused
             and reachable
             and chat_id is not None
+            and phase is not Phase.AFTER
         )
         if may_receive:
             for day, moment in tip_moments(days, at, zone, earliest, window.horizon):
+                if booster.phase_at(end, booster_until, moment, months) is Phase.AFTER:
+                    continue
                 # No backlog: a merchant's first tip day is the one after the day they joined.
                 if joined_at < local_moment(day, time(0, 0), zone):
                     planned.append(
@@ -546,7 +558,8 @@ async def _evaluate_tips(
                             payload={"day": day.isoformat()},
                         )
                     )
-        next_at[member_id] = next_tip_moment(days, at, zone, window.horizon)
+        # Every tip day, whatever the phase: a lower bound if the cohort's end moves.
+        next_at[member_id] = next_tip_moment(every_day, at, zone, window.horizon)
     return planned, next_at
 
 
@@ -565,10 +578,12 @@ async def _not_planned_yet(session: AsyncSession, planned: list[Planned]) -> lis
     return [item for item in planned if (item.member_id, item.dedup_key) not in existing]
 
 
-async def plan_tips(session: AsyncSession, window: PlanWindow) -> list[Planned]:
+async def plan_tips(
+    session: AsyncSession, window: PlanWindow, sessions: int | None = None
+) -> list[Planned]:
     """One `tip` delivery per member whose tip moment falls in the window (see the docstring)."""
     planned = await plan_due(
-        session, window, rows=_tip_rows(), due=Member.next_tip_at, evaluate=_evaluate_tips
+        session, window, rows=_tip_rows(sessions), due=Member.next_tip_at, evaluate=_evaluate_tips
     )
     fresh = await _not_planned_yet(session, planned)
     return sorted(fresh, key=lambda item: (item.dedup_key, item.member_id))
@@ -642,5 +657,11 @@ def register_deliveries(registry: DeliveryRegistry, library: ContentLibrary) -> 
     async def render(ctx: RenderContext) -> Rendered | Skip:
         return await render_tip(ctx, library)
 
-    registry.add_planner("tips", plan_tips)
+    # The programme's length decides when a cohort ends (one tip a week after it).
+    sessions = booster.programme_of_content(library)
+
+    async def plan(session: AsyncSession, window: PlanWindow) -> list[Planned]:
+        return await plan_tips(session, window, sessions)
+
+    registry.add_planner("tips", plan)
     registry.add_renderer(TIP_KIND, render, tip_sent)

@@ -22,6 +22,7 @@ from bot.models import (
     Broadcast,
     ConversationState,
     Delivery,
+    Encouragement,
     Enrolment,
     Lease,
     Member,
@@ -34,6 +35,8 @@ from bot.models import (
     StaffInvitation,
     StaffRole,
     TipReceipt,
+    Trio,
+    TrioMembership,
     UserData,
 )
 from bot.services import privacy
@@ -236,6 +239,31 @@ async def _world(db: Database, now: datetime) -> World:
                 SetupCode(code="SETUP1"),
             ]
         )
+        # Her trio with Bob, and the words they sent each other.
+        trio = Trio(cohort_id=a.id, number=1, confirmed_at=now)
+        trio.memberships = [
+            TrioMembership(member_id=zeph.id, joined_at=now),
+            TrioMembership(member_id=bob.id, joined_at=now),
+        ]
+        s.add(trio)
+        s.add_all(
+            [
+                Encouragement(
+                    cohort_id=a.id,
+                    sender_id=zeph.id,
+                    recipient_id=bob.id,
+                    choice="bravo",
+                    day=now.date(),
+                ),
+                Encouragement(
+                    cohort_id=a.id,
+                    sender_id=bob.id,
+                    recipient_id=zeph.id,
+                    choice="talk",
+                    day=now.date(),
+                ),
+            ]
+        )
         return World(zeph.id, bob.id, tom.id, past.id, future.id, other.id)
 
 
@@ -328,6 +356,9 @@ async def test_the_export_holds_everything_about_her_and_nothing_about_others(
     assert data["staff_actions"][0]["action"] == "attendance.add_name"
     assert data["drafts"]["conversations"] == {"objective": "what"}
     assert data["drafts"]["user_data"] == {"objective": {"text": "Reels"}}
+    assert [m["trio"] for m in data["trios"]["memberships"]] == [1]
+    assert [w["word"] for w in data["trios"]["encouragements_sent"]] == ["bravo"]
+    assert [w["word"] for w in data["trios"]["encouragements_received"]] == ["talk"]
     for other in ("Bob", "Boulangerie", "Carl", "Tom", "micro"):
         assert other not in text
 
