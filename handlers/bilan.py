@@ -32,7 +32,9 @@ async def send_bilan(update: Update, context: RelaisContext) -> None:
         async with rt.db.read() as tx:
             cohort = await cohorts.get(tx, cohort_id)
             if cohort is not None:
-                data = await bilan.bilan_with_content(tx, cohort, rt.clock.now(), rt.content)
+                data = await bilan.bilan_with_content(
+                    tx, cohort, rt.clock.now(), rt.content, rt.settings.booster_months
+                )
     t = context.t
     if data is None:
         await message.reply_text(t("Vous ne faites partie d'aucun groupe pour le moment."))

@@ -52,7 +52,9 @@ async def _bilan(
         cohort = await find_by_ref(session, ref, include_archived=True)
         if cohort is None:
             return None
-        data = await bilan_with_content(session, cohort, clock.now(), content)
+        data = await bilan_with_content(
+            session, cohort, clock.now(), content, settings.booster_months
+        )
         language = lang or cohort.language
     t = I18n(default_language=settings.default_language)(language, data.zone)
     pdf = await asyncio.to_thread(render_bilan, data, t, content)

@@ -51,6 +51,7 @@ from bot.models import (
     TipReceipt,
     TrainingSession,
 )
+from bot.reports import trios as trios_report
 from bot.reports.observations import (
     Answer,
     first_and_latest,
@@ -58,6 +59,7 @@ from bot.reports.observations import (
     read_observations,
 )
 from bot.reports.stats import cohort_stats
+from bot.services.booster import Programme, programme_of_content
 
 # A figure over fewer people than this is hidden (shown "< 5"), never given per person.
 MIN_PEOPLE = 5
@@ -436,6 +438,7 @@ async def bilan_data(
     *,
     practice_ids: Sequence[str],
     theme_of: Mapping[str, str],
+    programme: Programme | None = None,
 ) -> BilanData:
     """The impact report of `cohort` at `now`.
 
@@ -486,22 +489,46 @@ async def bilan_data(
         practices=tuple(practices),
         numbers=tuple(numbers),
         themes=tuple(await theme_lines(tx, cohort.id, theme_of)),
-        # Wired by the lead once the challenges and trios branches are merged:
-        #   challenges=await challenges_report.bilan_figures(tx, cohort.id, now),
-        #   trios=await trios_report.bilan_figures(tx, cohort.id, now),
         challenges=None,
-        trios=None,
+        trios=await trio_section(tx, cohort, now, programme) if programme else None,
+    )
+
+
+async def trio_section(
+    tx: AsyncSession, cohort: Cohort, now: datetime, programme: Programme
+) -> TrioFigures | None:
+    """The trios this month and the months after the last session (bot/reports/trios.py), or
+    None when the cohort has neither trios nor an end yet (the section is left out)."""
+    month = f"{now.astimezone(ZoneInfo(cohort.timezone)):%Y-%m}"
+    figures = await trios_report.cohort_trio_figures(tx, cohort.id, month)
+    retention = await trios_report.booster_retention(tx, cohort.id, now, programme)
+    measured = [point for point in retention if point.answering is not None]
+    if not figures.in_trios and not measured:
+        return None
+    return TrioFigures(
+        share(figures.active, figures.in_trios),
+        {point.months: share(point.answering or 0, point.merchants) for point in measured},
     )
 
 
 async def bilan_with_content(
-    tx: AsyncSession, cohort: Cohort, now: datetime, content: ContentLibrary
+    tx: AsyncSession,
+    cohort: Cohort,
+    now: datetime,
+    content: ContentLibrary,
+    booster_months: int | None = None,
 ) -> BilanData:
-    """`bilan_data` with the checklist and the tips' themes of the loaded content."""
+    """`bilan_data` with the checklist and the tips' themes of the loaded content
+    (`booster_months`: the setting, for the section on the months after the last session)."""
     return await bilan_data(
         tx,
         cohort,
         now,
         practice_ids=[practice.id for practice in content.practices],
         theme_of={tip.id: tip.theme for tip in content.tips},
+        programme=(
+            Programme(booster_months, programme_of_content(content))
+            if booster_months is not None
+            else None
+        ),
     )

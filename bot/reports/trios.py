@@ -24,6 +24,7 @@ from bot.models import (
     Enrolment,
     Objective,
     ObjectiveCheckin,
+    Observation,
     TipReceipt,
     Trio,
     TrioMembership,
@@ -41,6 +42,8 @@ class TrioFigures:
     encouraged: int  # of them, sent at least one encouragement this month
     were_encouraged: int  # of them, received at least one
     encouragements: int  # every encouragement of the cohort this month
+    # Of them, sent or received at least one this month (for /bilan's share).
+    active: int = 0
 
     @property
     def share_encouraged(self) -> float:
@@ -84,7 +87,14 @@ async def cohort_trio_figures(tx: AsyncSession, cohort_id: int, month: str) -> T
     ).all()
     senders = {sender for sender, _ in rows if sender in in_trios}
     recipients = {recipient for _, recipient in rows if recipient in in_trios}
-    return TrioFigures(month, len(in_trios), len(senders), len(recipients), len(rows))
+    return TrioFigures(
+        month,
+        len(in_trios),
+        len(senders),
+        len(recipients),
+        len(rows),
+        len(senders | recipients),
+    )
 
 
 @dataclass(frozen=True)
@@ -125,6 +135,12 @@ async def _answering(tx: AsyncSession, member_ids: set[int], start: datetime, en
             TipReceipt.member_id.in_(ids),
             TipReceipt.feedback_at > start,
             TipReceipt.feedback_at <= end,
+        ),
+        # The monthly progress check (bot/services/progress.py) is an answer too.
+        select(Observation.member_id).where(
+            Observation.member_id.in_(ids),
+            Observation.observed_at > start,
+            Observation.observed_at <= end,
         ),
     ).subquery()
     return int(await tx.scalar(select(func.count()).select_from(acted)) or 0)

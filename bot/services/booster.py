@@ -316,11 +316,17 @@ async def plan_booster(
 
 @dataclass(frozen=True)
 class FarewellSummary:
-    """What the farewell says of the member's way. Issue 12's /progres summary is the fuller
-    version: `farewell_summary` is the hook where it plugs in (numbers, practices adopted)."""
+    """What the farewell says of the member's way: sessions, objectives, and from their
+    progress checks (bot/services/progress.py) the practices adopted and the customers the page
+    brought, first month -> latest."""
 
     objectives_reached: int
     sessions_attended: int
+    # Practices adopted at the first progress check and now (None: never answered one).
+    practices: tuple[int, int] | None = None
+    # Customers who came through the page in a month, first answer -> latest (None: fewer
+    # than two months answered).
+    customers: tuple[int, int] | None = None
 
 
 async def farewell_summary(
@@ -338,7 +344,19 @@ async def farewell_summary(
         .join(TrainingSession, TrainingSession.id == Attendance.session_id)
         .where(Attendance.member_id == member_id, TrainingSession.cohort_id == cohort_id)
     )
-    return FarewellSummary(int(reached or 0), int(attended or 0))
+    from bot.services import progress
+
+    data = await progress.member_progress(session, member_id)
+    practices = (
+        (len(data.practices_before), len(data.practices_now)) if data.months_answered else None
+    )
+    change = data.change(progress.CUSTOMERS)
+    return FarewellSummary(
+        int(reached or 0),
+        int(attended or 0),
+        practices,
+        (change[1], change[2]) if change else None,
+    )
 
 
 async def render_booster(ctx: RenderContext) -> Rendered | Skip:
@@ -394,6 +412,26 @@ async def render_booster(ctx: RenderContext) -> Rendered | Skip:
             "📅 {n} séances suivies",
             summary.sessions_attended,
         ),
+    ]
+    if summary.practices is not None:
+        lines.append(
+            t(
+                "✅ Bonnes pratiques adoptées : {before} → {now}",
+                before=summary.practices[0],
+                now=summary.practices[1],
+            )
+        )
+    if summary.customers is not None:
+        lines.append(
+            t(
+                "🙋 Clients venus grâce à la page, par mois : {before} → {now}",
+                before=summary.customers[0],
+                now=summary.customers[1],
+            )
+        )
+    if summary.practices is not None:
+        lines.append(t("Votre courbe complète : /progres"))
+    lines += [
         "",
         t(
             "Pour garder le contact : un point par mois, ou plus rien du tout. "

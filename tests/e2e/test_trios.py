@@ -17,6 +17,7 @@ from bot.services import trios
 from tests import factories
 from tests.e2e.harness import Harness
 from tests.e2e.session_helpers import forge_click
+from tests.e2e.test_bilan import pdf_text
 
 BRUSSELS = ZoneInfo("Europe/Brussels")
 
@@ -230,11 +231,21 @@ async def test_a_cohort_of_seven_through_trios_and_six_months_of_booster(relais:
     assert april[0].due_at.hour == 7  # 09:30 in Brussels, summer time
 
     # -- the farewell, and the opt-out ---------------------------------------------------------
+    # Her progress checks (issue 12): the farewell sums them up, first month -> latest.
+    async with relais.session() as session:
+        member = await session.get(Member, ids["Alice"])
+        assert member is not None
+        first = {"customers_month": 2, "practice:weekly_post": 1, "practice:short_video": 0}
+        await factories.make_observations(session, member, "2026-12", first, source="baseline")
+        latest = {"customers_month": 9, "practice:short_video": 1}
+        await factories.make_observations(session, member, "2027-04", latest)
     await at(relais, local(2027, 6, 8, 22, 5))
     await at(relais, local(2027, 6, 9, 8, 1))
     farewell = await alice.expect("Merci, Alice")
     assert "1 séance suivie" not in farewell.text  # she never checked in
     assert "0 séance suivie" in farewell.text
+    assert "Bonnes pratiques adoptées : 1 → 2" in farewell.text
+    assert "Clients venus grâce à la page, par mois : 2 → 9" in farewell.text
     await alice.click("🛑 Tout arrêter", message=farewell)
     async with relais.session() as session:
         member = await session.get(Member, ids["Alice"])
@@ -246,12 +257,21 @@ async def test_a_cohort_of_seven_through_trios_and_six_months_of_booster(relais:
     await at(relais, local(2027, 7, 6, 9, 31))
     assert [d for d in await sent(relais, "tip:") if d.dedup_key >= "tip:2027-06-09"] == []
     assert await sent(relais, "trio:m:2027-07") == []
+    assert await sent(relais, "progress:2027-07", alice) == []  # "stop everything" holds
     # The fade, for the coordinator: who still answers 1, 3 and 6 months after the last session.
     await claire.send("/stats")
     stats = await claire.expect("Répondent encore après la dernière séance")
     assert "1 mois : 14 %" in stats.text  # Alice, of seven
     assert "3 mois : 0 %" in stats.text
     assert "6 mois : 0 %" in stats.text
+    # The same fade in the commune's report (/bilan): aggregates over the seven merchants.
+    await claire.send("/bilan")
+    report = await claire.expect("Le bilan du groupe", kind="document")
+    assert report.document is not None
+    text = pdf_text(report.document.data)
+    assert "Trios et suivi après les séances" in text
+    assert "répondent encore 1 mois après la dernière séance 14 %" in text
+    assert "répondent encore 6 mois après la dernière séance 0 %" in text
 
     # Re-balanced at the next reshuffle: without who blocked the bot nor who stopped everything.
     await tom.send("/trios")
