@@ -28,6 +28,7 @@ def register(app: RelaisApp) -> None:
         admin,
         attendance,
         broadcast,
+        challenges,
         export,
         fallback,
         flyer,
@@ -60,6 +61,7 @@ def register(app: RelaisApp) -> None:
     ordered += questions.conversations()
     ordered += objectives.conversations()
     ordered += broadcast.conversations()
+    ordered += challenges.conversations()
     # --- features (each module's `handlers()` returns its handlers in its own order) ---
     ordered += onboarding.handlers()
     ordered += admin.handlers()
@@ -77,6 +79,9 @@ def register(app: RelaisApp) -> None:
     ordered += tips.handlers()
     ordered += settings.handlers()
     ordered += broadcast.handlers()
+    ordered += challenges.handlers()
+    # --- photos, voice notes and links outside a conversation: a challenge's proof ---
+    ordered += challenges.media_handlers()
     # --- last: anything nobody else handled ---
     ordered += fallback.handlers()
 

@@ -15,11 +15,12 @@ def build_registry(content: ContentLibrary) -> DeliveryRegistry:
     registry = DeliveryRegistry()
     # Each feature adds its planners and renderers here, in bot/services/<area>.py:
     #   from bot.services import sessions; sessions.register_deliveries(registry)
-    from bot.services import broadcasts, checkins, privacy, reminders, tips
+    from bot.services import broadcasts, challenges, checkins, privacy, reminders, tips
 
     reminders.register_deliveries(registry)
     checkins.register_deliveries(registry)
     tips.register_deliveries(registry, content)
     broadcasts.register_deliveries(registry, content)
     privacy.register_deliveries(registry)
+    challenges.register_deliveries(registry, content)
     return registry

@@ -58,6 +58,8 @@ COMMAND_ACCESS: dict[str, Access] = {
     "stats": Access.COORDINATOR,
     "export": Access.COORDINATOR,
     "inviter": Access.COORDINATOR,
+    # Members and staff alike: the handler shows the open challenge or the trainer's list.
+    "defi": Access.MEMBER,
 }
 
 

@@ -63,6 +63,8 @@ from bot.delivery.registry import (
 )
 from bot.i18n import Translator
 from bot.models import (
+    ChallengeAnswer,
+    ChallengeSubmission,
     Cohort,
     Delivery,
     DeliveryKind,
@@ -266,6 +268,20 @@ async def _silence_data(
         for member_id, sent_at in pauses:
             if sent_at is not None:
                 resets[member_id] = sent_at
+        # A challenge done (proof or "done") is an answer too: the silence ends there.
+        done = await session.execute(
+            select(ChallengeSubmission.member_id, func.max(ChallengeSubmission.submitted_at))
+            .where(
+                ChallengeSubmission.member_id.in_(chunk),
+                ChallengeSubmission.answer != ChallengeAnswer.SKIP.value,
+                ChallengeSubmission.submitted_at > horizon,
+            )
+            .group_by(ChallengeSubmission.member_id)
+        )
+        for member_id, submitted_at in done:
+            if submitted_at is not None:
+                earlier = resets.get(member_id)
+                resets[member_id] = submitted_at if earlier is None else max(earlier, submitted_at)
     return events, resets
 
 
