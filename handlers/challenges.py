@@ -505,7 +505,7 @@ async def on_staff_step(update: Update, context: RelaisContext) -> None:
         for theme in themes[:THEMES_SHOWN]
     ]
     rows.append([Button(t(N_("✍️ Écrire mon propre défi")), ChallengeStaffStep("write").pack())])
-    rows.append([Button(t(N_("✖ Annuler")), ChallengeStaffStep("x").pack())])
+    rows.append([Button(t(N_("✖ Pas de défi")), ChallengeStaffStep("x").pack())])
     await show(
         update, t("🎯 Nouveau défi : choisissez un thème (⭐ celui de la dernière séance)."), rows
     )
@@ -551,7 +551,7 @@ async def _ask_audience(update: Update, context: RelaisContext, preview: str) ->
         for c in choices
         if c.audience == broadcasts.ALL or c.audience.startswith(broadcasts.SECTOR_PREFIX)
     ]
-    rows.append([Button(t(N_("✖ Annuler")), ChallengeStaffStep("x").pack())])
+    rows.append([Button(t(N_("✖ Pas de défi")), ChallengeStaffStep("x").pack())])
     text = "\n\n".join(
         (
             preview,
@@ -585,7 +585,7 @@ async def on_audience(update: Update, context: RelaisContext) -> None:
     rows = [
         [Button(t(N_("🚀 Maintenant")), ChallengeGo("now").pack())],
         [Button(t(N_("⏰ À l'heure des astuces de chacun")), ChallengeGo("tip").pack())],
-        [Button(t(N_("✖ Annuler")), ChallengeStaffStep("x").pack())],
+        [Button(t(N_("✖ Pas de défi")), ChallengeStaffStep("x").pack())],
     ]
     await show(update, t("Quand l'envoyer ?"), rows)
 
@@ -757,6 +757,15 @@ async def on_card(update: Update, context: RelaisContext) -> None:
         await show(update, t("… et {n} autres.", n=len(listed) - SUBMISSIONS_SHOWN), edit=False)
 
 
+def bravo_text(t: Translator, trainer: str, title: str) -> str:
+    """The trainer's 👏 as the member receives it (in the member's language)."""
+    return t(
+        "👏 Bravo de la part de votre formateur, {trainer}, pour le défi « {title} » !",
+        trainer=trainer,
+        title=title,
+    )
+
+
 def _submission_buttons(t: Translator, sub: service.SubmissionView) -> list[list[Button]]:
     row = [
         Button(
@@ -777,7 +786,7 @@ def _submission_buttons(t: Translator, sub: service.SubmissionView) -> list[list
 def _submission_caption(t: Translator, sub: service.SubmissionView) -> str:
     who = escape(sub.first_name) + (f" ({escape(sub.business_name)})" if sub.business_name else "")
     if sub.answer == ChallengeAnswer.DONE.value:
-        what = t("✅ c'est fait")
+        what = t("✅ fait")
     elif sub.proof_kind == ProofKind.LINK.value:
         what = t("🔗 {link}", link=sub.link or "")
     elif sub.proof_kind == ProofKind.VOICE.value:
@@ -859,11 +868,7 @@ async def on_submission(update: Update, context: RelaisContext) -> None:
         try:
             await context.bot.send_message(
                 result.recipient.chat_id,
-                theirs(
-                    "👏 Bravo de la part de votre formateur, {trainer}, pour le défi « {title} » !",
-                    trainer=trainer,
-                    title=title,
-                ),
+                bravo_text(theirs, trainer, title),
             )
             delivered = True
         except Forbidden:
