@@ -31,7 +31,7 @@ from enum import StrEnum
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Select, and_, delete, func, select, update
+from sqlalchemy import Select, and_, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.callbacks import ChallengeAnswerButton, ChallengeConsent
@@ -922,21 +922,6 @@ async def digest_line(tx: AsyncSession, cohort_id: int, now: datetime) -> Digest
         stuck=tuple(n for m, n in reached if m not in answers),
         skipped=tuple(n for m, n in reached if answers.get(m) == ChallengeAnswer.SKIP.value),
     )
-
-
-# -- erasure -----------------------------------------------------------------------------------
-
-
-async def forget_member(tx: AsyncSession, member_id: int) -> int:
-    """Delete a member's submissions and their file ids (erasure also cascades; explicit
-    here so that an erasure that keeps the member row still removes them)."""
-    result = await tx.execute(
-        update(ChallengeSubmission)
-        .where(ChallengeSubmission.member_id == member_id)
-        .values(file_id=None, link=None)
-    )
-    await tx.execute(delete(ChallengeSubmission).where(ChallengeSubmission.member_id == member_id))
-    return max(getattr(result, "rowcount", 0) or 0, 0)
 
 
 # -- rendering (plain data: the dispatcher turns it into a message) ----------------------------
