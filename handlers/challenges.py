@@ -62,7 +62,7 @@ from bot.services.validation import InvalidValue
 from handlers import fallback
 from handlers.broadcast.shared import audience_code, audience_from_code, audience_label
 from handlers.common import answer_callback, answer_stale, clicked, show
-from handlers.menu import ANY_MENU_BUTTON
+from handlers.menu import ANY_MENU_BUTTON, main_menu
 
 log = logging.getLogger(__name__)
 
@@ -317,14 +317,15 @@ async def _proof_arrived(
 
 
 async def nothing_open(update: Update, context: RelaisContext) -> None:
-    """A photo or a voice note outside a question or a challenge: offer those two."""
-    await show(
-        update,
-        context.t(
+    """A photo or a voice note outside a question or a challenge: offer those two (and show
+    the main menu again, as the other kind answers do)."""
+    t = context.t
+    await context.message.reply_text(
+        t(
             "Merci ! 🙂 Je n'en fais rien toute seule : pour la poser en question à votre "
             "formateur, tapez /question puis envoyez-la ; pour un défi, tapez /defi."
         ),
-        edit=False,
+        reply_markup=main_menu(t, staff=False),
     )
 
 
