@@ -888,6 +888,36 @@ class DigestLine:
     skipped: tuple[str, ...]
 
 
+def _names(names: Sequence[str], limit: int = 12) -> str:
+    shown = ", ".join(escape(name) for name in names[:limit])
+    return shown + (f" (+{len(names) - limit})" if len(names) > limit else "")
+
+
+def digest_part(t: Translator, line: DigestLine) -> str:
+    """The challenge's paragraph of the trainer's digest: who submitted, who is stuck."""
+    parts = [
+        t(
+            "<b>🎯 Défi « {title} »</b> (jusqu'au {deadline})",
+            title=line.title,
+            deadline=t.date(line.deadline_at),
+        ),
+        t("✅ Relevé par {n} : {names}", n=len(line.submitted), names=Html(_names(line.submitted)))
+        if line.submitted
+        else t("✅ Personne ne l'a encore relevé."),
+    ]
+    if line.stuck:
+        parts.append(
+            t(
+                "💤 Pas encore de réponse ({n}) : {names}",
+                n=len(line.stuck),
+                names=Html(_names(line.stuck)),
+            )
+        )
+    if line.skipped:
+        parts.append(t("⏭ Pas cette fois : {n}", n=len(line.skipped)))
+    return "\n".join(parts)
+
+
 async def digest_line(tx: AsyncSession, cohort_id: int, now: datetime) -> DigestLine | None:
     challenge = await tx.scalar(
         select(Challenge)

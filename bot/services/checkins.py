@@ -780,11 +780,18 @@ async def render_digest(ctx: RenderContext) -> Rendered | Skip:
     t = ctx.t.with_zone(zone)
     since = await digest.digest_since(ctx.session, ts.cohort_id, ts.starts_at)
     data = await digest.trainer_digest(ctx.session, ts.cohort_id, since=since)
-    if not data.has_news:
-        # No objective in play and no question: a page of zeros would only be noise.
+    # Imported here: the challenges service builds on this module (member rhythms).
+    from bot.services import challenges
+
+    challenge = await challenges.digest_line(ctx.session, ts.cohort_id, ctx.now)
+    if not data.has_news and challenge is None:
+        # No objective in play, no question, no challenge: a page of zeros would be noise.
         return Skip("nothing to report")
     questions = [(q.id, q.first_name) for q in data.questions[:DIGEST_QUESTION_BUTTONS]]
-    return Rendered(fit(digest_text(t, ts, data)), buttons.trainer_digest(t, questions))
+    text = digest_text(t, ts, data)
+    if challenge is not None:
+        text += "\n\n" + challenges.digest_part(t, challenge)
+    return Rendered(fit(text), buttons.trainer_digest(t, questions))
 
 
 def digest_text(t: Translator, ts: TrainingSession, data: digest.DigestData) -> str:
