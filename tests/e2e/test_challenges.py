@@ -6,7 +6,7 @@ answered; the showcase goes out as one album; bad input changes nothing."""
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import func, select
 
@@ -21,7 +21,7 @@ from bot.models import (
 )
 from bot.sandbox.simulator import SimUser
 from tests.e2e.harness import Harness
-from tests.e2e.session_helpers import forge_click
+from tests.e2e.session_helpers import forge_click, plan
 
 
 async def group(relais: Harness) -> tuple[SimUser, SimUser, SimUser, SimUser]:
@@ -260,3 +260,24 @@ async def test_the_trainer_follows_congratulates_in_the_members_language_and_sta
         assert (
             await tx.scalar(select(func.count()).where(AuditEntry.action == "challenge.bravo")) == 1
         )
+
+
+async def test_the_trainers_digest_lists_who_submitted_and_who_has_not_answered(
+    relais: Harness,
+) -> None:
+    tom, alice, _bob, carla = await group(relais)
+    await plan(relais, tom, "02/12/2026 19:00 | Salle du Conseil | Vidéo et live")
+    challenge = await set_library_challenge(relais, tom)
+    # Without a later session the deadline is the day before this one, at 20:00.
+    assert challenge.deadline_at == datetime(2026, 12, 1, 19, 0, tzinfo=UTC)
+    await relais.tick()
+    await alice.click("✅ C'est fait")
+    await alice.expect("c'est noté")
+    await carla.click("⏭ Niet deze keer")
+    # The digest, the day before the session at the trainer's tip time (09:30 Brussels).
+    await relais.advance_to(datetime(2026, 12, 1, 8, 31, tzinfo=UTC), timedelta(hours=12))
+    digest = await tom.expect("Avant la séance 1 de demain")
+    assert "Défi « 20 secondes de vos mains » (jusqu'au mardi 1 décembre)" in digest.text
+    assert "Relevé par 1 : Alice" in digest.text
+    assert "Pas encore de réponse (1) : Bob" in digest.text
+    assert "Pas cette fois : 1" in digest.text
