@@ -427,8 +427,14 @@ class Question(Base):
     member_id: Mapped[int] = mapped_column(ForeignKey("members.id", ondelete="CASCADE"), index=True)
     cohort_id: Mapped[int] = mapped_column(ForeignKey("cohorts.id", ondelete="CASCADE"))
     text: Mapped[str] = mapped_column(String(2000))
+    # A photo or a voice note sent as the question (kept by Telegram file_id, never
+    # downloaded); `text` is then its caption, possibly empty.
+    media_kind: Mapped[str | None] = mapped_column(String(8))
+    media_file_id: Mapped[str | None] = mapped_column(String(256))
     asked_at: Mapped[datetime] = mapped_column(default=_now)
     answer: Mapped[str | None] = mapped_column(String(2000))
+    # The trainer may answer with a voice note.
+    answer_file_id: Mapped[str | None] = mapped_column(String(256))
     answered_at: Mapped[datetime | None]
     answered_by_id: Mapped[int | None] = mapped_column(
         ForeignKey("members.id", ondelete="SET NULL")

@@ -1,5 +1,8 @@
 """challenges: the trainer's weekly challenges and the members' submissions (issue 13)
 
+Also a photo or a voice note as a question, and a voice note as the trainer's answer
+(three nullable columns on questions).
+
 Revision ID: 0005
 Revises: 0004
 Create Date: 2026-12-04 17:30:00.000000+00:00
@@ -17,6 +20,10 @@ depends_on: str | Sequence[str] | None = None
 
 
 def upgrade() -> None:
+    with op.batch_alter_table("questions", schema=None) as batch_op:
+        batch_op.add_column(sa.Column("media_kind", sa.String(length=8), nullable=True))
+        batch_op.add_column(sa.Column("media_file_id", sa.String(length=256), nullable=True))
+        batch_op.add_column(sa.Column("answer_file_id", sa.String(length=256), nullable=True))
     op.create_table(
         "challenges",
         sa.Column("id", sa.Integer(), nullable=False),
@@ -112,3 +119,7 @@ def downgrade() -> None:
         batch_op.drop_index("ix_challenges_showcased_at_deadline_at")
         batch_op.drop_index("ix_challenges_cohort_id_deadline_at")
     op.drop_table("challenges")
+    with op.batch_alter_table("questions", schema=None) as batch_op:
+        batch_op.drop_column("answer_file_id")
+        batch_op.drop_column("media_file_id")
+        batch_op.drop_column("media_kind")
