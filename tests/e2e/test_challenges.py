@@ -239,7 +239,9 @@ async def test_the_trainer_follows_congratulates_in_the_members_language_and_sta
     # A forged ⭐ on Alice's (no consent), a forged sub: id, forged chal: data: nothing changes.
     async with relais.session() as tx:
         subs = {s.member_id: s for s in (await tx.scalars(select(ChallengeSubmission))).all()}
-        ids_by_name = dict((await tx.execute(select(Member.first_name, Member.id))).tuples().all())
+        ids_by_name = {
+            name: id_ for name, id_ in await tx.execute(select(Member.first_name, Member.id))
+        }
     alice_id, carla_id = ids_by_name["Alice"], ids_by_name["Carla"]
     assert subs[carla_id].starred_at is not None
     assert subs[carla_id].bravo_at is not None
