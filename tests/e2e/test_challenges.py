@@ -239,9 +239,8 @@ async def test_the_trainer_follows_congratulates_in_the_members_language_and_sta
     # A forged ⭐ on Alice's (no consent), a forged sub: id, forged chal: data: nothing changes.
     async with relais.session() as tx:
         subs = {s.member_id: s for s in (await tx.scalars(select(ChallengeSubmission))).all()}
-        ids_by_name = {
-            name: id_ for name, id_ in await tx.execute(select(Member.first_name, Member.id))
-        }
+        rows = (await tx.execute(select(Member.first_name, Member.id))).all()
+    ids_by_name = {row[0]: row[1] for row in rows}
     alice_id, carla_id = ids_by_name["Alice"], ids_by_name["Carla"]
     assert subs[carla_id].starred_at is not None
     assert subs[carla_id].bravo_at is not None
@@ -250,14 +249,17 @@ async def test_the_trainer_follows_congratulates_in_the_members_language_and_sta
     assert "pas accepté" in record.text
     record = await forge_click(relais, tom, from_alice, "sub:99999:bravo")
     assert record.text == "Ce bouton n'est plus valable."
+    # A merchant may not press a trainer's button: refused, no second bravo for Carla.
     record = await forge_click(relais, alice, alice.messages[-1], f"sub:{subs[carla_id].id}:bravo")
-    await alice.expect_nothing()
+    await carla.expect_nothing()
     record = await forge_click(relais, bob, bob.messages[-1], f"chal:{challenge.id}:show:yes")
     assert record.text == "Ce bouton n'est plus valable."
     record = await forge_click(relais, alice, alice.messages[-1], f"chal:{challenge.id + 7}:done")
     assert record.text == "Ce bouton n'est plus valable."
     async with relais.session() as tx:
-        assert subs[alice_id].starred_at is None
+        alices = await tx.get(ChallengeSubmission, subs[alice_id].id)
+        assert alices is not None
+        assert alices.starred_at is None
         assert await tx.scalar(select(func.count()).select_from(ChallengeSubmission)) == 2
         assert (
             await tx.scalar(select(func.count()).where(AuditEntry.action == "challenge.bravo")) == 1
