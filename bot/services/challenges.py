@@ -297,7 +297,7 @@ async def start_library_challenge(
         proof=chosen.proof,
         audience=audience,
         timing=timing,
-        deadline_at=deadline_at or now + timedelta(days=DEFAULT_DAYS),
+        deadline_at=deadline_at or await default_deadline(tx, cohort_id, now),
         now=now,
         settings=settings,
         library_id=chosen.id,
