@@ -748,6 +748,13 @@ class ChallengeAudience(Callback, area=CHAL, layout="aud:{audience}"):
 
 
 @dataclass(frozen=True)
+class ChallengeDeadline(Callback, area=CHAL, layout="dl:{day}"):
+    """Another deadline than the default (the day before the next session)."""
+
+    day: DayField
+
+
+@dataclass(frozen=True)
 class ChallengeGo(Callback, area=CHAL, layout="go:{timing}"):
     """Send now, or at each member's tip time."""
 

@@ -23,6 +23,7 @@ service re-checks that the challenge reached this member or belongs to this coho
 from __future__ import annotations
 
 import logging
+from datetime import UTC, datetime
 from typing import Any
 
 from telegram import Update
@@ -43,6 +44,7 @@ from bot.callbacks import (
     ChallengeAudience,
     ChallengeCard,
     ChallengeConsent,
+    ChallengeDeadline,
     ChallengeGo,
     ChallengePick,
     ChallengeProofFor,
@@ -539,9 +541,6 @@ async def _ask_audience(update: Update, context: RelaisContext, preview: str) ->
         deadline = await service.default_deadline(
             tx, context.staff.cohort_id, context.rt.clock.now()
         )
-    draft = context.store.get(DRAFT)
-    if isinstance(draft, dict):
-        draft["deadline"] = deadline.timestamp()
     rows = [
         [
             Button(
@@ -583,12 +582,59 @@ async def on_audience(update: Update, context: RelaisContext) -> None:
         await answer_stale(update, t)
         return
     draft["audience"] = audience
+    await _ask_when(update, context, draft)
+
+
+async def _ask_when(update: Update, context: RelaisContext, draft: dict[str, Any]) -> None:
+    """When to send it, and until when (the default deadline, or another day)."""
+    t = context.t
+    now = context.rt.clock.now()
+    async with context.rt.db.unit_of_work() as tx:
+        days = await service.deadline_choices(tx, context.staff.cohort_id, now)
+        chosen = draft.get("deadline")
+        deadline = (
+            datetime.fromtimestamp(chosen, UTC)
+            if isinstance(chosen, int | float)
+            else await service.default_deadline(tx, context.staff.cohort_id, now)
+        )
+    picked = deadline.astimezone(t.zone).date()
     rows = [
         [Button(t(N_("🚀 Maintenant")), ChallengeGo("now").pack())],
         [Button(t(N_("⏰ À l'heure des astuces de chacun")), ChallengeGo("tip").pack())],
+        [
+            Button(
+                ("✅ " if day == picked else "") + t.date(day, "EEE d/M"),
+                ChallengeDeadline(day).pack(),
+            )
+            for day in days
+        ],
         [Button(t(N_("✖ Pas de défi")), ChallengeStaffStep("x").pack())],
     ]
-    await show(update, t("Quand l'envoyer ?"), rows)
+    text = "\n\n".join(
+        (
+            service.deadline_line(t, deadline),
+            t("Quand l'envoyer ? (les dates : changer la date limite)"),
+        )
+    )
+    await show(update, text, rows)
+
+
+async def on_deadline(update: Update, context: RelaisContext) -> None:
+    t = context.t
+    button = clicked(update, ChallengeDeadline)
+    draft = context.store.get(DRAFT)
+    if (
+        button is None
+        or not isinstance(draft, dict)
+        or not _is_staff(context)
+        or not service.valid_deadline(button.day, context.rt.clock.now(), context.actor.zone)
+    ):
+        await answer_stale(update, t)
+        return
+    async with context.rt.db.unit_of_work() as tx:
+        deadline = await service.deadline_on(tx, context.staff.cohort_id, button.day)
+    draft["deadline"] = deadline.timestamp()
+    await _ask_when(update, context, draft)
 
 
 async def on_go(update: Update, context: RelaisContext) -> None:
@@ -614,8 +660,13 @@ async def on_go(update: Update, context: RelaisContext) -> None:
     if not isinstance(audience, str):
         await answer_stale(update, t)
         return
+    chosen = draft.get("deadline")
     async with context.rt.db.unit_of_work() as tx:
-        deadline = await service.default_deadline(tx, me.cohort_id, now)
+        deadline = (
+            datetime.fromtimestamp(chosen, UTC)
+            if isinstance(chosen, int | float) and chosen > now.timestamp()
+            else await service.default_deadline(tx, me.cohort_id, now)
+        )
         created = await service.create(
             tx,
             cohort_id=me.cohort_id,
@@ -923,6 +974,7 @@ def handlers() -> list[BaseHandler[Update, RelaisContext, Any]]:
         CallbackQueryHandler(on_theme, pattern=ChallengeTheme.pattern()),
         CallbackQueryHandler(on_pick, pattern=ChallengePick.pattern()),
         CallbackQueryHandler(on_audience, pattern=ChallengeAudience.pattern()),
+        CallbackQueryHandler(on_deadline, pattern=ChallengeDeadline.pattern()),
         CallbackQueryHandler(on_go, pattern=ChallengeGo.pattern()),
         CallbackQueryHandler(on_card, pattern=ChallengeCard.pattern()),
         CallbackQueryHandler(on_submission, pattern=SubmissionAction.pattern()),

@@ -26,7 +26,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import datetime, time, timedelta
+from datetime import date, datetime, time, timedelta
 from enum import StrEnum
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -140,6 +140,29 @@ async def default_deadline(tx: AsyncSession, cohort_id: int, now: datetime) -> d
             day = candidate
             break
     return datetime.combine(day, DEADLINE_TIME, zone)
+
+
+async def deadline_on(tx: AsyncSession, cohort_id: int, day: date) -> datetime:
+    """`day` at the deadline's hour (20:00) in the cohort's zone."""
+    cohort = await tx.get(Cohort, cohort_id)
+    return datetime.combine(day, DEADLINE_TIME, _zone(cohort.timezone if cohort else None))
+
+
+async def deadline_choices(tx: AsyncSession, cohort_id: int, now: datetime) -> list[date]:
+    """The days a trainer may pick: the default (the day before the next session), in three
+    days, in a week, in two weeks — distinct, in order."""
+    cohort = await tx.get(Cohort, cohort_id)
+    zone = _zone(cohort.timezone if cohort else None)
+    today = now.astimezone(zone).date()
+    default = (await default_deadline(tx, cohort_id, now)).astimezone(zone).date()
+    days = {default, *(today + timedelta(days=n) for n in (3, 7, 14))}
+    return sorted(days)
+
+
+def valid_deadline(day: date, now: datetime, zone_name: str | None = None) -> bool:
+    """A picked day (callback data, untrusted): after today, at most 60 days ahead."""
+    today = now.astimezone(_zone(zone_name)).date()
+    return today < day <= today + timedelta(days=60)
 
 
 async def suggested_theme(

@@ -285,3 +285,29 @@ async def test_the_trainers_digest_lists_who_submitted_and_who_has_not_answered(
     assert "Relevé par 1 : Alice" in digest.text
     assert "Pas encore de réponse (1) : Bob" in digest.text
     assert "Pas cette fois : 1" in digest.text
+
+
+async def test_the_trainer_may_pick_another_deadline_but_not_a_forged_one(
+    relais: Harness,
+) -> None:
+    tom, alice, _bob, _carla = await group(relais)
+    await tom.send("/defi")
+    await tom.click("➕ Nouveau défi")
+    await tom.click("Les photos")
+    await tom.click("Un produit, trois angles")
+    await tom.click("👥 Tout le groupe (3)")
+    when = await tom.expect("Quand l'envoyer ?")
+    # No session planned: a week by default (Wednesday 2 December), or 3 days, or 2 weeks.
+    assert when.buttons[2] == ["sam. 28/11", "✅ mer. 2/12", "mer. 9/12"]
+    forged = await forge_click(relais, tom, when, "chal:dl:20300101")
+    assert forged.text == "Ce bouton n'est plus valable."
+    await tom.click("sam. 28/11")
+    await tom.expect("À faire avant le samedi 28 novembre à 20 h 00.")
+    await tom.click("🚀 Maintenant")
+    await tom.expect("envoyé à 3 participants")
+    async with relais.session() as tx:
+        challenge = await tx.scalar(select(Challenge))
+    assert challenge is not None
+    assert challenge.deadline_at == datetime(2026, 11, 28, 19, 0, tzinfo=UTC)
+    await relais.tick()
+    await alice.expect("À faire avant le samedi 28 novembre à 20 h 00.")
