@@ -18,7 +18,13 @@ Dedup keys (unique per recipient):
     challenge:<challenge_id>:remind     the day before the deadline, if still unanswered
     showcase:<challenge_id>:<n>         the n-th showcase of that challenge
 
-Plain data only: no telegram import, no button labels (handlers and renderers write them).
+Plain data only: no telegram import; the renderers and the answer buttons of the outbox
+messages are here, as in the other areas' services.
+
+Longer than our ~600 lines on purpose: setting, reaching, answering, showing and counting a
+challenge are one state machine over two tables; its planners, renderers and the figures
+other features read (/progres, /bilan, trios) follow the same rules ("reached" is a sent
+delivery, "done" a proof or "done", the last answer counts).
 """
 
 from __future__ import annotations
