@@ -1082,17 +1082,26 @@ async def render_reminder(ctx: RenderContext, library: ContentLibrary) -> Render
     return Rendered(text=text, buttons=answer_buttons(t, challenge.id))
 
 
+NAMES_BUDGET = 700  # characters of names in the caption (Telegram's limit is 1024)
+
+
 def showcase_caption(
     t: Translator, title: str, done: int, reached: int, items: Sequence[ShowcaseItem]
 ) -> str:
-    """The album's caption: the count, then first names and business names only."""
-    names = ", ".join(
-        escape(item.first_name) + (f" ({escape(item.business_name)})" if item.business_name else "")
-        for item in items
-    )
-    text = "\n\n".join(
+    """The album's caption: the count, then first names and business names only (as many
+    as fit; "+N" for the others, so that the caption stays under Telegram's 1024)."""
+    shown: list[str] = []
+    used = 0
+    for item in items:
+        plain = item.first_name + (f" ({item.business_name})" if item.business_name else "")
+        if used + len(plain) + 2 > NAMES_BUDGET:
+            break
+        used += len(plain) + 2
+        shown.append(escape(plain))
+    names = ", ".join(shown) + (f" (+{len(items) - len(shown)})" if len(shown) < len(items) else "")
+    return "\n\n".join(
         (
-            t("🏆 <b>Défi « {title} »</b>", title=title),
+            t("🏆 <b>Défi « {title} »</b>", title=title[:TITLE_MAX]),
             t.plural(
                 "{n} sur {total} a relevé le défi 👏",
                 "{n} sur {total} ont relevé le défi 👏",
@@ -1102,9 +1111,6 @@ def showcase_caption(
             t("Bravo à {names} !", names=Html(names)),
         )
     )
-    if len(text) > CAPTION_MAX:  # many names: the count and the title matter most
-        text = text[: CAPTION_MAX - 1] + "…"
-    return text
 
 
 async def render_showcase(ctx: RenderContext, library: ContentLibrary) -> Rendered | Skip:

@@ -198,3 +198,21 @@ async def test_the_booster_starts_a_library_challenge_not_used_yet(
         kinds = (await tx.scalars(select(Delivery.kind).order_by(Delivery.id))).all()
         assert kinds.count("challenge") == 3
         assert kinds.count("chal_reminder") == 3
+
+
+def test_the_showcase_caption_stays_under_telegrams_limit_with_many_names() -> None:
+    from bot.i18n import I18n
+    from bot.telegram_html import inspect_html
+
+    t = I18n()("fr")
+    items = [
+        challenges.ShowcaseItem(f"Prénom{n} & <Cie>", "Commerce « très » long " * 3, None)
+        for n in range(80)
+    ]
+    caption = challenges.showcase_caption(t, "Vitrine", 80, 90, items)
+    result = inspect_html(caption)
+    assert result.error is None
+    assert len(result.visible) <= 1024
+    assert "80 sur 90 ont relevé le défi 👏" in caption
+    assert "&amp; &lt;Cie&gt;" in caption
+    assert caption.rstrip(" !").endswith(")")  # "(+N)" for the names that did not fit
