@@ -246,12 +246,16 @@ PRES = Area("pres", Access.STAFF)
 PT = Area("pt", Access.MERCHANT, "the progress check (/point)")
 # Merchants (encourage, leave) and trainers (form, move): each shape re-checks the role.
 TRIO = Area("trio", Access.MEMBER, "trios: encouragements (merchant), forming (trainer)")
+# Challenges: members answer (the service checks the challenge reached them) and staff set and
+# follow them (the handler checks the role): one area, both kinds of people.
+CHAL = Area("chal", Access.MEMBER, "challenges: a member's answer, the trainer's /defi")
+SUB = Area("sub", Access.TRAINER, "a challenge submission: bravo, star")
 
 AREAS: dict[str, Area] = {
     area.name: area
     for area in (
         *(LANG, ONB, COHORT, RSVP, ICS, OBJ, OBJSET, TIP, SET, Q, PRIV, INV, SESS),
-        *(NEWSESS, ROLL, GRP, BC, QA, PRES, PT, TRIO),
+        *(NEWSESS, ROLL, GRP, BC, QA, PRES, PT, TRIO, CHAL, SUB),
     )
 }
 
@@ -783,6 +787,91 @@ class TrioMovePerson(Callback, area=TRIO, layout="mvp:{member_id}"):
 class TrioMoveTo(Callback, area=TRIO, layout="mvt:{member_id}:{trio_id}"):
     member_id: Id
     trio_id: Id
+
+
+# chal, sub -----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ChallengeAnswerButton(Callback, area=CHAL, layout="{challenge_id}:{action}"):
+    """The member's "📷 Send my proof", "✅ Done", "⏭ Not this time"."""
+
+    challenge_id: Id
+    action: Literal["proof", "done", "skip"]
+
+
+@dataclass(frozen=True)
+class ChallengeConsent(Callback, area=CHAL, layout="{challenge_id}:show:{answer}"):
+    """ "May I show it to the group?" (changeable later from /defi)."""
+
+    challenge_id: Id
+    answer: Literal["yes", "no"]
+
+
+@dataclass(frozen=True)
+class ChallengeProofFor(Callback, area=CHAL, layout="{challenge_id}:this"):
+    """ "Is this for the challenge …?" — yes, for this one."""
+
+    challenge_id: Id
+
+
+@dataclass(frozen=True)
+class ChallengeProofNot(Callback, area=CHAL, layout="notthis"):
+    """ "Is this for the challenge …?" — no."""
+
+
+@dataclass(frozen=True)
+class ChallengeStaffStep(Callback, area=CHAL, layout="{step}"):
+    """Staff: the list, a new challenge, write one's own, cancel the draft."""
+
+    step: Literal["list", "new", "write", "x"]
+
+
+@dataclass(frozen=True)
+class ChallengeTheme(Callback, area=CHAL, layout="th:{theme}"):
+    theme: Code
+
+
+@dataclass(frozen=True)
+class ChallengePick(Callback, area=CHAL, layout="lib:{challenge}"):
+    """A library challenge (its id, content/challenges/)."""
+
+    challenge: TipId
+
+
+@dataclass(frozen=True)
+class ChallengeAudience(Callback, area=CHAL, layout="aud:{audience}"):
+    audience: Code
+
+
+@dataclass(frozen=True)
+class ChallengeDeadline(Callback, area=CHAL, layout="dl:{day}"):
+    """Another deadline than the default (the day before the next session)."""
+
+    day: DayField
+
+
+@dataclass(frozen=True)
+class ChallengeGo(Callback, area=CHAL, layout="go:{timing}"):
+    """Send now, or at each member's tip time."""
+
+    timing: Literal["now", "tip"]
+
+
+@dataclass(frozen=True)
+class ChallengeCard(Callback, area=CHAL, layout="{challenge_id}:{view}"):
+    """Staff: a challenge's figures, its submissions, its showcase now."""
+
+    challenge_id: Id
+    view: Literal["card", "subs", "showcase"]
+
+
+@dataclass(frozen=True)
+class SubmissionAction(Callback, area=SUB, layout="{submission_id}:{action}"):
+    """👏 bravo (the member gets a word from the trainer), ⭐ show first in the showcase."""
+
+    submission_id: Id
+    action: Literal["bravo", "star"]
 
 
 def _check_layouts() -> None:

@@ -51,6 +51,7 @@ from typing import Any, Protocol
 
 import yaml
 
+from bot.challenges_content import ChallengeDef, read_challenges
 from bot.i18n import LANGUAGES, REFERENCE_LANGUAGE
 from bot.models import Sector
 from bot.telegram_html import inspect_html
@@ -213,6 +214,8 @@ class ContentLibrary:
     directory: Path = CONTENT_DIR
     # The progress check's checklist (content/practices.yaml), in the order asked.
     practices: tuple[Practice, ...] = ()
+    # The challenge library (content/challenges/, bot/challenges_content.py), by id.
+    challenges: Mapping[str, ChallengeDef] = field(default_factory=dict)
 
     @classmethod
     def load(cls, directory: Path = CONTENT_DIR, *, strict: bool = True) -> ContentLibrary:
@@ -228,7 +231,9 @@ class ContentLibrary:
             kept = {
                 tip_id: tip for tip_id, tip in library.tips_by_id.items() if tip_id not in broken
             }
-            library = cls(kept, library.curriculum, directory, library.practices)
+            library = cls(
+                kept, library.curriculum, directory, library.practices, library.challenges
+            )
         return library
 
     # -- lookups --------------------------------------------------------------------------
@@ -282,6 +287,13 @@ class ContentLibrary:
 
     def session(self, number: int) -> CurriculumSession | None:
         return self.curriculum.session(number)
+
+    def challenge(self, challenge_id: str) -> ChallengeDef | None:
+        return self.challenges.get(challenge_id)
+
+    def challenges_for(self, theme: str | None = None) -> list[ChallengeDef]:
+        """Library challenges of `theme` (all when None), in id order."""
+        return [c for c in self.challenges.values() if theme is None or c.theme == theme]
 
     def practice(self, practice_id: str) -> Practice | None:
         for practice in self.practices:
@@ -422,7 +434,8 @@ def _read(directory: Path) -> tuple[ContentLibrary, list[Problem]]:
     files = _read_tip_files(directory / TIPS_DIR, curriculum, problems)
     tips = _assemble(files, problems)
     practices = _read_practices(directory / PRACTICES_FILE, curriculum, problems)
-    return ContentLibrary(tips, curriculum, directory, practices), problems
+    challenges = read_challenges(directory, curriculum, problems)
+    return ContentLibrary(tips, curriculum, directory, practices, challenges), problems
 
 
 def _read_practices(

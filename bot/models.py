@@ -128,6 +128,9 @@ class DeliveryKind(StrEnum):
     TRIO = "trio"  # the trio's weekly (monthly in the booster phase) digest
     ENCOURAGEMENT = "encourage"  # a one-tap word from a trio peer
     BOOSTER = "booster"  # the booster phase begins / the farewell at its end
+    CHALLENGE = "challenge"  # a challenge reaching a member
+    CHALLENGE_REMINDER = "chal_reminder"  # the day before its deadline, to those who did not answer
+    SHOWCASE = "showcase"  # the consented proofs of a challenge, shown to the cohort
 
 
 class EncouragementChoice(StrEnum):
@@ -520,8 +523,14 @@ class Question(Base):
     member_id: Mapped[int] = mapped_column(ForeignKey("members.id", ondelete="CASCADE"), index=True)
     cohort_id: Mapped[int] = mapped_column(ForeignKey("cohorts.id", ondelete="CASCADE"))
     text: Mapped[str] = mapped_column(String(2000))
+    # A photo or a voice note sent as the question (kept by Telegram file_id, never
+    # downloaded); `text` is then its caption, possibly empty.
+    media_kind: Mapped[str | None] = mapped_column(String(8))
+    media_file_id: Mapped[str | None] = mapped_column(String(256))
     asked_at: Mapped[datetime] = mapped_column(default=_now)
     answer: Mapped[str | None] = mapped_column(String(2000))
+    # The trainer may answer with a voice note.
+    answer_file_id: Mapped[str | None] = mapped_column(String(256))
     answered_at: Mapped[datetime | None]
     answered_by_id: Mapped[int | None] = mapped_column(
         ForeignKey("members.id", ondelete="SET NULL")
@@ -547,6 +556,77 @@ class Broadcast(Base):
     completed_at: Mapped[datetime | None]
     cancelled_at: Mapped[datetime | None]
     recipients: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class ChallengeAnswer(StrEnum):
+    PROOF = "proof"  # a photo, a link or a voice note
+    DONE = "done"  # "✅ Done", no proof
+    SKIP = "skip"  # "⏭ Not this time"
+
+
+class ProofKind(StrEnum):
+    PHOTO = "photo"
+    LINK = "link"
+    VOICE = "voice"
+
+
+class Challenge(Base):
+    """A small, concrete task a trainer sets the cohort, with a deadline (issue 13).
+
+    Taken from the library (`library_id`, content/challenges/) or written by the trainer; the
+    title and text are copied at creation (in the trainer's language for a written one, the
+    library's text in each member's language at send time otherwise).
+    """
+
+    __tablename__ = "challenges"
+    __table_args__ = (
+        Index("ix_challenges_cohort_id_deadline_at", "cohort_id", "deadline_at"),
+        # The showcase planner reads the challenges whose deadline passed, not yet shown.
+        Index("ix_challenges_showcased_at_deadline_at", "showcased_at", "deadline_at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    cohort_id: Mapped[int] = mapped_column(ForeignKey("cohorts.id", ondelete="CASCADE"))
+    author_id: Mapped[int | None] = mapped_column(ForeignKey("members.id", ondelete="SET NULL"))
+    library_id: Mapped[str | None] = mapped_column(String(64))
+    title: Mapped[str] = mapped_column(String(120))
+    text: Mapped[str] = mapped_column(Text)
+    proof: Mapped[str] = mapped_column(String(8))  # photo, link, done
+    audience: Mapped[str] = mapped_column(String(64))
+    timing: Mapped[str] = mapped_column(String(8))  # now, tip (each member's tip time)
+    deadline_at: Mapped[datetime]
+    created_at: Mapped[datetime] = mapped_column(default=_now)
+    recipients: Mapped[int] = mapped_column(Integer, default=0)
+    # How many showcases were planned (each one's dedup_key carries its number).
+    showcases: Mapped[int] = mapped_column(Integer, default=0)
+    # Set once the automatic showcase after the deadline was planned.
+    showcased_at: Mapped[datetime | None]
+
+
+class ChallengeSubmission(Base):
+    """A member's answer to a challenge. A new answer makes the earlier ones history
+    (`current` False): the last one counts, the first ones are kept."""
+
+    __tablename__ = "challenge_submissions"
+    __table_args__ = (
+        Index("ix_challenge_submissions_challenge_id_current", "challenge_id", "current"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    challenge_id: Mapped[int] = mapped_column(ForeignKey("challenges.id", ondelete="CASCADE"))
+    member_id: Mapped[int] = mapped_column(ForeignKey("members.id", ondelete="CASCADE"), index=True)
+    answer: Mapped[str] = mapped_column(String(8))  # ChallengeAnswer
+    proof_kind: Mapped[str | None] = mapped_column(String(8))  # ProofKind
+    file_id: Mapped[str | None] = mapped_column(String(256))
+    link: Mapped[str | None] = mapped_column(String(1000))
+    current: Mapped[bool] = mapped_column(Boolean, default=True)
+    submitted_at: Mapped[datetime] = mapped_column(default=_now)
+    # "May I show it to the group?": None not asked / not answered yet.
+    consent: Mapped[bool | None] = mapped_column(Boolean)
+    consent_at: Mapped[datetime | None]
+    bravo_at: Mapped[datetime | None]
+    bravo_by_id: Mapped[int | None] = mapped_column(ForeignKey("members.id", ondelete="SET NULL"))
+    starred_at: Mapped[datetime | None]
 
 
 class Delivery(Base):

@@ -29,6 +29,7 @@ def register(app: RelaisApp) -> None:
         attendance,
         bilan,
         broadcast,
+        challenges,
         export,
         fallback,
         flyer,
@@ -64,6 +65,7 @@ def register(app: RelaisApp) -> None:
     ordered += objectives.conversations()
     ordered += progress.conversations()
     ordered += broadcast.conversations()
+    ordered += challenges.conversations()
     # --- features (each module's `handlers()` returns its handlers in its own order) ---
     ordered += onboarding.handlers()
     ordered += admin.handlers()
@@ -84,6 +86,9 @@ def register(app: RelaisApp) -> None:
     ordered += settings.handlers()
     ordered += trios.handlers()
     ordered += broadcast.handlers()
+    ordered += challenges.handlers()
+    # --- photos, voice notes and links outside a conversation: a challenge's proof ---
+    ordered += challenges.media_handlers()
     # --- last: anything nobody else handled ---
     ordered += fallback.handlers()
 

@@ -59,6 +59,7 @@ COMMANDS: tuple[Command, ...] = (
     Command("question", N_("Poser une question au formateur"), frozenset({M})),
     Command("reglages", N_("Jours des astuces, pause"), frozenset({M})),
     Command("trio", N_("Mon trio"), frozenset({M})),
+    Command("defi", N_("Le défi de la semaine"), EVERYONE),
     Command("nouvelle_seance", N_("Planifier une séance"), frozenset({T, C})),
     Command("groupe", N_("Les objectifs du groupe"), frozenset({T, C})),
     Command("qr", N_("Le QR code de présence"), frozenset({T, C})),

@@ -20,7 +20,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from telegram import Update
+from telegram import Message, Update
 from telegram.error import Forbidden, TelegramError
 from telegram.ext import (
     BaseHandler,
@@ -61,10 +61,35 @@ END = ConversationHandler.END
 
 
 # --- what the other side reads ----------------------------------------------------------------
-def question_text(t: Translator, name: str, business: str | None, text: str) -> str:
-    """The question as the trainer receives it (in the trainer's language)."""
+def question_text(
+    t: Translator, name: str, business: str | None, text: str, media_kind: str | None = None
+) -> str:
+    """The question as the trainer receives it (in the trainer's language); a photo or a
+    voice note follows it, re-sent by its file_id."""
     who = t("{name} ({business})", name=name, business=business) if business else escape(name)
-    return t("❓ <b>Question de {who}</b>", who=Html(who)) + "\n\n" + t("« {text} »", text=text)
+    head = t("❓ <b>Question de {who}</b>", who=Html(who))
+    if media_kind == "photo":
+        head += "\n" + t("📷 avec une photo (ci-dessous)")
+    elif media_kind == "voice":
+        head += "\n" + t("🎤 en message vocal (ci-dessous)")
+    return head + ("\n\n" + t("« {text} »", text=text) if text else "")
+
+
+def media_of(message: Message) -> tuple[str, str, str] | None:
+    """(kind, file_id, caption) of a photo or a voice note, None for anything else."""
+    if message.photo:
+        return "photo", message.photo[-1].file_id, message.caption or ""
+    if message.voice is not None:
+        return "voice", message.voice.file_id, message.caption or ""
+    return None
+
+
+async def send_media(bot: Any, chat_id: int, kind: str, file_id: str, **options: Any) -> None:
+    """Re-send a photo or a voice note by its Telegram file_id (never downloaded)."""
+    if kind == "photo":
+        await bot.send_photo(chat_id, file_id, **options)
+    else:
+        await bot.send_voice(chat_id, file_id, **options)
 
 
 def answer_text(t: Translator, trainer: str, view: questions.QuestionView) -> str:
@@ -72,8 +97,12 @@ def answer_text(t: Translator, trainer: str, view: questions.QuestionView) -> st
     return "\n\n".join(
         (
             t("💬 <b>Réponse de votre formateur, {trainer}</b>", trainer=trainer),
-            t("Votre question : « {text} »", text=view.text),
-            escape(view.answer or ""),
+            t("Votre question : « {text} »", text=view.text)
+            if view.text
+            else t("Votre question : 📷 / 🎤"),
+            t("🎤 Sa réponse en message vocal, ci-dessous.")
+            if view.answer_file_id
+            else escape(view.answer or ""),
         )
     )
 
@@ -97,6 +126,34 @@ async def start(update: Update, context: RelaisContext) -> str:
 
 async def typed_question(update: Update, context: RelaisContext) -> str:
     return await check(update, context, context.text)
+
+
+async def media_question(update: Update, context: RelaisContext) -> str:
+    """A photo or a voice note as the question (its caption, if any, goes with it)."""
+    t = context.t
+    media = media_of(context.message)
+    if media is None:
+        return ASK
+    kind, file_id, caption = media
+    if len(caption) > questions.QUESTION_MAX:
+        await show(update, t("Écrivez votre question en un message."), edit=False)
+        return ASK
+    context.store[QUESTION_DRAFT] = {"kind": kind, "file_id": file_id, "text": caption.strip()}
+    what = t("📷 une photo") if kind == "photo" else t("🎤 un message vocal")
+    rows = [
+        [
+            Button(t(N_("✅ Envoyer")), QuestionStep("send").pack()),
+            Button(t(N_("✏️ Réécrire")), QuestionStep("edit").pack()),
+        ],
+        [Button(t(N_("✖ Annuler")), QuestionStep("cancel").pack())],
+    ]
+    await show(
+        update,
+        t("Votre question : {what}\n\nJe l'envoie à votre formateur ?", what=what),
+        rows,
+        edit=False,
+    )
+    return CHECK
 
 
 async def check(update: Update, context: RelaisContext, text: str) -> str:
@@ -140,7 +197,13 @@ async def send(update: Update, context: RelaisContext) -> str | int:
     t = context.t
     actor = context.actor
     me = context.merchant
-    text = context.store.pop(QUESTION_DRAFT, None)
+    draft = context.store.pop(QUESTION_DRAFT, None)
+    media_kind = media_file_id = None
+    if isinstance(draft, dict):
+        text = draft.get("text")
+        media_kind, media_file_id = draft.get("kind"), draft.get("file_id")
+    else:
+        text = draft
     if not isinstance(text, str):
         await answer_stale(update, t)
         return END
@@ -153,8 +216,10 @@ async def send(update: Update, context: RelaisContext) -> str | int:
                 cohort_id=me.cohort_id,
                 text=text,
                 now=rt.clock.now(),
+                media_kind=media_kind if isinstance(media_kind, str) else None,
+                media_file_id=media_file_id if isinstance(media_file_id, str) else None,
             )
-        except InvalidValue:
+        except (InvalidValue, ValueError):
             await answer_stale(update, t)
             return END
         trainers = await questions.trainers(session, me.cohort_id)
@@ -164,10 +229,14 @@ async def send(update: Update, context: RelaisContext) -> str | int:
     business = asker.business_name if asker else None
     for trainer in trainers:
         trainer_t = rt.i18n(trainer.language, actor.zone)
-        body = question_text(trainer_t, name, business, question.text)
+        body = question_text(trainer_t, name, business, question.text, question.media_kind)
         markup = keyboard([[buttons.reply_to(trainer_t, question.id, name)]])
         try:
             await context.bot.send_message(trainer.chat_id, body, reply_markup=markup)
+            if question.media_kind and question.media_file_id:
+                await send_media(
+                    context.bot, trainer.chat_id, question.media_kind, question.media_file_id
+                )
             delivered += 1
         except Forbidden:
             log.info("trainer %s blocked the bot: question %s not delivered", trainer.member_id,
@@ -256,6 +325,25 @@ async def typed_answer(update: Update, context: RelaisContext) -> str | int:
     return CHECK_ANSWER
 
 
+async def voice_answer(update: Update, context: RelaisContext) -> str | int:
+    """A voice note as the answer: shown back with ✅ send / ✏️ rewrite, like a typed one."""
+    t = context.t
+    question_id = context.store.get(ANSWERING)
+    voice = context.message.voice
+    if not isinstance(question_id, int) or voice is None:
+        return END
+    context.store[ANSWER_DRAFT] = {"voice": voice.file_id}
+    rows = [
+        [
+            Button(t(N_("✅ Envoyer")), AnswerStep(question_id, "send").pack()),
+            Button(t(N_("✏️ Réécrire")), AnswerStep(question_id, "edit").pack()),
+        ],
+        [Button(t(N_("✖ Annuler")), AnswerStep(question_id, "cancel").pack())],
+    ]
+    await show(update, t("Votre réponse : 🎤 un message vocal.\n\nJe l'envoie ?"), rows, edit=False)
+    return CHECK_ANSWER
+
+
 async def rewrite_answer(update: Update, context: RelaisContext) -> str:
     await show(update, context.t("D'accord, écrivez votre réponse à nouveau."))
     return ANSWER
@@ -269,6 +357,9 @@ async def send_answer(update: Update, context: RelaisContext) -> int:
     data = context.store
     question_id = data.pop(ANSWERING, None)
     text = data.pop(ANSWER_DRAFT, None)
+    voice_file_id = None
+    if isinstance(text, dict) and isinstance(text.get("voice"), str):
+        voice_file_id, text = text["voice"], "🎤"
     button = clicked(update, AnswerStep)
     if (
         not isinstance(question_id, int)
@@ -286,6 +377,7 @@ async def send_answer(update: Update, context: RelaisContext) -> int:
             trainer_id=me.member_id,
             text=text,
             now=rt.clock.now(),
+            voice_file_id=voice_file_id,
         )
         trainer = await questions.trainer_name(session, me.member_id)
     if outcome is questions.AnswerOutcome.NOT_FOUND or view is None:
@@ -307,6 +399,8 @@ async def send_answer(update: Update, context: RelaisContext) -> int:
     body = answer_text(rt.i18n(view.asker.language, actor.zone), trainer, view)
     try:
         await context.bot.send_message(view.asker.chat_id, body)
+        if voice_file_id is not None:
+            await send_media(context.bot, view.asker.chat_id, "voice", voice_file_id)
     except Forbidden:
         await show(update, unreachable)
         return END
@@ -329,7 +423,10 @@ def conversations() -> list[BaseHandler[Update, RelaisContext, Any]]:
             MessageHandler(NEW_MESSAGE & menu_button("question"), start),
         ],
         states={
-            ASK: [MessageHandler(TYPED, typed_question)],
+            ASK: [
+                MessageHandler(TYPED, typed_question),
+                MessageHandler(NEW_MESSAGE & (filters.PHOTO | filters.VOICE), media_question),
+            ],
             CHECK: [
                 CallbackQueryHandler(send, pattern=QuestionStep.pattern(step="send")),
                 CallbackQueryHandler(rewrite, pattern=QuestionStep.pattern(step="edit")),
@@ -346,7 +443,10 @@ def conversations() -> list[BaseHandler[Update, RelaisContext, Any]]:
     answer: ConversationHandler[RelaisContext] = ConversationHandler(
         entry_points=[CallbackQueryHandler(start_answer, pattern=AnswerQuestion.pattern())],
         states={
-            ANSWER: [MessageHandler(TYPED, typed_answer)],
+            ANSWER: [
+                MessageHandler(TYPED, typed_answer),
+                MessageHandler(NEW_MESSAGE & filters.VOICE, voice_answer),
+            ],
             CHECK_ANSWER: [
                 CallbackQueryHandler(send_answer, pattern=AnswerStep.pattern(step="send")),
                 CallbackQueryHandler(rewrite_answer, pattern=AnswerStep.pattern(step="edit")),

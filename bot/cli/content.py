@@ -35,7 +35,7 @@ def cmd_content(args: argparse.Namespace) -> int:
 
 def content_check_command(directory: Path | None = None, out: TextIO | None = None) -> int:
     """Print each problem, then a summary. Exit code 1 on problems."""
-    from bot.content import CONTENT_DIR, check, summary
+    from bot.content import CONTENT_DIR, check, load, summary
 
     out = out or sys.stdout
     directory = directory or CONTENT_DIR
@@ -45,9 +45,10 @@ def content_check_command(directory: Path | None = None, out: TextIO | None = No
     if problems:
         print(file=out)
     print("\n".join(summary(directory)), file=out)
+    print(f"challenges: {len(load(directory, strict=False).challenges)}", file=out)
     print(file=out)
     if problems:
         print(f"{len(problems)} problem(s) to fix.", file=out)
         return EXIT_FAILURE
-    print("Content OK: every tip and the curriculum pass the check.", file=out)
+    print("Content OK: every tip, challenge and the curriculum pass the check.", file=out)
     return EXIT_OK

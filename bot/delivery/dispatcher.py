@@ -67,6 +67,7 @@ import heapq
 import logging
 import math
 import os
+import re
 import socket
 import time
 import warnings
@@ -81,7 +82,7 @@ import httpx
 from sqlalchemy import CursorResult, and_, delete, exists, func, literal, or_, select, update
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.ext.asyncio import AsyncSession
-from telegram import Bot, Message
+from telegram import Bot, InputMediaPhoto, Message
 from telegram.constants import ParseMode
 from telegram.error import (
     BadRequest,
@@ -169,6 +170,11 @@ class DispatchReport:
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
+
+
+# Telegram's answer when one item of a media group fails: "failed to send message #2 with ...".
+_FAILED_ITEM = re.compile(r"message #(\d+)")
+ALBUM_MAX = 10
 
 
 @dataclass
@@ -685,11 +691,62 @@ class Dispatcher:
                 caption=rendered.text or None,
                 **options,
             )
+        if rendered.album:
+            return await self._send_album(item, options)
         if rendered.photo is not None:
             return await self.bot.send_photo(
                 item.chat_id, photo=rendered.photo, caption=rendered.text or None, **options
             )
         return await self.bot.send_message(item.chat_id, rendered.text, **options)
+
+    async def _send_album(self, item: _Claimed, options: dict[str, Any]) -> Message:
+        """The photos as one album, the text as the first one's caption. A photo Telegram no
+        longer has is left out and the rest sent: Telegram names it ("failed to send message
+        #2 ...") and each retry is one more call; with one photo left, it is sent alone, and
+        without any, the text alone."""
+        rendered = item.rendered
+        photos = list(dict.fromkeys(rendered.album))
+        options = {key: value for key, value in options.items() if key != "reply_markup"}
+        parse_mode = options.pop("parse_mode")
+        while True:
+            if not photos:
+                return await self.bot.send_message(
+                    item.chat_id, rendered.text, parse_mode=parse_mode, **options
+                )
+            if len(photos) == 1:
+                try:
+                    return await self.bot.send_photo(
+                        item.chat_id,
+                        photo=photos[0],
+                        caption=rendered.text or None,
+                        parse_mode=parse_mode,
+                        **options,
+                    )
+                except BadRequest as exc:
+                    if "file" not in exc.message.lower():
+                        raise
+                    log.info("delivery %d: a photo is gone (%s)", item.id, exc.message)
+                    photos.clear()
+                    continue
+            media = [
+                InputMediaPhoto(
+                    photo,
+                    caption=(rendered.text or None) if index == 0 else None,
+                    parse_mode=parse_mode if index == 0 else None,
+                )
+                for index, photo in enumerate(photos[:ALBUM_MAX])
+            ]
+            try:
+                messages = await self.bot.send_media_group(item.chat_id, media, **options)
+            except BadRequest as exc:
+                failed = _FAILED_ITEM.search(exc.message)
+                if failed is None or not 1 <= int(failed.group(1)) <= len(media):
+                    raise
+                log.info("delivery %d: album photo #%s left out (%s)", item.id,
+                         failed.group(1), exc.message)  # fmt: skip
+                del photos[int(failed.group(1)) - 1]
+                continue
+            return messages[0]
 
     # --- recording outcomes -----------------------------------------------------------------
     def _ours(self, delivery_id: int) -> Any:

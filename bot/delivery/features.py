@@ -18,6 +18,7 @@ def build_registry(content: ContentLibrary) -> DeliveryRegistry:
     from bot.services import (
         booster,
         broadcasts,
+        challenges,
         checkins,
         privacy,
         progress,
@@ -34,4 +35,5 @@ def build_registry(content: ContentLibrary) -> DeliveryRegistry:
     progress.register_deliveries(registry)
     trio_week.register_deliveries(registry, content)
     booster.register_deliveries(registry, content)
+    challenges.register_deliveries(registry, content)
     return registry

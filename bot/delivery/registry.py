@@ -57,6 +57,10 @@ class Rendered:
     photo: str | bytes | None = None
     # (filename, bytes) of a document; the text becomes the caption.
     document: tuple[str, bytes] | None = None
+    # Telegram file_ids of photos sent as one album (sendMediaGroup, 2-10; one is a photo);
+    # the text becomes the first photo's caption (≤ 1024). A photo Telegram no longer has is
+    # left out and the rest sent (bot/delivery/dispatcher.py).
+    album: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)

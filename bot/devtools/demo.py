@@ -1,10 +1,10 @@
 """A demo cohort with a believable past, for `relais try` and the guides' transcripts.
 
 A dozen merchants of varied sectors in four peer trios, three past sessions with growing
-attendance, one session to come, objectives in every state, and three months of progress
-checks (a baseline, then two monthly answers, one month skipped by one merchant), so that
-/stats, /groupe, /presences, /progres and /bilan show something real at once. Written with the
-models directly: it is data, not a flow.
+attendance, one session to come, objectives in every state, three months of progress checks
+(a baseline, then two monthly answers, one month skipped by one merchant), and this week's
+challenge with a few answers, so that /stats, /groupe, /presences, /progres, /bilan and /defi
+show something real at once. Written with the models directly: it is data, not a flow.
 """
 
 from __future__ import annotations
@@ -20,8 +20,12 @@ from bot.config import Settings
 from bot.models import (
     Attendance,
     AttendanceMethod,
+    Challenge,
+    ChallengeSubmission,
     CheckinAnswer,
     Cohort,
+    Delivery,
+    DeliveryStatus,
     Enrolment,
     MeasureKind,
     Member,
@@ -254,6 +258,7 @@ async def seed_demo(session: AsyncSession, settings: Settings, now: datetime) ->
         ]
         session.add(trio)
     await session.flush()
+    await _seed_challenge(session, cohort, trainer, merchants, now, upcoming)
     return Demo(
         cohort_id=cohort.id,
         join_code=cohort.join_code,
@@ -322,3 +327,72 @@ def _seed_progress(
                         observed_at=moment,
                     )
                 )
+
+
+# This week's challenge (the last session's theme, short videos) and how some answered:
+# (merchant index, answer, link, consent). No photo: the demo's file ids would mean nothing
+# to the Bot API of `relais try`.
+CHALLENGE_ID = "video-01-vos-mains-au-travail"
+ANSWERS: tuple[tuple[int, str, str | None, bool | None], ...] = (
+    (0, "proof", "https://www.facebook.com/salonsophie/videos/20", True),
+    (1, "done", None, True),
+    (5, "done", None, False),
+    (6, "skip", None, None),
+)
+
+
+async def _seed_challenge(
+    session: AsyncSession,
+    cohort: Cohort,
+    trainer: Member,
+    merchants: list[Member],
+    now: datetime,
+    upcoming: datetime,
+) -> None:
+    set_at = now - timedelta(days=5)
+    challenge = Challenge(
+        cohort_id=cohort.id,
+        author_id=trainer.id,
+        library_id=CHALLENGE_ID,
+        title="20 secondes de vos mains",
+        text="Filmez 20 secondes de vos mains au travail.",
+        proof="photo",
+        audience="all",
+        timing="now",
+        # The day after the coming session: it is still open all through the stories.
+        deadline_at=upcoming + timedelta(days=1, hours=1),
+        created_at=set_at,
+        recipients=len(merchants),
+        showcases=0,
+    )
+    session.add(challenge)
+    await session.flush()
+    for merchant in merchants:
+        session.add(
+            Delivery(
+                member_id=merchant.id,
+                kind="challenge",
+                dedup_key=f"challenge:{challenge.id}",
+                payload={"challenge_id": challenge.id},
+                due_at=set_at,
+                status=DeliveryStatus.SENT.value,
+                attempts=1,
+                sent_at=set_at,
+                created_at=set_at,
+            )
+        )
+    for index, answer, link, consent in ANSWERS:
+        at = set_at + timedelta(days=1, hours=index)
+        session.add(
+            ChallengeSubmission(
+                challenge_id=challenge.id,
+                member_id=merchants[index].id,
+                answer=answer,
+                proof_kind="link" if link else None,
+                link=link,
+                current=True,
+                submitted_at=at,
+                consent=consent,
+                consent_at=at if consent is not None else None,
+            )
+        )

@@ -370,6 +370,10 @@ class Person:
                     return message, found[0]
         raise AssertionError(f"{self.name} sees no single button {label!r}")
 
+    async def send_photo(self) -> None:
+        line = self.words["says"].format(name=self.name, text=f"[{self.words['image']}]")
+        await self._act(line, self.user.send_photo())
+
     async def press(self, label: str, action: Awaitable[object]) -> None:
         line = self.words["taps"].format(name=self.name, label=label)
         await self._act(line, action)
@@ -651,6 +655,28 @@ async def merchant_story(stage: Stage) -> None:
     stage.note_time()
     await me.follow(stage.link(f"checkin_{session.checkin_token}"), scans)
 
+    stage.chapter(f"{prefix}-defi")
+    from bot.services import challenges
+
+    runtime = stage.app.bot_data.runtime
+    assert runtime is not None
+    stage.clock.set(datetime(2026, 12, 2, 10, 0, tzinfo=ZONE))
+    stage.note_time()
+    async with runtime.db.unit_of_work() as session_:
+        await challenges.start_library_challenge(
+            session_,
+            cohort.id,
+            stage.clock.now(),
+            library=runtime.content,
+            settings=runtime.settings,
+            timing="now",
+            theme="photos",
+        )
+    await stage.tick()
+    await me.click(row=0)  # 📷 send my proof
+    await me.send_photo()
+    await me.click(row=0, column=0)  # yes, show it to the group
+
 
 async def trainer_story(stage: Stage) -> None:
     """The trainer plans the next session, reads the digest and the group's objectives,
@@ -717,6 +743,18 @@ async def trainer_story(stage: Stage) -> None:
     stage.clock.advance(timedelta(minutes=1))
     await stage.tick()
 
+    stage.chapter("formateur-defi")
+    stage.clock.set(datetime(2026, 12, 2, 10, 30, tzinfo=ZONE))
+    await trainer.send("/defi")
+    await trainer.click(row=1)  # the current challenge
+    await trainer.click(row=0)  # its answers
+    await trainer.click(row=0)  # 👏 bravo to the latest
+    await trainer.send("/defi")
+    await trainer.click(row=0)  # ➕ new challenge
+    await trainer.click(row=0)  # ⭐ the last session's theme
+    await trainer.click(row=0)  # its first challenge
+    await trainer.click(row=0)  # everyone
+    await trainer.click(row=1)  # at each member's tip time
     stage.chapter("formateur-trios")
     await trainer.send("/trios")
     await trainer.click(row=0)  # form them again: a new draft

@@ -161,6 +161,8 @@ class SentMessage:
     document: StoredFile | None = None
     #: content of copied messages of other kinds (sticker, voice, location, contact)
     content: Json | None = None
+    #: the album a message belongs to (sendMediaGroup), None otherwise
+    media_group_id: str | None = None
     edits: list[MessageEdit] = field(default_factory=list)
     edit_date: int | None = None
     deleted: bool = False

@@ -124,10 +124,13 @@ DEFAULT_ALLOWED_UPDATES = frozenset(
 )
 
 #: Methods that create a message and therefore count toward the flood limits.
-SENDING_METHODS = frozenset({"sendMessage", "sendPhoto", "sendDocument", "copyMessage"})
+SENDING_METHODS = frozenset(
+    {"sendMessage", "sendPhoto", "sendDocument", "copyMessage", "sendMediaGroup", "sendVoice"}
+)
 
 _TEXT_LIMIT = 4096
 _CAPTION_LIMIT = 1024
+_MEDIA_GROUP_MIN, _MEDIA_GROUP_MAX = 2, 10
 _CALLBACK_DATA_LIMIT = 64
 _CALLBACK_ANSWER_LIMIT = 200
 _DOCUMENT_LIMIT = 50 * 1024 * 1024
@@ -1708,6 +1711,7 @@ class SandboxBotAPI:
         photo: StoredFile | None = None,
         document: StoredFile | None = None,
         content: Json | None = None,
+        media_group_id: str | None = None,
     ) -> SentMessage:
         now = time.monotonic()
         wall = self.wall_clock()
@@ -1729,6 +1733,7 @@ class SandboxBotAPI:
             photo=photo,
             document=document,
             content=content,
+            media_group_id=media_group_id,
         )
         log.messages.append(message)
         log.by_id[message.message_id] = message
@@ -1757,6 +1762,8 @@ class SandboxBotAPI:
         }
         if message.edit_date is not None:
             result["edit_date"] = message.edit_date
+        if message.media_group_id is not None:
+            result["media_group_id"] = message.media_group_id
         if reply_to is not None:
             result["reply_to_message"] = reply_to
         if message.kind == "text":
@@ -1958,6 +1965,115 @@ class SandboxBotAPI:
 
     def _m_sendDocument(self, bot: SandboxBot, p: _Params) -> object:
         return self._send_file(bot, p, "document")
+
+    def _m_sendMediaGroup(self, bot: SandboxBot, p: _Params) -> object:
+        """An album: 2-10 photos (or 2-10 documents, not mixed), each with an optional caption
+        of at most 1024 characters. As Telegram does, an item that cannot be sent fails the
+        whole request and is named: "failed to send message #N with the error message ..."."""
+        chat_id = p.chat_id()
+        log = self._writable(bot, chat_id)
+        media = p.get_json("media", "media")
+        if not isinstance(media, list) or not all(isinstance(m, dict) for m in media):
+            raise _bad("can't parse media JSON object")
+        if not _MEDIA_GROUP_MIN <= len(media) <= _MEDIA_GROUP_MAX:
+            raise _bad("wrong number of media: an album has 2 to 10 items")
+        kinds = {str(item.get("type")) for item in media}
+        if not kinds <= {"photo", "video", "document", "audio"}:
+            raise _bad("unsupported media type in the album")
+        if "document" in kinds and kinds != {"document"}:
+            raise _bad("documents can't be mixed with other media types")
+        prepared: list[tuple[StoredFile, str | None, str, list[Json] | None, str | None]] = []
+        for number, item in enumerate(media, start=1):
+            kind: Literal["photo", "document"] = (
+                "document" if item["type"] == "document" else "photo"
+            )
+            item_params = _Params(item, p.files)
+            try:
+                stored = self._input_file(item_params, "media", kind)
+                raw, plain, entities, parse_mode = self._formatted(
+                    item_params, "caption", "caption_entities", caption=True
+                )
+            except ApiError as exc:
+                detail = exc.description.removeprefix("Bad Request: ")
+                raise _bad(
+                    f'failed to send message #{number} with the error message "{detail}"'
+                ) from None
+            prepared.append((stored, raw, plain, entities, parse_mode))
+        reply_to = self._reply_to(bot, log, p)
+        self._flood(bot, chat_id)
+        group_id = f"sbx{next(self._file_counter):012d}"
+        results: list[Json] = []
+        for stored, raw, plain, entities, parse_mode in prepared:
+            message = self._record(
+                bot,
+                log,
+                method="sendMediaGroup",
+                kind="photo" if stored.kind == "photo" else "document",
+                raw=raw,
+                parse_mode=parse_mode,
+                plain=plain,
+                entities=entities,
+                markup=None,
+                photo=stored if stored.kind == "photo" else None,
+                document=stored if stored.kind != "photo" else None,
+                media_group_id=group_id,
+            )
+            results.append(self._message_json(bot, message, reply_to=reply_to))
+        return results
+
+    def _m_sendVoice(self, bot: SandboxBot, p: _Params) -> object:
+        """A voice note: a voice file_id (what a user sent, relayed) or an OGG upload."""
+        chat_id = p.chat_id()
+        log = self._writable(bot, chat_id)
+        upload = p.files.get("voice")
+        ref = p.get_str("voice")
+        if upload is None and ref and ref.startswith("attach://"):
+            upload = p.files.get(ref[len("attach://") :])
+        if upload is not None:
+            if not upload.body:
+                raise _bad("file must be non-empty")
+            stored = self.store_file(upload.body, kind="voice", mime_type="audio/ogg")
+        else:
+            if not ref:
+                raise _bad("there is no voice in the request")
+            found = self._files.get(ref)
+            if found is None:
+                raise _bad("wrong file identifier/HTTP URL specified")
+            if found.kind != "voice":
+                raise _bad("type of file mismatch")
+            stored = found
+        raw, plain, entities, parse_mode = self._formatted(
+            p, "caption", "caption_entities", caption=True
+        )
+        markup = self._markup(p)
+        reply_to = self._reply_to(bot, log, p)
+        self._flood(bot, chat_id)
+        voice: Json = {
+            "file_id": stored.file_id,
+            "file_unique_id": stored.file_unique_id,
+            "duration": p.get_int("duration") or 1,
+            "mime_type": "audio/ogg",
+            "file_size": stored.size,
+        }
+        message = self._record(
+            bot,
+            log,
+            method="sendVoice",
+            kind="voice",
+            raw=raw,
+            parse_mode=parse_mode,
+            plain=plain,
+            entities=entities,
+            markup=markup,
+            content={"voice": voice},
+        )
+        return self._message_json(bot, message, reply_to=reply_to)
+
+    def forget_file(self, file_id: str) -> None:
+        """Telegram no longer has this file (tests: an album with a photo gone)."""
+        stored = self._files.pop(file_id, None)
+        if stored is not None:
+            self._files_by_path.pop(stored.file_path, None)
 
     def _m_copyMessage(self, bot: SandboxBot, p: _Params) -> object:
         chat_id = p.chat_id()

@@ -64,6 +64,8 @@ COMMAND_ACCESS: dict[str, Access] = {
     "bilan": Access.STAFF,
     "export": Access.COORDINATOR,
     "inviter": Access.COORDINATOR,
+    # Members and staff alike: the handler shows the open challenge or the trainer's list.
+    "defi": Access.MEMBER,
 }
 
 

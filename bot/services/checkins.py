@@ -64,6 +64,8 @@ from bot.delivery.registry import (
 )
 from bot.i18n import Translator
 from bot.models import (
+    ChallengeAnswer,
+    ChallengeSubmission,
     Cohort,
     Delivery,
     DeliveryKind,
@@ -278,6 +280,20 @@ async def _silence_data(
         for member_id, observed_at in answered:
             if observed_at is not None:
                 resets[member_id] = max(observed_at, resets.get(member_id, observed_at))
+        # A challenge done (proof or "done") is an answer too: the silence ends there.
+        done = await session.execute(
+            select(ChallengeSubmission.member_id, func.max(ChallengeSubmission.submitted_at))
+            .where(
+                ChallengeSubmission.member_id.in_(chunk),
+                ChallengeSubmission.answer != ChallengeAnswer.SKIP.value,
+                ChallengeSubmission.submitted_at > horizon,
+            )
+            .group_by(ChallengeSubmission.member_id)
+        )
+        for member_id, submitted_at in done:
+            if submitted_at is not None:
+                earlier = resets.get(member_id)
+                resets[member_id] = submitted_at if earlier is None else max(earlier, submitted_at)
     return events, resets
 
 
@@ -780,11 +796,18 @@ async def render_digest(ctx: RenderContext) -> Rendered | Skip:
     data = await digest.trainer_digest(
         ctx.session, ts.cohort_id, since=since, now=ctx.now, month=month
     )
-    if not data.has_news:
-        # No objective in play and no question: a page of zeros would only be noise.
+    # Imported here: the challenges service builds on this module (member rhythms).
+    from bot.services import challenges
+
+    challenge = await challenges.digest_line(ctx.session, ts.cohort_id, ctx.now)
+    if not data.has_news and challenge is None:
+        # No objective in play, no question, no challenge: a page of zeros would be noise.
         return Skip("nothing to report")
     questions = [(q.id, q.first_name) for q in data.questions[:DIGEST_QUESTION_BUTTONS]]
-    return Rendered(fit(digest_text(t, ts, data)), buttons.trainer_digest(t, questions))
+    text = digest_text(t, ts, data)
+    if challenge is not None:
+        text += "\n\n" + challenges.digest_part(t, challenge)
+    return Rendered(fit(text), buttons.trainer_digest(t, questions))
 
 
 def digest_text(t: Translator, ts: TrainingSession, data: digest.DigestData) -> str:

@@ -34,6 +34,9 @@ from bot.content import ContentLibrary, Tip
 from bot.delivery.outbox import skip_pending
 from bot.i18n import N_
 from bot.models import (
+    Challenge,
+    ChallengeAnswer,
+    ChallengeSubmission,
     CheckinAnswer,
     MeasureKind,
     Member,
@@ -711,7 +714,19 @@ async def member_streak(
             ObjectiveCheckin.answered_at > now - timedelta(days=400),
         )
     )
-    return weekly_streak([moment for moment in rows.all() if moment is not None], now, zone)
+    answered = [moment for moment in rows.all() if moment is not None]
+    # A challenge done (proof or "done") counts for the streak like a check-in answered.
+    done = await session.scalars(
+        select(ChallengeSubmission.submitted_at)
+        .join(Challenge, Challenge.id == ChallengeSubmission.challenge_id)
+        .where(
+            ChallengeSubmission.member_id == member_id,
+            Challenge.cohort_id == cohort_id,
+            ChallengeSubmission.answer != ChallengeAnswer.SKIP.value,
+            ChallengeSubmission.submitted_at > now - timedelta(days=400),
+        )
+    )
+    return weekly_streak([*answered, *done.all()], now, zone)
 
 
 # -- the merchant's own view (/objectifs) ---------------------------------------------------

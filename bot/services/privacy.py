@@ -89,6 +89,8 @@ from bot.models import (
     Attendance,
     AuditEntry,
     Base,
+    Challenge,
+    ChallengeSubmission,
     Cohort,
     ConversationState,
     Delivery,
@@ -259,6 +261,14 @@ async def export_member_data(session: AsyncSession, member_id: int) -> dict[str,
             select(Delivery).where(Delivery.member_id == member_id).order_by(Delivery.id)
         )
     ).all()
+    challenge_answers = (
+        await session.execute(
+            select(ChallengeSubmission, Challenge.title)
+            .join(Challenge, Challenge.id == ChallengeSubmission.challenge_id)
+            .where(ChallengeSubmission.member_id == member_id)
+            .order_by(ChallengeSubmission.id)
+        )
+    ).all()
     actions = (
         await session.scalars(
             select(AuditEntry).where(AuditEntry.actor_id == member_id).order_by(AuditEntry.id)
@@ -350,6 +360,20 @@ async def export_member_data(session: AsyncSession, member_id: int) -> dict[str,
                 "observed_at": _iso(o.observed_at),
             }
             for o in observations
+        ],
+        "challenges": [
+            {
+                "challenge": title,
+                "answer": c.answer,
+                "proof": c.proof_kind,
+                "link": c.link,
+                "photo_or_voice_kept_by_telegram": c.file_id is not None,
+                "current": c.current,
+                "submitted_at": _iso(c.submitted_at),
+                "shown_to_the_group": c.consent,
+                "bravo_at": _iso(c.bravo_at),
+            }
+            for c, title in challenge_answers
         ],
         "messages": [
             {

@@ -47,12 +47,32 @@ def clean_answer(text: str) -> str:
     return clean_text(text, max_length=ANSWER_MAX)
 
 
+MEDIA_KINDS = ("photo", "voice")
+
+
 async def ask(
-    session: AsyncSession, *, member_id: int, cohort_id: int, text: str, now: datetime
+    session: AsyncSession,
+    *,
+    member_id: int,
+    cohort_id: int,
+    text: str,
+    now: datetime,
+    media_kind: str | None = None,
+    media_file_id: str | None = None,
 ) -> Question:
-    """Store a merchant's question. Raises InvalidValue for an empty or too long text."""
+    """Store a merchant's question. Raises InvalidValue for an empty or too long text; with a
+    photo or a voice note (`media_kind`, its Telegram `media_file_id`) the text is its
+    caption and may be empty."""
+    if media_kind is not None and (media_kind not in MEDIA_KINDS or not media_file_id):
+        raise ValueError("a photo or voice question needs its file id")
+    cleaned = clean_question(text) if media_kind is None or text.strip() else ""
     question = Question(
-        member_id=member_id, cohort_id=cohort_id, text=clean_question(text), asked_at=now
+        member_id=member_id,
+        cohort_id=cohort_id,
+        text=cleaned,
+        asked_at=now,
+        media_kind=media_kind,
+        media_file_id=media_file_id if media_kind else None,
     )
     session.add(question)
     await session.flush()
@@ -84,6 +104,9 @@ class QuestionView:
     business_name: str | None
     answer: str | None
     answered_at: datetime | None
+    media_kind: str | None = None
+    media_file_id: str | None = None
+    answer_file_id: str | None = None
 
 
 async def for_staff(
@@ -107,6 +130,9 @@ async def for_staff(
         business_name=member.business_name,
         answer=question.answer,
         answered_at=question.answered_at,
+        media_kind=question.media_kind,
+        media_file_id=question.media_file_id,
+        answer_file_id=question.answer_file_id,
     )
 
 
@@ -124,8 +150,10 @@ async def answer(
     trainer_id: int,
     text: str,
     now: datetime,
+    voice_file_id: str | None = None,
 ) -> tuple[AnswerOutcome, QuestionView | None]:
-    """Store a trainer's answer (once). Raises InvalidValue for an empty or too long text."""
+    """Store a trainer's answer (once). Raises InvalidValue for an empty or too long text.
+    A voice note answer keeps its Telegram `voice_file_id` (the text is then a marker)."""
     answer_text = clean_answer(text)
     view = await for_staff(session, question_id, cohort_id)
     if view is None:
@@ -135,6 +163,7 @@ async def answer(
     question = await session.get(Question, question_id)
     assert question is not None
     question.answer = answer_text
+    question.answer_file_id = voice_file_id
     question.answered_at = now
     question.answered_by_id = trainer_id
     await audit(

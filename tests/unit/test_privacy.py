@@ -20,6 +20,8 @@ from bot.models import (
     AuditEntry,
     Base,
     Broadcast,
+    Challenge,
+    ChallengeSubmission,
     ConversationState,
     Delivery,
     Encouragement,
@@ -264,6 +266,29 @@ async def _world(db: Database, now: datetime) -> World:
                 ),
             ]
         )
+        # Challenges: she set one as trainer of B, answered one of A with a photo; Tom's 👏.
+        hers = Challenge(
+            cohort_id=b.id, author_id=zeph.id, title="Un Reel", text="Filmez", proof="photo",
+            audience="all", timing="now", deadline_at=now + timedelta(days=3),
+        )  # fmt: skip
+        toms = Challenge(
+            cohort_id=a.id, author_id=tom.id, title="Vitrine", text="Photo", proof="photo",
+            audience="all", timing="now", deadline_at=now + timedelta(days=3),
+        )  # fmt: skip
+        s.add_all([hers, toms])
+        await s.flush()
+        s.add_all(
+            [
+                ChallengeSubmission(
+                    challenge_id=toms.id, member_id=zeph.id, answer="proof", proof_kind="photo",
+                    file_id="AgACzeph-photo", consent=True, bravo_by_id=tom.id, bravo_at=now,
+                ),
+                ChallengeSubmission(
+                    challenge_id=toms.id, member_id=bob.id, answer="proof", proof_kind="link",
+                    link="https://facebook.com/boulangeriebob", bravo_by_id=zeph.id,
+                ),
+            ]
+        )  # fmt: skip
         return World(zeph.id, bob.id, tom.id, past.id, future.id, other.id)
 
 
