@@ -40,6 +40,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.content import ContentLibrary
 from bot.models import (
+    Challenge,
+    ChallengeAnswer,
+    ChallengeSubmission,
     Cohort,
     Enrolment,
     Objective,
@@ -163,11 +166,11 @@ class ThemeLine:
 
 @dataclass(frozen=True)
 class ChallengeFigures:
-    """The challenges of the programme (wired once the challenges branch is merged)."""
+    """The challenges of the programme (bot/services/challenges.py)."""
 
     sent: Figure  # challenges set for the cohort (how many)
-    taken: Figure  # members who answered at least one
-    done: Figure  # members who completed at least one
+    taken: Figure  # members who answered at least one ("not this time" included)
+    done: Figure  # members who took one up (a proof or "done")
 
     @classmethod
     def of(cls, *, sent: int, taken: int, done: int) -> ChallengeFigures:
@@ -177,7 +180,7 @@ class ChallengeFigures:
 
 @dataclass(frozen=True)
 class TrioFigures:
-    """Peer trios and the booster months (wired once the trios branch is merged)."""
+    """Peer trios and the months after the last session (bot/reports/trios.py)."""
 
     encouraged_this_month: Figure  # share who encouraged or were encouraged this month
     # Months after the last session -> share still answering (1, 3, 6).
@@ -489,8 +492,32 @@ async def bilan_data(
         practices=tuple(practices),
         numbers=tuple(numbers),
         themes=tuple(await theme_lines(tx, cohort.id, theme_of)),
-        challenges=None,
+        challenges=await challenge_section(tx, cohort.id),
         trios=await trio_section(tx, cohort, now, programme) if programme else None,
+    )
+
+
+async def challenge_section(tx: AsyncSession, cohort_id: int) -> ChallengeFigures | None:
+    """Challenges set for the cohort, and how many members answered one / took one up (a
+    proof or "done"); None when the cohort never had a challenge (the section is left out)."""
+    challenge_ids = list(
+        (await tx.scalars(select(Challenge.id).where(Challenge.cohort_id == cohort_id))).all()
+    )
+    if not challenge_ids:
+        return None
+    rows = (
+        await tx.execute(
+            select(ChallengeSubmission.member_id, ChallengeSubmission.answer).where(
+                ChallengeSubmission.challenge_id.in_(challenge_ids),
+                ChallengeSubmission.current.is_(True),
+            )
+        )
+    ).all()
+    done = (ChallengeAnswer.PROOF.value, ChallengeAnswer.DONE.value)
+    return ChallengeFigures.of(
+        sent=len(challenge_ids),
+        taken=len({member_id for member_id, _ in rows}),
+        done=len({member_id for member_id, answer in rows if answer in done}),
     )
 
 

@@ -508,8 +508,8 @@ def _challenges_section(page: _Page, data: BilanData, t: Translator) -> None:
     rows = [
         [t("Indicateur"), t("Nombre")],
         [t("défis lancés"), shown(t, challenges.sent)],
-        [t("commerçants qui en ont relevé un"), shown(t, challenges.taken)],
-        [t("commerçants qui en ont réussi un"), shown(t, challenges.done)],
+        [t("commerçants qui ont répondu à un défi"), shown(t, challenges.taken)],
+        [t("commerçants qui en ont relevé un (preuve ou « fait »)"), shown(t, challenges.done)],
     ]
     page.table(rows, (140, 40), ("LEFT", "RIGHT"))
 

@@ -515,13 +515,58 @@ async def render_alumni(ctx: RenderContext, cohort_id: int) -> Rendered | Skip:
     return Rendered(text=text, buttons=[[Button(t("👋 Rejoindre le groupe"), url=link)]])
 
 
+async def start_monthly_challenges(
+    session: AsyncSession, window: PlanWindow, content: ContentLibrary, sessions: int | None
+) -> list[int]:
+    """One library challenge a month for each cohort in its booster phase: on the first tick of
+    a month (the cohort's zone) with no challenge yet, one the cohort has not had is created and
+    reaches each member at their tip time (bot/services/challenges.py). A challenge the trainer
+    set that month counts as the month's. Returns the ids of the cohorts served (for tests)."""
+    from zoneinfo import ZoneInfo
+
+    from bot.models import Challenge
+    from bot.services import challenges
+
+    months = window.settings.booster_months
+    rows = await session.execute(
+        select(Cohort.id, end_expression(sessions), Cohort.booster_until, Cohort.timezone).where(
+            Cohort.archived_at.is_(None)
+        )
+    )
+    served: list[int] = []
+    for cohort_id, raw_end, until, zone in rows:
+        if phase_at(aware(raw_end), until, window.now, months) is not Phase.BOOSTER:
+            continue
+        local = window.now.astimezone(ZoneInfo(zone))
+        month_start = local.replace(day=1, hour=0, minute=0, second=0, microsecond=0)
+        already = await session.scalar(
+            select(func.count(Challenge.id)).where(
+                Challenge.cohort_id == cohort_id, Challenge.created_at >= month_start
+            )
+        )
+        if already:
+            continue
+        created = await challenges.start_library_challenge(
+            session, cohort_id, window.now, library=content, settings=window.settings
+        )
+        if created is not None:
+            served.append(cohort_id)
+    return served
+
+
 def register_deliveries(registry: DeliveryRegistry, content: ContentLibrary) -> None:
     sessions = programme_of_content(content)
 
     async def plan(session: AsyncSession, window: PlanWindow) -> list[Planned]:
         return await plan_booster(session, window, sessions)
 
+    async def monthly_challenge(session: AsyncSession, window: PlanWindow) -> list[Planned]:
+        # The challenge plans its own deliveries (at each member's tip time) when created.
+        await start_monthly_challenges(session, window, content, sessions)
+        return []
+
     registry.add_planner("booster", plan)
+    registry.add_planner("booster_challenges", monthly_challenge)
     registry.add_renderer(BOOSTER_KIND, render_booster)
 
 

@@ -75,6 +75,8 @@ from bot.delivery.registry import (
 )
 from bot.i18n import N_, Translator
 from bot.models import (
+    ChallengeAnswer,
+    ChallengeSubmission,
     Cohort,
     Delivery,
     DeliveryKind,
@@ -490,7 +492,7 @@ class ProgressData:
     # How many months have at least one answer.
     months_answered: int
     objectives_reached: int
-    # Challenges done, once the challenges feature exists (wired by the lead); None: unknown.
+    # Challenges taken up (a proof or "done"); None while there is none.
     challenges_done: int | None = None
 
     def change(self, metric: str) -> tuple[str, int, int] | None:
@@ -521,9 +523,20 @@ async def member_progress(
             Objective.member_id == member_id, Objective.status == ObjectiveStatus.DONE.value
         )
     )
+    # Challenges taken up (a proof or "done"; bot/services/challenges.py): shown once there is one.
+    taken = await session.scalar(
+        select(func.count(ChallengeSubmission.id)).where(
+            ChallengeSubmission.member_id == member_id,
+            ChallengeSubmission.current.is_(True),
+            ChallengeSubmission.answer.in_(
+                (ChallengeAnswer.PROOF.value, ChallengeAnswer.DONE.value)
+            ),
+        )
+    )
+    challenges_done = int(taken or 0) or None
     if not rows:
         return ProgressData((), dict.fromkeys(NUMBERS, ()), frozenset(), frozenset(), 0,
-                            int(reached or 0))  # fmt: skip
+                            int(reached or 0), challenges_done)  # fmt: skip
     first = min(period for _, _, period in rows)
     last = max([*(period for _, _, period in rows), *([until] if until else [])])
     periods = tuple(periods_between(first, last))
@@ -542,7 +555,9 @@ async def member_progress(
         p for (metric, _), value in latest.items() if value == 1 and (p := practice_of(metric))
     )
     answered_months = len({period for _, _, period in rows})
-    return ProgressData(periods, series, before, now, answered_months, int(reached or 0))
+    return ProgressData(
+        periods, series, before, now, answered_months, int(reached or 0), challenges_done
+    )
 
 
 # -- when: pure functions ----------------------------------------------------------------------

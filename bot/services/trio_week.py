@@ -37,6 +37,9 @@ from bot.delivery.registry import (
 )
 from bot.i18n import N_, Translator, escape
 from bot.models import (
+    Challenge,
+    ChallengeAnswer,
+    ChallengeSubmission,
     Cohort,
     Delivery,
     DeliveryKind,
@@ -174,7 +177,30 @@ async def stuck_facts(
     ]
 
 
-FACT_PRODUCERS: list[FactProducer] = [objective_facts, stuck_facts]
+async def challenge_facts(
+    session: AsyncSession, member_ids: Sequence[int], since: datetime, until: datetime
+) -> list[TrioFact]:
+    """A challenge taken up (a proof or "done"; "not this time" is not news), by its title."""
+    rows = await session.execute(
+        select(ChallengeSubmission.member_id, ChallengeSubmission.submitted_at, Challenge.title)
+        .join(Challenge, Challenge.id == ChallengeSubmission.challenge_id)
+        .where(
+            ChallengeSubmission.member_id.in_(member_ids),
+            ChallengeSubmission.current.is_(True),
+            ChallengeSubmission.answer.in_(
+                (ChallengeAnswer.PROOF.value, ChallengeAnswer.DONE.value)
+            ),
+            ChallengeSubmission.submitted_at >= since,
+            ChallengeSubmission.submitted_at < until,
+        )
+    )
+    return [
+        TrioFact(member_id, FactKind.CHALLENGE_TAKEN, at, _short(title))
+        for member_id, at, title in rows
+    ]
+
+
+FACT_PRODUCERS: list[FactProducer] = [objective_facts, stuck_facts, challenge_facts]
 
 
 def add_fact_producer(producer: FactProducer) -> None:

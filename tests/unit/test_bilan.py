@@ -332,8 +332,8 @@ def test_the_challenge_and_trio_sections_appear_when_given() -> None:
     )
     text = pdf_text(render_bilan(full, I18N("fr"), content_library()))
     assert "défis lancés 3" in text
-    assert "commerçants qui en ont relevé un 9" in text
-    assert "commerçants qui en ont réussi un < 5" in text
+    assert "commerçants qui ont répondu à un défi 9" in text
+    assert "commerçants qui en ont relevé un (preuve ou « fait ») < 5" in text
     assert "ont encouragé ou ont été encouragés par leur trio ce mois-ci 50 %" in text
     assert "répondent encore 1 mois après la dernière séance 75 %" in text
     assert "répondent encore 6 mois après la dernière séance < 5" in text

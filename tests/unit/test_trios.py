@@ -566,3 +566,35 @@ async def test_the_trainers_digest_says_how_the_trios_encouraged_each_other(
     assert line == (
         "👥 Trios ce mois-ci : 33 % ont encouragé quelqu'un, 33 % ont été encouragés (1 mot)."
     )
+
+
+async def test_the_booster_phase_gets_one_library_challenge_a_month(
+    db: Database, settings: Settings
+) -> None:
+    from bot.content import load as load_content
+    from bot.models import Challenge
+
+    content = load_content()
+    async with db.unit_of_work() as tx:
+        cohort, _members = await cohort_of(tx, 3)
+        last = await factories.make_session(tx, cohort, starts_at=NOW + timedelta(days=1), number=6)
+
+        async def start(at: datetime) -> list[int]:
+            return await booster.start_monthly_challenges(tx, plan_window(settings, at), content, 6)
+
+        async def count() -> int:
+            return len((await tx.scalars(select(Challenge))).all())
+
+        # During the sessions: the trainer sets the challenges, nothing automatic.
+        assert await start(NOW) == []
+        after = last.ends_at + timedelta(hours=1)
+        assert await start(after) == [cohort.id]
+        assert await start(after + timedelta(days=3)) == []  # once a month
+        next_month = datetime(2027, 1, 2, 9, 0, tzinfo=UTC)
+        assert await start(next_month) == [cohort.id]
+        challenges = (await tx.scalars(select(Challenge).order_by(Challenge.id))).all()
+        assert len({c.library_id for c in challenges}) == 2  # never the same one twice
+        # Past the booster phase: nothing any more.
+        end = booster.add_months(last.ends_at, settings.booster_months)
+        assert await start(end + timedelta(days=40)) == []
+        assert await count() == 2
