@@ -176,7 +176,7 @@ async def main(args: argparse.Namespace) -> None:
         async with setup.engine.begin() as conn:
             await conn.execute(text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
     settings = Settings(
-        _env_file=None,  # type: ignore[call-arg]
+        _env_file=None,
         bot_token="123456:BENCH-TAPS",
         database_url=url,
         admin_ids=[],
