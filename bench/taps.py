@@ -16,7 +16,9 @@ measured), then tap, one after the other so that nothing queues:
 
 For each kind it prints the time from the tap (queued at the sandbox) to the callback
 answer and to the last thing the member sees change (an edit or a message), p50/p90/max,
-and per tap: SQL statements, transactions, and Bot API calls by method. `--profile` runs
+and per tap: the CPU time of the process (the sandbox's share included, the same for every
+version of Relais; steadier than wall time on a shared machine), SQL statements,
+transactions, and Bot API calls by method. `--profile` runs
 cProfile over the taps and prints Relais's own functions (bot/, handlers/) by cumulative
 time; the sandbox shares the process, so only the ranking of Relais's functions is read.
 """
@@ -66,6 +68,7 @@ class Tally:
     shown: list[float] = field(default_factory=list)  # s, tap to the last change seen
     statements: int = 0
     commits: int = 0
+    cpu: float = 0.0  # s of this process's CPU (the sandbox's share of the tap included)
     calls: Counter[str] = field(default_factory=Counter)
     taps: int = 0
 
@@ -107,9 +110,11 @@ async def tap(
     calls = Counter(sandbox.stats.requests)
     if show_sql and not tally.taps:
         sql.shown = []
+    cpu = time.process_time()
     pending, record = sandbox.user_clicks(user.id, message, data)
     relais.sim._track(pending)
     await relais.sim.settle([pending])
+    tally.cpu += time.process_time() - cpu
     events = sandbox.inbox(user.id)[mark:]
     assert record.answered_at is not None, f"{data} not answered"
     assert events, f"{data}: nothing changed for the member"
@@ -139,8 +144,8 @@ def report(name: str, tally: Tally) -> None:
     print(
         f"| {name} | {tally.taps} | {ms(tally.answer, 0.5)} / {ms(tally.answer, 0.9)} / "
         f"{ms(tally.answer, 1.0)} | {ms(tally.shown, 0.5)} / {ms(tally.shown, 0.9)} / "
-        f"{ms(tally.shown, 1.0)} | {tally.statements / n:.1f} | {tally.commits / n:.1f} | "
-        f"{calls} |"
+        f"{ms(tally.shown, 1.0)} | {tally.cpu / n * 1000:.1f} | {tally.statements / n:.1f} | "
+        f"{tally.commits / n:.1f} | {calls} |"
     )
 
 
@@ -218,9 +223,9 @@ async def main(args: argparse.Namespace) -> None:
     print(f"({elapsed:.1f} s)")
     print(
         "| tap | taps | callback answer p50 / p90 / max ms | last change seen p50 / p90 / max ms "
-        "| SQL statements per tap | commits per tap | Bot API calls per tap |"
+        "| CPU ms per tap | SQL statements per tap | commits per tap | Bot API calls per tap |"
     )
-    print("|---|---|---|---|---|---|---|")
+    print("|---|---|---|---|---|---|---|---|")
     report("RSVP ✅", rsvp)
     report("check-in 🚧", checkin)
     if profile is not None:
