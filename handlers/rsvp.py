@@ -14,6 +14,7 @@ checks that the member is enrolled in the session's cohort.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from typing import Any, Literal
 
@@ -124,10 +125,11 @@ async def on_rsvp(update: Update, context: RelaisContext) -> None:
         await answer_stale(update, t, alert=True)
         return
     closed = outcome.status in (RsvpStatus.CANCELLED, RsvpStatus.CLOSED)
+    notice = confirmation(t, outcome)
     alert = closed or outcome.status is RsvpStatus.WAITLIST
-    await answer_callback(update, confirmation(t, outcome), alert=alert)
     message = context.query.message
     if not isinstance(message, Message):  # too old for Telegram to show it to us
+        await answer_callback(update, notice, alert=alert)
         return
     if closed:
         chosen: Literal["yes", "no"] | None = None
@@ -138,8 +140,10 @@ async def on_rsvp(update: Update, context: RelaisContext) -> None:
         text = reminders.restate_rsvp_line(t, message.text or "", message.text_html or "", state)
     markup = redrawn_markup(message, t, ts.id, chosen)
     if text is None and markup == message.reply_markup:
-        return  # nothing would change (the same answer again)
-    await redraw(update, text, markup)
+        await answer_callback(update, notice, alert=alert)  # nothing to redraw (said again)
+        return
+    # Both at once: the spinner stops and the message changes after one round trip, not two.
+    await asyncio.gather(answer_callback(update, notice, alert=alert), redraw(update, text, markup))
 
 
 def handlers() -> list[BaseHandler[Update, RelaisContext, Any]]:
