@@ -135,8 +135,8 @@ async def on_rsvp(update: Update, context: RelaisContext) -> None:
         chosen: Literal["yes", "no"] | None = None
         text = None
     else:
-        chosen = "no" if outcome.status is RsvpStatus.NO else "yes"
         state = RsvpState(RsvpAnswer(outcome.status.value), outcome.position)
+        chosen = reminders.chosen(state)
         text = reminders.restate_rsvp_line(t, message.text or "", message.text_html or "", state)
     markup = redrawn_markup(message, t, ts.id, chosen)
     if text is None and markup == message.reply_markup:

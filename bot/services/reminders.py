@@ -26,6 +26,7 @@ import html
 from collections.abc import Sequence
 from datetime import UTC, datetime, time, timedelta
 from functools import cache
+from typing import Literal
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import Select, exists, select
@@ -119,6 +120,13 @@ def rsvp_line(t: Translator, state: rsvp_service.RsvpState) -> str:
     if state.answer is RsvpAnswer.NO:
         return t("❌ Vous avez dit que vous ne pouvez pas venir.")
     return t("Vous venez ?")
+
+
+def chosen(state: rsvp_service.RsvpState) -> Literal["yes", "no"] | None:
+    """Which RSVP button points at the member's answer (the waiting list said yes)."""
+    if state.answer in (RsvpAnswer.YES, RsvpAnswer.WAITLIST):
+        return "yes"
+    return "no" if state.answer is RsvpAnswer.NO else None
 
 
 def _is_rsvp_line(t: Translator, plain: str) -> bool:
@@ -375,7 +383,7 @@ async def render_reminder(ctx: RenderContext) -> Rendered | Skip:
             rsvp_line(t, state),
         )
     )
-    return Rendered(text=text, buttons=buttons.rsvp(t, ts.id))
+    return Rendered(text=text, buttons=buttons.rsvp(t, ts.id, chosen(state)))
 
 
 async def render_notice(ctx: RenderContext) -> Rendered | Skip:

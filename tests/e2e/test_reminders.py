@@ -35,6 +35,7 @@ async def test_reminders_arrive_on_time_with_rsvp_buttons_and_skip_those_who_sai
     assert reminder.inline_keyboard[0][0].callback_data == f"rsvp:{ts.id}:yes"
     carol_reminder = await r.carol.expect("Rappel : séance 1")
     assert "Vous avez dit que vous venez" in carol_reminder.text
+    assert carol_reminder.buttons == [["👉 ✅ Je serai là", "❌ Je ne peux pas venir"]]
     await nothing_but_tips(r.bob)
     await r.tom.expect_nothing()  # staff are not reminded
 

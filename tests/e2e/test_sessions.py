@@ -220,6 +220,7 @@ async def test_seances_lists_upcoming_sessions_with_rsvp_state_and_an_ics_file(
     await r.alice.send("/seances")
     again = await r.alice.expect("Séance 1")
     assert "Vous avez dit que vous venez" in again.text
+    assert again.buttons[0] == ["👉 ✅ Je serai là", "❌ Je ne peux pas venir"]
 
     await r.alice.click("📆 Ajouter à mon agenda", message=again)
     document = await r.alice.expect("ajouter la séance 1 à votre agenda", kind="document")
