@@ -16,10 +16,11 @@ What it does, in one run:
    outbox sends them;
 4. every member who receives the reminder taps one of its RSVP buttons (yes 4 times out of
    5) at a random moment within `--tap-window` seconds (60) of receiving it. Relais answers a
-   tap with the callback answer (free) and a confirmation message (it counts in the budget).
+   tap with the callback answer (free) and an edit of the reminder (its buttons point at the
+   answer, its last line says it): one message of the budget per tap.
 
 It prints tap-to-answer p50/p99 (from the tap queued at the sandbox to the callback answer,
-to the confirmation, and to both), the messages per second of the replies and of the outbox
+to the edit of the reminder, and to both), the messages per second of the replies and of the outbox
 (and together, against Telegram's 30) while the outbox had work, the most messages that
 arrived in any trailing second, 429s, and what was lost: reminders never received or
 received twice, taps unanswered at the end (a tap unanswered after 120 s no longer holds the
@@ -68,7 +69,7 @@ class Tap:
     at: float  # time.monotonic() the update was queued at the sandbox
     record: CallbackQueryRecord
     seen: int  # events in the chat before the tap
-    reply_at: float | None = None
+    reply_at: float | None = None  # the first change in the chat after the tap (the edit)
 
     @property
     def answered_at(self) -> float | None:
@@ -76,7 +77,7 @@ class Tap:
 
     @property
     def answered(self) -> float | None:
-        """When both the callback answer and the confirmation were there."""
+        """When both the callback answer and the edit were there."""
         if self.answered_at is None or self.reply_at is None:
             return None
         return max(self.answered_at, self.reply_at)
@@ -341,7 +342,7 @@ async def main(args: argparse.Namespace) -> int:
     print("|---|---|---|---|---|---|")
     for name, values in (
         ("callback answer", callback),
-        ("confirmation message", confirmed),
+        ("edit of the reminder", confirmed),
         ("both", both),
     ):
         print(

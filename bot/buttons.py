@@ -104,12 +104,19 @@ def trainer_digest(t: Translator, questions: Iterable[tuple[int, str]]) -> Rows:
 # --- sessions ---------------------------------------------------------------------------------
 
 
-def rsvp(t: Translator, session_id: int) -> Rows:
+# Marks the answer given on RSVP buttons (their labels already start with ✅ and ❌).
+CHOSEN_MARK = "👉 "
+
+
+def rsvp(t: Translator, session_id: int, chosen: Literal["yes", "no"] | None = None) -> Rows:
+    """✅ I'll be there / ❌ I can't come, the answer given (if any) pointed at."""
+    yes, no = t("✅ Je serai là"), t("❌ Je ne peux pas venir")
+    if chosen == "yes":
+        yes = CHOSEN_MARK + yes
+    elif chosen == "no":
+        no = CHOSEN_MARK + no
     return [
-        [
-            Button(t("✅ Je serai là"), Rsvp(session_id, "yes").pack()),
-            Button(t("❌ Je ne peux pas venir"), Rsvp(session_id, "no").pack()),
-        ]
+        [Button(yes, Rsvp(session_id, "yes").pack()), Button(no, Rsvp(session_id, "no").pack())]
     ]
 
 

@@ -86,6 +86,8 @@ class Actor:
     cohort_ids: frozenset[int] = frozenset()
     # When the member was last recorded active (see `seen_is_stale`).
     last_seen_at: datetime | None = None
+    # How replies greet them (read with the rest: no second query for a name).
+    first_name: str | None = None
 
     def seen_is_stale(self, now: datetime, granularity: timedelta) -> bool:
         """Whether to record activity now: a member last seen over `granularity` ago."""
@@ -179,6 +181,7 @@ async def load_actor(
         roles=frozenset(roles),
         cohort_ids=frozenset(cohort_ids),
         last_seen_at=first.last_seen_at,
+        first_name=first.first_name,
     )
 
 
@@ -212,6 +215,7 @@ def _actor_query() -> Select[Any]:
             Member.language,
             Member.onboarded_at,
             Member.last_seen_at,
+            Member.first_name,
             Member.active_cohort_id,
             chosen_cohort.timezone.label("chosen_zone"),
             held.c.cohort_id,

@@ -483,6 +483,8 @@ class CheckinOutcome:
     theme: str | None = None
     # The due date had passed: the objective is now "not reached" and may be carried over.
     overdue: bool = False
+    # Objectives done and the weekly streak: filled for a "done" answer of `answer_checkin`
+    # (its reply shows them) and the streak for `record_number`; 0 otherwise.
     done_count: int = 0
     streak: int = 0
 
@@ -541,13 +543,22 @@ async def answer_checkin(
         await _finish(session, objective, ObjectiveStatus.NOT_REACHED, now)
     await due_times.checkins_changed(session, objective.member_id)
     await session.flush()
+    if answer is not CheckinAnswer.DONE:
+        # Only "done" is answered with the counts: other answers skip their two queries.
+        return _outcome(
+            objective,
+            changed=True,
+            answer=answer,
+            checkin_id=row.id,
+            number=row.number,
+            overdue=overdue,
+        )
     return _outcome(
         objective,
         changed=True,
         answer=answer,
         checkin_id=row.id,
         number=row.number,
-        overdue=overdue and answer is not CheckinAnswer.DONE,
         done_count=await done_count(session, objective.member_id, objective.cohort_id),
         streak=await member_streak(session, objective.member_id, objective.cohort_id, now, zone),
     )

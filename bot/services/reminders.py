@@ -22,8 +22,10 @@ Change notices (kind `session_notice`) are enqueued by sessions.py and rsvp.py.
 
 from __future__ import annotations
 
+import html
 from collections.abc import Sequence
 from datetime import UTC, datetime, time, timedelta
+from typing import Literal
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import Select, exists, select
@@ -106,6 +108,50 @@ def rsvp_line(t: Translator, state: rsvp_service.RsvpState) -> str:
     if state.answer is RsvpAnswer.NO:
         return t("❌ Vous avez dit que vous ne pouvez pas venir.")
     return t("Vous venez ?")
+
+
+def chosen(state: rsvp_service.RsvpState) -> Literal["yes", "no"] | None:
+    """Which RSVP button points at the member's answer (the waiting list said yes)."""
+    if state.answer in (RsvpAnswer.YES, RsvpAnswer.WAITLIST):
+        return "yes"
+    return "no" if state.answer is RsvpAnswer.NO else None
+
+
+def _is_rsvp_line(t: Translator, plain: str) -> bool:
+    """Whether `plain` (a paragraph as the reader sees it) is one of `rsvp_line`'s texts or
+    the moved notice's question, in `t`'s language."""
+    fixed = [rsvp_line(t, rsvp_service.RsvpState(a)) for a in (RsvpAnswer.YES, RsvpAnswer.NO, None)]
+    fixed.append(t("Vous venez toujours ?"))
+    if plain in {html.unescape(line) for line in fixed}:
+        return True
+    marker = 987654321  # stands for the position, which the line may show as a number or "?"
+    waiting = html.unescape(rsvp_line(t, rsvp_service.RsvpState(RsvpAnswer.WAITLIST, marker)))
+    head, _, tail = waiting.partition(str(marker))
+    number = plain[len(head) : len(plain) - len(tail)]
+    return (
+        len(plain) > len(head) + len(tail)
+        and plain.startswith(head)
+        and plain.endswith(tail)
+        and (number.isdigit() or number == "?")
+    )
+
+
+def restate_rsvp_line(
+    t: Translator, plain: str, html_text: str, state: rsvp_service.RsvpState
+) -> str | None:
+    """A message about a session (reminder, `/seances` card, moved notice) with its last
+    paragraph, the member's answer or the question, replaced by `state`'s `rsvp_line`.
+
+    `plain` and `html_text` are the message as shown and as HTML. None when its last paragraph
+    is no such line (another message, or one sent in another language) or already says it:
+    then only the buttons say the answer.
+    """
+    _, found, last = plain.rpartition("\n\n")
+    head, sep, _ = html_text.rpartition("\n\n")
+    if not found or not sep or not _is_rsvp_line(t, last):
+        return None
+    line = rsvp_line(t, state)
+    return None if html.unescape(line) == last else head + sep + line
 
 
 # --- planners -----------------------------------------------------------------------------------
@@ -325,7 +371,7 @@ async def render_reminder(ctx: RenderContext) -> Rendered | Skip:
             rsvp_line(t, state),
         )
     )
-    return Rendered(text=text, buttons=buttons.rsvp(t, ts.id))
+    return Rendered(text=text, buttons=buttons.rsvp(t, ts.id, chosen(state)))
 
 
 async def render_notice(ctx: RenderContext) -> Rendered | Skip:

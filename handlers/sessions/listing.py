@@ -55,7 +55,7 @@ async def list_sessions(update: Update, context: RelaisContext) -> None:
                 reminders.rsvp_line(t, state),
             )
         )
-        rows = buttons.rsvp(t, ts.id)
+        rows = buttons.rsvp(t, ts.id, reminders.chosen(state))
         rows.append([Button(t("📆 Ajouter à mon agenda"), CalendarFile(ts.id).pack())])
         await message.reply_text(text, reply_markup=keyboard(rows))
     if total > len(upcoming):

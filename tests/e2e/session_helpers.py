@@ -78,3 +78,30 @@ async def nothing_but_tips(user: SimUser) -> None:
         except AssertionError:
             break
     await user.expect_nothing()
+
+
+@dataclass
+class RsvpTap:
+    """An RSVP button tapped: the callback answer's notice, and the tapped message as edited."""
+
+    notice: str
+    alert: bool
+    message: SentMessage
+
+
+async def tap_rsvp(
+    user: SimUser, label: str, *, message: SentMessage | None = None, edits: bool = True
+) -> RsvpTap:
+    """Tap an RSVP button and check that it is answered in place: the callback answer says it,
+    the tapped message is edited (`edits=False`: left as it is, the same answer again) and no
+    new message is sent (replies in a crowd cost one call of the message budget, not two)."""
+    record = await user.click(label, message=message)
+    assert record is not None, label
+    assert record.answered, record
+    assert record.text, record
+    tapped = next(m for m in user.messages if m.message_id == record.message_id)
+    if edits:
+        edited = await user.expect()
+        assert edited.message_id == record.message_id, edited
+    await user.expect_nothing(within=0.05)
+    return RsvpTap(record.text, record.show_alert, tapped)

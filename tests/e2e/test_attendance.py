@@ -10,7 +10,7 @@ from sqlalchemy import select
 
 from bot.models import Attendance, AuditEntry, Member
 from tests.e2e.harness import BOT_USERNAME, Harness
-from tests.e2e.session_helpers import forge_click, plan, room
+from tests.e2e.session_helpers import forge_click, plan, room, tap_rsvp
 from tests.e2e.snapshots import member_of
 
 START = datetime(2026, 12, 2, 18, 0, tzinfo=UTC)
@@ -71,8 +71,7 @@ async def test_roll_call_ticks_people_and_adds_someone_by_name(relais: Harness) 
     r = await room(relais)
     ts = await plan(relais, r.tom, LINE)
     await r.bob.send("/seances")
-    await r.bob.click("✅ Je serai là")
-    await r.bob.expect("vous venez")
+    await tap_rsvp(r.bob, "✅ Je serai là")
     relais.clock.set(START + timedelta(minutes=5))
 
     await r.tom.send("/appel")

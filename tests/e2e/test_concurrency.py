@@ -125,9 +125,11 @@ async def test_two_taps_of_one_person_in_the_same_millisecond_keep_the_last_answ
             .where(Rsvp.session_id == ts.id, Member.telegram_user_id == r.alice.id)
         )
     assert answer == "no"
+    # Each tap redraws the card in place, in the order they were made: the last says no.
     replies = plain_since(r.alice, mark)
-    came = positions(replies, "vous venez à la séance 1")[0]
-    assert came < positions(replies, "vous ne venez pas à la séance 1")[-1]
+    came = positions(replies, "Vous avez dit que vous venez")[0]
+    assert came < positions(replies, "Vous avez dit que vous ne pouvez pas venir")[-1]
+    assert replies[-1].endswith("Vous avez dit que vous ne pouvez pas venir.")
 
 
 async def test_fifty_people_mid_onboarding_at_once_each_end_with_their_own_answers(

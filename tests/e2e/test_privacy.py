@@ -13,7 +13,7 @@ from sqlalchemy import func, select
 from bot.models import Attendance, Enrolment, Member, Role, Rsvp
 from bot.sandbox.simulator import SimUser
 from tests.e2e.harness import Harness
-from tests.e2e.session_helpers import forge_click, plan
+from tests.e2e.session_helpers import forge_click, plan, tap_rsvp
 from tests.e2e.snapshots import member_of
 from tests.factories import build_session
 from tests.privacy_scan import snapshot_all, traces
@@ -98,8 +98,8 @@ async def test_forgetting_after_a_full_journey_leaves_no_trace(relais: Harness) 
     zeph, tom, bob = await _zephyrine_joins(relais)
     ts = await plan(relais, tom, "02/12/2026 19:00 | Salle du Conseil | Vidéo et live")
     await zeph.send("/seances")
-    await zeph.click("✅ Je serai là")
-    await zeph.expect("C'est noté")
+    tap = await tap_rsvp(zeph, "✅ Je serai là")
+    assert "C'est noté" in tap.notice
     await bob.send("/seances")
     await bob.click("✅ Je serai là")
     relais.clock.set(START - timedelta(minutes=30))

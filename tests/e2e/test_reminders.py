@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from tests.e2e.harness import Harness
-from tests.e2e.session_helpers import deliveries, nothing_but_tips, plan, room
+from tests.e2e.session_helpers import deliveries, nothing_but_tips, plan, room, tap_rsvp
 
 START = datetime(2026, 12, 2, 18, 0, tzinfo=UTC)  # Wednesday 2 December, 19:00 in Brussels
 LINE = "02/12/2026 19:00 | Salle du Conseil | Vidéo et live"
@@ -20,11 +20,9 @@ async def test_reminders_arrive_on_time_with_rsvp_buttons_and_skip_those_who_sai
     r = await room(relais)
     ts = await plan(relais, r.tom, LINE)
     await r.bob.send("/seances")
-    await r.bob.click("❌ Je ne peux pas venir")
-    await r.bob.expect("vous ne venez pas")
+    await tap_rsvp(r.bob, "❌ Je ne peux pas venir")
     await r.carol.send("/seances")
-    await r.carol.click("✅ Je serai là")
-    await r.carol.expect("vous venez")
+    await tap_rsvp(r.carol, "✅ Je serai là")
 
     await relais.advance_to(START - timedelta(hours=24, minutes=1))
     await nothing_but_tips(r.alice)
@@ -37,11 +35,16 @@ async def test_reminders_arrive_on_time_with_rsvp_buttons_and_skip_those_who_sai
     assert reminder.inline_keyboard[0][0].callback_data == f"rsvp:{ts.id}:yes"
     carol_reminder = await r.carol.expect("Rappel : séance 1")
     assert "Vous avez dit que vous venez" in carol_reminder.text
+    assert carol_reminder.buttons == [["👉 ✅ Je serai là", "❌ Je ne peux pas venir"]]
     await nothing_but_tips(r.bob)
     await r.tom.expect_nothing()  # staff are not reminded
 
-    await r.alice.click("✅ Je serai là")
-    await r.alice.expect("C'est noté : vous venez à la séance 1")
+    # Answered on the reminder itself: its last line and buttons say the answer.
+    tap = await tap_rsvp(r.alice, "✅ Je serai là", message=reminder)
+    assert tap.notice.startswith("✅ C'est noté : vous venez à la séance 1")
+    assert "Rappel : séance 1" in tap.message.text
+    assert tap.message.text.endswith("✅ Vous avez dit que vous venez. À bientôt !")
+    assert tap.message.buttons == [["👉 ✅ Je serai là", "❌ Je ne peux pas venir"]]
 
     await relais.advance_to(START - timedelta(hours=2))
     last = await r.alice.expect("Rappel : séance 1")
@@ -132,8 +135,8 @@ async def test_the_day_after_thanks_those_present_and_tells_the_absent_the_summa
     for person in (r.alice, r.bob):
         await person.send("/seances")
         first = await person.expect("Séance 1")
-        await person.click("✅ Je serai là", message=first)
-        await person.expect("vous venez à la séance 1")
+        tap = await tap_rsvp(person, "✅ Je serai là", message=first)
+        assert "vous venez à la séance 1" in tap.notice
     relais.clock.set(START + timedelta(minutes=10))
     await r.tom.send("/appel")
     await r.tom.click("⬜ Alice (Chez Alice) 👍")

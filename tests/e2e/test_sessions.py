@@ -11,7 +11,7 @@ from sqlalchemy import select
 
 from bot.models import AuditEntry, Role, TrainingSession
 from tests.e2e.harness import Harness
-from tests.e2e.session_helpers import deliveries, forge_click, plan, room
+from tests.e2e.session_helpers import deliveries, forge_click, plan, room, tap_rsvp
 
 LINE = "02/12/2026 19:00 | Salle du Conseil | Vidéo et live"
 START = datetime(2026, 12, 2, 18, 0, tzinfo=UTC)  # 19:00 in Brussels
@@ -108,11 +108,11 @@ async def test_moving_and_changing_place_tell_those_who_said_yes(relais: Harness
     r = await room(relais)
     ts = await plan(relais, r.tom, LINE)
     await r.alice.send("/seances")
-    await r.alice.click("✅ Je serai là")
-    await r.alice.expect("C'est noté : vous venez à la séance 1")
+    tap = await tap_rsvp(r.alice, "✅ Je serai là")
+    assert tap.notice.startswith("✅ C'est noté : vous venez à la séance 1")
     await r.bob.send("/seances")
-    await r.bob.click("❌ Je ne peux pas venir")
-    await r.bob.expect("vous ne venez pas à la séance 1")
+    tap = await tap_rsvp(r.bob, "❌ Je ne peux pas venir")
+    assert tap.notice.startswith("C'est noté : vous ne venez pas à la séance 1")
 
     await r.tom.send("/seances")
     await r.tom.expect("Séance 1")
@@ -215,10 +215,12 @@ async def test_seances_lists_upcoming_sessions_with_rsvp_state_and_an_ics_file(
     await r.alice.expect("Les 2 prochaines séances")
     first = await r.alice.expect("Séance 1")
     assert "Vous venez ?" in first.text
-    await r.alice.click("✅ Je serai là", message=first)
+    tap = await tap_rsvp(r.alice, "✅ Je serai là", message=first)
+    assert "Vous avez dit que vous venez" in tap.message.text
     await r.alice.send("/seances")
     again = await r.alice.expect("Séance 1")
     assert "Vous avez dit que vous venez" in again.text
+    assert again.buttons[0] == ["👉 ✅ Je serai là", "❌ Je ne peux pas venir"]
 
     await r.alice.click("📆 Ajouter à mon agenda", message=again)
     document = await r.alice.expect("ajouter la séance 1 à votre agenda", kind="document")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import html
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -16,6 +17,7 @@ from bot.delivery.registry import DeliveryRegistry, Planned, RenderContext, Rend
 from bot.i18n import I18n
 from bot.models import Delivery, Member, Role, RsvpAnswer, TrainingSession
 from bot.services import attendance, reminders, sessions
+from bot.services import rsvp as rsvp_service
 from tests.factories import make_cohort, make_member, make_rsvp, make_session, plan_window
 
 START = datetime(2026, 12, 2, 18, tzinfo=UTC)  # Wednesday 2 December, 19:00 in Brussels
@@ -308,3 +310,36 @@ def test_a_curriculum_theme_is_named_in_the_readers_language_from_the_runtime_li
     assert reminders.theme_of(ts, "nl", None) == first.title("fr")
     free = TrainingSession(theme="Atelier libre", theme_code=None)
     assert reminders.theme_of(free, "nl", library) == "Atelier libre"
+
+
+@pytest.mark.parametrize("lang", ["fr", "nl", "en"])
+def test_an_rsvp_tap_restates_the_answer_line_of_a_session_message_only(
+    i18n: I18n, lang: str
+) -> None:
+    t = i18n(lang)
+    yes = rsvp_service.RsvpState(RsvpAnswer.YES)
+    no = rsvp_service.RsvpState(RsvpAnswer.NO)
+    waiting = rsvp_service.RsvpState(RsvpAnswer.WAITLIST, 3)
+    head_html, head_plain = (
+        "<b>Séance 1</b>\n🗓 …\n📍 Fleurs &amp; Cie",
+        "Séance 1\n🗓 …\n📍 Fleurs & Cie",
+    )
+
+    def restate(last: rsvp_service.RsvpState | str, state: rsvp_service.RsvpState) -> str | None:
+        line = last if isinstance(last, str) else reminders.rsvp_line(t, last)
+        plain = html.unescape(line)
+        # As PTB gives it back (Message.text_html escapes quotes too).
+        return reminders.restate_rsvp_line(
+            t, f"{head_plain}\n\n{plain}", f"{head_html}\n\n{html.escape(plain)}", state
+        )
+
+    asked = reminders.rsvp_line(t, rsvp_service.RsvpState(None))
+    assert restate(asked, yes) == f"{head_html}\n\n{reminders.rsvp_line(t, yes)}"
+    assert restate(yes, no) == f"{head_html}\n\n{reminders.rsvp_line(t, no)}"
+    assert restate(waiting, no) == f"{head_html}\n\n{reminders.rsvp_line(t, no)}"
+    assert restate(t("Vous venez toujours ?"), waiting) is not None  # the moved notice
+    assert restate(yes, yes) is None  # already says it: only the buttons may change
+    assert restate(t("Prochaine séance : {when}, {place}.", when="lundi", place="ici"), yes) is None
+    assert reminders.restate_rsvp_line(t, asked, asked, yes) is None  # no paragraph before
+    other = i18n("fr" if lang != "fr" else "en")
+    assert restate(reminders.rsvp_line(other, no), yes) is None  # sent in another language
