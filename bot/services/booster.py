@@ -554,13 +554,39 @@ async def start_monthly_challenges(
     return served
 
 
+# The booster's planners read every open cohort's end (a subquery per cohort): the cost grows
+# with the number of cohorts (bench/planner.py: ~190 ms a tick at 5,000 cohorts). What they plan
+# is a message a day after the sessions end and a challenge a month, so they look every
+# PLAN_EVERY rather than at every tick; this is how late they may be at worst.
+PLAN_EVERY = timedelta(minutes=10)
+
+
+class _Every:
+    """True at the first call and then once `every` has passed (or the clock went back)."""
+
+    def __init__(self, every: timedelta) -> None:
+        self.every = every
+        self.last: datetime | None = None
+
+    def __call__(self, now: datetime) -> bool:
+        if self.last is not None and self.last <= now < self.last + self.every:
+            return False
+        self.last = now
+        return True
+
+
 def register_deliveries(registry: DeliveryRegistry, content: ContentLibrary) -> None:
     sessions = programme_of_content(content)
+    plan_now, challenge_now = _Every(PLAN_EVERY), _Every(PLAN_EVERY)
 
     async def plan(session: AsyncSession, window: PlanWindow) -> list[Planned]:
+        if not plan_now(window.now):
+            return []
         return await plan_booster(session, window, sessions)
 
     async def monthly_challenge(session: AsyncSession, window: PlanWindow) -> list[Planned]:
+        if not challenge_now(window.now):
+            return []
         # The challenge plans its own deliveries (at each member's tip time) when created.
         await start_monthly_challenges(session, window, content, sessions)
         return []

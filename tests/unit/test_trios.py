@@ -598,3 +598,12 @@ async def test_the_booster_phase_gets_one_library_challenge_a_month(
         end = booster.add_months(last.ends_at, settings.booster_months)
         assert await start(end + timedelta(days=40)) == []
         assert await count() == 2
+
+
+def test_the_booster_planners_look_every_ten_minutes_not_every_tick() -> None:
+    every = booster._Every(booster.PLAN_EVERY)
+    assert every(NOW)  # the first tick after a start looks
+    assert not every(NOW + timedelta(seconds=30))
+    assert not every(NOW + timedelta(minutes=9, seconds=59))
+    assert every(NOW + timedelta(minutes=10))
+    assert every(NOW - timedelta(days=1))  # a clock set back (tests, a fixed NTP jump) looks
