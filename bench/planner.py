@@ -314,6 +314,10 @@ class Population:
             instance="bench:1",
         )
         self.results: dict[str, Any] = {"members": members}
+        # One registry for the whole run, as the running bot builds it once (bot/app.py): some
+        # planners keep a little state between ticks (the booster's look every 10 minutes).
+        self.per_planner: dict[str, float] = {}
+        self.registry = timed(build_registry(self.runtime.content), self.per_planner)
 
     async def build(self, analyze: bool) -> None:
         """The schema, the population, the catch-up ticks and the first tick."""
@@ -353,8 +357,8 @@ class Population:
 
     async def tick(self, moment: datetime, traced: bool) -> Sample:
         self.clock.set(moment)
-        per_planner: dict[str, float] = {}
-        registry = timed(build_registry(self.runtime.content), per_planner)
+        self.per_planner.clear()
+        registry = self.registry
         gc.collect()
         if traced:
             tracemalloc.start()
@@ -367,7 +371,7 @@ class Population:
             tracemalloc.stop()
         if report.errors:
             raise SystemExit(f"planner errors: {report.errors}")
-        return elapsed, report.inserted, peak, per_planner, cpu
+        return elapsed, report.inserted, peak, dict(self.per_planner), cpu
 
     async def next_due(self) -> None:
         dispatcher = Dispatcher(self.runtime, None, DeliveryRegistry())  # type: ignore[arg-type]
