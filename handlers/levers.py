@@ -5,7 +5,7 @@ for coordinators who only use Telegram. From `/inviter` (the invitation's button
 
     inv:boost:<cohort>:show     the cohort's phase and when the messages after it end
     inv:boost:<cohort>:m1|m3    extend the booster phase by 1 or 3 months
-    inv:boost:<cohort>:end      end it now? -> inv:boost:<cohort>:endok (confirmed)
+    inv:boost:<cohort>:end      end it now? -> inv:boost:<cohort>:endok (confirmed) or :back
     inv:boost:<cohort>:alumni   a new cohort (its name typed, the commune of the old one),
                                 the old one's merchants invited as guests (outbox)
 
@@ -109,7 +109,7 @@ async def _refuse(update: Update, context: RelaisContext) -> None:
 
 
 async def on_lever(update: Update, context: RelaisContext) -> None:
-    """`inv:boost:<cohort>:show|m1|m3|end|endok`."""
+    """`inv:boost:<cohort>:show|back|m1|m3|end|endok`."""
     t = context.t
     actor = context.actor
     button = clicked(update, BoosterLever)
@@ -159,7 +159,7 @@ async def on_lever(update: Update, context: RelaisContext) -> None:
         rows = [
             [
                 Button(t("✅ Oui, terminer"), BoosterLever(cohort_id, "endok").pack()),
-                Button(t("↩️ Non"), BoosterLever(cohort_id, "show").pack()),
+                Button(t("↩️ Non"), BoosterLever(cohort_id, "back").pack()),
             ]
         ]
         text = t(
