@@ -575,7 +575,7 @@ class Flyer(Callback, area=INV, layout="flyer:{cohort_id}"):
 
 @dataclass(frozen=True)
 class BoosterLever(Callback, area=INV, layout="boost:{cohort_id}:{action}"):
-    """"🌱 After the sessions" (handlers/levers.py): see the booster phase, extend it by 1 or
+    """The 🌱 After the sessions buttons (handlers/levers.py): see the booster phase, extend it by 1 or
     3 months, end it (ask, then confirm or go back), or start a new cohort with the alumni."""
 
     cohort_id: Id
