@@ -129,7 +129,7 @@ async def test_a_new_cohort_with_the_alumni(relais: Harness) -> None:
     await claire.expect("caractères au maximum")
     await claire.send("Estaimpuis 2027")
     created = await claire.expect("Le groupe Estaimpuis 2027 est créé")
-    assert "anciens du groupe « Estaimpuis 2026 » sont invités" in created.text
+    assert "2 anciens du groupe « Estaimpuis 2026 » sont invités" in created.text  # not Claire
     async with relais.session() as session:
         new = await session.scalar(select(Cohort).where(Cohort.name == "Estaimpuis 2027"))
     assert new is not None
