@@ -573,6 +573,16 @@ class Flyer(Callback, area=INV, layout="flyer:{cohort_id}"):
     cohort_id: Id
 
 
+@dataclass(frozen=True)
+class BoosterLever(Callback, area=INV, layout="boost:{cohort_id}:{action}"):
+    """The 🌱 After the sessions buttons (handlers/levers.py): see the booster phase, extend
+    it by 1 or 3 months, end it (ask, then confirm or go back), or start a new cohort with
+    the alumni."""
+
+    cohort_id: Id
+    action: Literal["show", "back", "m1", "m3", "end", "endok", "alumni"]
+
+
 # sess, newsess, roll, pres, grp -------------------------------------------------------------
 
 

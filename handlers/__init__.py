@@ -34,6 +34,7 @@ def register(app: RelaisApp) -> None:
         fallback,
         flyer,
         group,
+        levers,
         objectives,
         onboarding,
         privacy,
@@ -59,6 +60,7 @@ def register(app: RelaisApp) -> None:
     # --- guided conversations (persistent: they survive a restart) ---
     ordered += onboarding.conversations()
     ordered += admin.conversations()
+    ordered += levers.conversations()
     ordered += sessions.conversations()
     ordered += attendance.conversations()
     ordered += questions.conversations()
@@ -70,6 +72,7 @@ def register(app: RelaisApp) -> None:
     ordered += onboarding.handlers()
     ordered += admin.handlers()
     ordered += flyer.handlers()
+    ordered += levers.handlers()
     ordered += help_.handlers()
     ordered += privacy.handlers()
     ordered += sessions.handlers()

@@ -8,7 +8,8 @@ to create one, in a short guided conversation that survives restarts:
     inv:new ─▶ NAME (text) ─▶ COMMUNE (text) ─▶ END (cohort created, invitation shown)
 
 Callback areas: `inv:new`, `inv:staff:<cohort_id>:trainer|coordinator`, `inv:flyer:<cohort_id>`
-(the printable flyer, handlers/flyer.py) (coordinators) and
+(the printable flyer, handlers/flyer.py), `inv:boost:<cohort_id>:...` (after the sessions,
+handlers/levers.py) (coordinators) and
 `cohort:<cohort_id>[:inv]` (members). Ids in callback data are untrusted: every handler
 re-checks on the server that the sender may act on that cohort.
 """
@@ -52,6 +53,7 @@ from handlers.access import refusal
 from handlers.common import answer_callback, answer_stale, clicked, clicked_in, drop_buttons, send
 from handlers.flyer import flyer_button
 from handlers.help import refresh_staff_commands
+from handlers.levers import lever_button
 from handlers.menu import ANY_MENU_BUTTON, main_menu, menu_button
 from handlers.onboarding.shared import NEW_MESSAGE, TYPED_ANSWER, identity_of, rhythm
 
@@ -89,6 +91,7 @@ async def send_invite(
         [flyer_button(t, cohort.id)],
         [Button(t("🎓 Inviter un formateur"), StaffInvite(cohort.id, "trainer").pack())],
         [Button(t("🏛️ Inviter à la coordination"), StaffInvite(cohort.id, "coordinator").pack())],
+        [lever_button(t, cohort.id)],
         [Button(t("➕ Créer un autre groupe"), NewCohort().pack())],
     ]
     await context.bot.send_photo(

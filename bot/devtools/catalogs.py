@@ -47,6 +47,7 @@ AREA_CATALOGS = {
     "bilan_pdf": "bilan",
     "trio_week": "trios",
     "booster": "trios",
+    "levers": "trios",
 }
 
 

@@ -763,7 +763,8 @@ async def trainer_story(stage: Stage) -> None:
 
 async def coordinator_story(stage: Stage) -> None:
     """The first coordinator uses the setup code, invites people (link, QR code, flyer,
-    trainer), then reads attendance, the statistics, the export and the impact report."""
+    trainer), then reads attendance, the statistics, the export and the impact report, and
+    looks at what comes after the sessions (🌱, a change of mind included)."""
     from bot.services import setup as setup_codes
 
     runtime = stage.app.bot_data.runtime
@@ -794,6 +795,11 @@ async def coordinator_story(stage: Stage) -> None:
 
     stage.chapter("coordinateur-bilan")
     await claire.send("/bilan")
+
+    stage.chapter("coordinateur-apres-seances")
+    await claire.click("🌱 Après les séances")
+    await claire.click("⏹ Terminer maintenant")
+    await claire.click("↩️ Non")
 
 
 STORIES: tuple[tuple[Story, tuple[str, ...]], ...] = (

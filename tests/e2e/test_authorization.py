@@ -361,6 +361,7 @@ def forged_data(w: World) -> list[list[str]]:
         f"inv:staff:{c}:trainer",
         f"inv:staff:{c}:coordinator",
         f"inv:flyer:{c}",
+        *(f"inv:boost:{c}:{a}" for a in ("show", "back", "m1", "m3", "end", "endok", "alumni")),
         f"cohort:{c}",
         f"cohort:{c}:inv",
         "priv:forget:confirm",

@@ -100,6 +100,7 @@ WIRE = [
     (callbacks.KeepMyData(), "priv:keep"),
     (callbacks.Forget("confirm"), "priv:forget:confirm"),
     (callbacks.StaffInvite(3, "coordinator"), "inv:staff:3:coordinator"),
+    (callbacks.BoosterLever(3, "endok"), "inv:boost:3:endok"),
     (callbacks.CohortPickToInvite(3), "cohort:3:inv"),
     (callbacks.SessionCard(9, "summary"), "sess:9:summary"),
     (callbacks.PlanTime(time(19, 0)), "newsess:t:1900"),
