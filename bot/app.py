@@ -19,7 +19,7 @@ from telegram.request import HTTPXRequest
 
 from bot.clock import Clock, SystemClock
 from bot.config import Settings
-from bot.content import load_for_bot
+from bot.content import ContentLibrary, load_for_bot
 from bot.db import Database
 from bot.delivery.engine import DeliveryEngine
 from bot.delivery.features import build_registry
@@ -57,6 +57,7 @@ def build_application(
     clock: Clock | None = None,
     db: Database | None = None,
     i18n: I18n | None = None,
+    content: ContentLibrary | None = None,
     start_engine: bool = True,
     persistence_interval: float = 5.0,
 ) -> RelaisApp:
@@ -75,8 +76,9 @@ def build_application(
         db=db,
         clock=clock,
         i18n=i18n,
-        # The one place the tips library and the curriculum are read.
-        content=load_for_bot(),
+        # The one place the tips library and the curriculum are read (a test suite that starts
+        # hundreds of Applications passes the one it read once).
+        content=content or load_for_bot(),
         instance=_instance_name(),
         start_engine=start_engine,
     )

@@ -16,6 +16,7 @@ import itertools
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import datetime, time, timedelta
+from functools import cache
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -24,12 +25,27 @@ from telegram import Update
 from bot.app import build_application
 from bot.clock import ManualClock
 from bot.config import Settings
+from bot.content import ContentLibrary, load_for_bot
 from bot.db import Database
+from bot.i18n import I18n
 from bot.models import Cohort, Member, Role
 from bot.runtime import RelaisApp
 from bot.sandbox.server import SandboxBotAPI
 from bot.sandbox.simulator import Simulator, SimUser
 from tests import factories
+
+
+# Read once for the whole run: parsing every catalog and every content file costs about a
+# second, and hundreds of tests start an Application (both are read-only once loaded).
+@cache
+def shared_i18n(default_language: str, timezone: str) -> I18n:
+    return I18n(default_language=default_language, default_zone=timezone)
+
+
+@cache
+def shared_content() -> ContentLibrary:
+    return load_for_bot()
+
 
 BOT_USERNAME = "relais_test_bot"
 
@@ -75,6 +91,8 @@ class Harness:
             self.settings,
             clock=self.clock,
             db=self.db,
+            i18n=shared_i18n(self.settings.default_language, self.settings.timezone),
+            content=shared_content(),
             start_engine=False,
             persistence_interval=0.2,
         )
