@@ -57,6 +57,10 @@ Policies (most likely truth wins)
                       two rows for one member claimed by two processes at the same instant may
                       reach that chat less than a second apart (Telegram tolerates short
                       bursts in a chat; a 429 would be honoured like any other).
+
+Longer than our ~600 lines on purpose: claiming, sending and recording share one claim's life
+(`_Claimed`, the lease, the breaker, the limiter) and the policies above read across all three;
+split into modules, each would reach into the others' state. The outcome table above is the map.
 """
 
 from __future__ import annotations

@@ -1042,13 +1042,19 @@ async def _still_enrolled(tx: AsyncSession, member_id: int, cohort_id: int) -> b
     ) is not None
 
 
-async def render_challenge(ctx: RenderContext, library: ContentLibrary) -> Rendered | Skip:
+async def _payload_challenge(ctx: RenderContext) -> Challenge | Skip:
+    """The challenge a delivery is about (its payload names it), or why it is gone."""
     challenge_id = ctx.delivery.payload.get("challenge_id")
     challenge = (
         await ctx.session.get(Challenge, challenge_id) if isinstance(challenge_id, int) else None
     )
-    if challenge is None:
-        return Skip("challenge deleted")
+    return Skip("challenge deleted") if challenge is None else challenge
+
+
+async def render_challenge(ctx: RenderContext, library: ContentLibrary) -> Rendered | Skip:
+    challenge = await _payload_challenge(ctx)
+    if isinstance(challenge, Skip):
+        return challenge
     if challenge.deadline_at <= ctx.now:
         return Skip("deadline passed")
     if not await _still_enrolled(ctx.session, ctx.member.id, challenge.cohort_id):
@@ -1061,12 +1067,9 @@ async def render_challenge(ctx: RenderContext, library: ContentLibrary) -> Rende
 
 
 async def render_reminder(ctx: RenderContext, library: ContentLibrary) -> Rendered | Skip:
-    challenge_id = ctx.delivery.payload.get("challenge_id")
-    challenge = (
-        await ctx.session.get(Challenge, challenge_id) if isinstance(challenge_id, int) else None
-    )
-    if challenge is None:
-        return Skip("challenge deleted")
+    challenge = await _payload_challenge(ctx)
+    if isinstance(challenge, Skip):
+        return challenge
     if challenge.deadline_at <= ctx.now:
         return Skip("deadline passed")
     if challenge.id not in await _received_ids(ctx.session, ctx.member.id):
@@ -1114,12 +1117,9 @@ def showcase_caption(
 
 
 async def render_showcase(ctx: RenderContext, library: ContentLibrary) -> Rendered | Skip:
-    challenge_id = ctx.delivery.payload.get("challenge_id")
-    challenge = (
-        await ctx.session.get(Challenge, challenge_id) if isinstance(challenge_id, int) else None
-    )
-    if challenge is None:
-        return Skip("challenge deleted")
+    challenge = await _payload_challenge(ctx)
+    if isinstance(challenge, Skip):
+        return challenge
     if not await _still_enrolled(ctx.session, ctx.member.id, challenge.cohort_id):
         return Skip("member left the cohort")
     # Consent is read now: a consent withdrawn after planning is respected.
