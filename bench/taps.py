@@ -133,6 +133,35 @@ async def tap(
         sql.shown = None
 
 
+async def command(
+    relais: Harness, sql: SqlCounter, user: SimUser, text: str, tally: Tally, show_sql: bool
+) -> None:
+    """`user` sends `text`; measured to the bot's first answer in their chat."""
+    sandbox = relais.sandbox
+    mark = len(sandbox.inbox(user.id))
+    statements, commits = sql.statements, sql.commits
+    calls = Counter(sandbox.stats.requests)
+    if show_sql and not tally.taps:
+        sql.shown = []
+    cpu = time.process_time()
+    started = time.monotonic()
+    await user.send(text)
+    tally.cpu += time.process_time() - cpu
+    events = sandbox.inbox(user.id)[mark:]
+    assert events, f"{text}: no answer"
+    tally.taps += 1
+    # The sandbox stamps events with the monotonic clock, as it stamps updates.
+    tally.answer.append(events[0].at - started)
+    tally.shown.append(max(e.at for e in events) - started)
+    tally.statements += sql.statements - statements
+    tally.commits += sql.commits - commits
+    tally.calls.update(sandbox.stats.requests - calls)
+    if sql.shown is not None:
+        print(f"statements of the first {text}:")
+        print("\n".join(f"  {line}" for line in sql.shown))
+        sql.shown = None
+
+
 def report(name: str, tally: Tally) -> None:
     n = max(tally.taps, 1)
 
@@ -213,7 +242,7 @@ async def main(args: argparse.Namespace) -> None:
             objective = next(m for m in reversed(person.messages) if "🚧" in str(m.buttons))
             cards.append((person, card, objective))
         sql = SqlCounter(relais.db)
-        rsvp, checkin = Tally(), Tally()
+        rsvp, checkin, listing = Tally(), Tally(), Tally()
         database = "PostgreSQL" if args.database_url else "SQLite"
         print(f"{args.taps} taps of each kind, {database}, latency {args.latency or 'none'}")
         started = time.monotonic()
@@ -225,6 +254,7 @@ async def main(args: argparse.Namespace) -> None:
                 assert doing.callback_data is not None
                 await tap(relais, sql, person, card, yes.callback_data, rsvp, args.sql)
                 await tap(relais, sql, person, objective, doing.callback_data, checkin, args.sql)
+                await command(relais, sql, person, "/seances", listing, args.sql)
         elapsed = time.monotonic() - started
         del ts
     await setup.dispose()
@@ -236,6 +266,7 @@ async def main(args: argparse.Namespace) -> None:
     print("|---|---|---|---|---|---|---|---|")
     report("RSVP ✅", rsvp)
     report("check-in 🚧", checkin)
+    report("/seances", listing)
     if profile is not None:
         print()
         print_profile(profile, args.top)

@@ -17,6 +17,7 @@ from telegram.constants import ParseMode
 from telegram.ext import ApplicationBuilder, ContextTypes, Defaults
 from telegram.request import HTTPXRequest
 
+from bot import http
 from bot.clock import Clock, SystemClock
 from bot.config import Settings
 from bot.content import ContentLibrary, load_for_bot
@@ -101,7 +102,7 @@ def build_application(
                 connection_pool_size=64,
                 read_timeout=15,
                 write_timeout=15,
-                httpx_kwargs={"limits": REPLY_CONNECTION_LIMITS},
+                httpx_kwargs={"transport": http.transport(REPLY_CONNECTION_LIMITS)},
             )
         )
         # Watched: /healthz and the outage log need to know how getUpdates is answered.

@@ -30,14 +30,25 @@ from sqlalchemy.ext.asyncio import (
     create_async_engine,
 )
 
+from bot import sqlite_driver
+
 try:
     from sqlalchemy.util import await_ as await_in_greenlet
 except ImportError:  # pragma: no cover - SQLAlchemy 2.0 names it await_only
     from sqlalchemy.util import await_only as await_in_greenlet
 
 SQLITE_BUSY_TIMEOUT_MS = 5000
+# Connections kept open between transactions. SQLAlchemy's default (5, and 10 more opened and
+# closed as needed) churned under a crowd, where dozens of people's updates run at once: each
+# extra connection was a new aiosqlite thread, or a PostgreSQL login that lost its prepared
+# statements when closed. 20 kept and 10 more stay within PostgreSQL's default 100 connections
+# with a few processes (several dispatchers, the CLI) beside the bot.
+POOL_SIZE = 20
+POOL_OVERFLOW = 10
 # Execution option of the engine behind `Database.read()`: start with a deferred BEGIN.
 READ_ONLY = "relais_read_only"
+# Execution option of the engine behind `Database.glance()`: no BEGIN at all.
+SINGLE_STATEMENT = "relais_single_statement"
 # Set while this task is inside a unit of work (a nested one must not wait for itself).
 _in_unit_of_work: ContextVar[bool] = ContextVar("relais_in_unit_of_work", default=False)
 
@@ -48,15 +59,28 @@ def is_sqlite(url: str) -> bool:
 
 def create_engine(url: str, **kwargs: Any) -> AsyncEngine:
     """An async engine for `url`, configured for concurrent use by the bot."""
+    kwargs.setdefault("pool_size", POOL_SIZE)
+    kwargs.setdefault("max_overflow", POOL_OVERFLOW)
     if is_sqlite(url):
+        target = make_url(url)
+        if target.get_driver_name() == "aiosqlite":
+            # One trip to aiosqlite's thread per statement instead of four (bot/sqlite_driver.py).
+            target = target.set(drivername=f"sqlite+{sqlite_driver.DRIVER}")
         # Autocommit at the driver level lets SQLAlchemy own BEGIN, so that we can
         # start write transactions with BEGIN IMMEDIATE (no lock upgrade deadlocks).
         # Every transaction ends with its own COMMIT or ROLLBACK (SQLAlchemy's Session and
         # Connection see to it), so the pool's extra rollback on return is a wasted trip.
         kwargs.setdefault("pool_reset_on_return", None)
         engine = create_async_engine(
-            url,
-            connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000, "isolation_level": None},
+            target,
+            connect_args={
+                "timeout": SQLITE_BUSY_TIMEOUT_MS / 1000,
+                "isolation_level": None,
+                # Only so that the event loop may ask whether a transaction is open (to skip
+                # a COMMIT with nothing to commit, bot/sqlite_driver.py); the statements
+                # themselves all run on aiosqlite's thread.
+                "check_same_thread": False,
+            },
             **kwargs,
         )
         _configure_sqlite(engine)
@@ -77,13 +101,16 @@ def _configure_sqlite(engine: AsyncEngine) -> None:
 
     @event.listens_for(engine.sync_engine, "begin")
     def _on_begin(connection: Any) -> None:
+        options = connection.get_execution_options()
+        if options.get(SINGLE_STATEMENT):
+            return  # glance(): the statement is its own transaction (SQLite's autocommit)
         # A unit of work may write; taking the write lock up front turns lock
         # contention into a wait (busy_timeout) instead of a SQLITE_BUSY failure.
         # `query_only` makes SQLite refuse any write in a read() transaction, as PostgreSQL's
         # READ ONLY does (a connection serves both kinds, so it is set at every BEGIN).
         begin = (
             "PRAGMA query_only=ON; BEGIN"
-            if connection.get_execution_options().get(READ_ONLY)
+            if options.get(READ_ONLY)
             else "PRAGMA query_only=OFF; BEGIN IMMEDIATE"
         )
         # Straight to aiosqlite: one trip to its thread for both statements, instead of three
@@ -107,6 +134,13 @@ class Database:
         read_only = {READ_ONLY: True} if self.is_sqlite else {"postgresql_readonly": True}
         self.read_sessionmaker = async_sessionmaker(
             self.engine.execution_options(**read_only), expire_on_commit=False
+        )
+        # One statement, no transaction around it: on SQLite no BEGIN and no COMMIT (one trip
+        # to the database thread instead of three), on PostgreSQL autocommit (one round trip
+        # instead of three). A single SELECT sees one consistent state on both.
+        single = {SINGLE_STATEMENT: True} if self.is_sqlite else {"isolation_level": "AUTOCOMMIT"}
+        self.glance_sessionmaker = async_sessionmaker(
+            self.engine.execution_options(**single), expire_on_commit=False
         )
         # SQLite has one writer at a time: this process's units of work take turns here.
         self._write_turn = asyncio.Lock() if self.is_sqlite else None
@@ -135,6 +169,13 @@ class Database:
         """A transaction that only reads (never write in it: PostgreSQL refuses, SQLite may
         fail to take the lock); it does not wait for SQLite's writers."""
         async with self.read_sessionmaker.begin() as session:
+            yield session
+
+    @asynccontextmanager
+    async def glance(self) -> AsyncIterator[AsyncSession]:
+        """For one SELECT that needs no transaction around it (the access gate's, run for
+        every update). Only one statement, and never a write: each would be on its own."""
+        async with self.glance_sessionmaker() as session:
             yield session
 
     async def dispose(self) -> None:

@@ -354,6 +354,21 @@ async def rsvp_counts(tx: AsyncSession, session_id: int) -> dict[str, int]:
     return counts
 
 
+async def rsvp_counts_of(tx: AsyncSession, session_ids: list[int]) -> dict[int, dict[str, int]]:
+    """`rsvp_counts` of several sessions in one query (every id gets its counts, zeros too)."""
+    counts = {session_id: {answer.value: 0 for answer in RsvpAnswer} for session_id in session_ids}
+    if not session_ids:
+        return counts
+    rows = await tx.execute(
+        select(Rsvp.session_id, Rsvp.answer, func.count(Rsvp.id))
+        .where(Rsvp.session_id.in_(session_ids))
+        .group_by(Rsvp.session_id, Rsvp.answer)
+    )
+    for session_id, answer, count in rows.all():
+        counts[session_id][answer] = int(count)
+    return counts
+
+
 def checkin_window(ts: TrainingSession, settings: Settings) -> tuple[datetime, datetime]:
     """From when to when the session's check-in link records attendance."""
     return (

@@ -31,30 +31,38 @@ async def list_sessions(update: Update, context: RelaisContext) -> None:
         upcoming = await sessions.upcoming(session, actor.active_cohort_id, now, UPCOMING_SHOWN)
         total = await sessions.count_upcoming(session, actor.active_cohort_id, now)
         ids = [ts.id for ts in upcoming]
-        states = await rsvp.states(session, ids, actor.member_id) if actor.member_id else {}
-        counts = {ts.id: await sessions.rsvp_counts(session, ts.id) for ts in upcoming}
+        # Staff see who answered; a member sees their own answer.
+        counts = await sessions.rsvp_counts_of(session, ids) if actor.is_staff else {}
+        states = (
+            await rsvp.states(session, ids, actor.member_id)
+            if actor.member_id and not actor.is_staff
+            else {}
+        )
     if not upcoming:
         text = t("Aucune séance n'est prévue pour le moment.")
         if actor.is_staff:
             text += "\n" + t("Planifiez la prochaine avec /nouvelle_seance.")
         await message.reply_text(text)
         return
-    await message.reply_text(
-        t.plural("📅 La prochaine séance :", "📅 Les {n} prochaines séances :", len(upcoming))
-    )
+    # The heading opens the first card rather than being a message of its own: one message
+    # less for each /seances, when a crowd asks at once (docs/performance.md).
+    intro = t.plural("📅 La prochaine séance :", "📅 Les {n} prochaines séances :", len(upcoming))
     for ts in upcoming:
         if actor.is_staff:
-            await send_card(context, ts, counts[ts.id])
+            await send_card(context, ts, counts[ts.id], intro=intro)
+            intro = ""
             continue
         state = states.get(ts.id) or rsvp.RsvpState(None)
         text = "\n".join(
             (
+                *((intro, "") if intro else ()),
                 t("<b>Séance {number}</b>", number=ts.number),
                 reminders.describe(t, ts, rt.content),
                 "",
                 reminders.rsvp_line(t, state),
             )
         )
+        intro = ""
         rows = buttons.rsvp(t, ts.id, reminders.chosen(state))
         rows.append([Button(t("📆 Ajouter à mon agenda"), CalendarFile(ts.id).pack())])
         await message.reply_text(text, reply_markup=keyboard(rows))

@@ -156,10 +156,14 @@ def told_text(t: Translator, told: int) -> str:
     )
 
 
-async def send_card(context: RelaisContext, ts: TrainingSession, counts: dict[str, int]) -> None:
+async def send_card(
+    context: RelaisContext, ts: TrainingSession, counts: dict[str, int], *, intro: str = ""
+) -> None:
+    """The staff card of a session; `intro` (a heading) opens the same message."""
     t = context.t
+    text = card_text(t, ts, counts, context.rt.content)
     await send(
         context,
-        card_text(t, ts, counts, context.rt.content),
+        f"{intro}\n\n{text}" if intro else text,
         reply_markup=keyboard(card_buttons(t, ts)),
     )
