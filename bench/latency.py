@@ -33,9 +33,12 @@ Latency is measured from the moment the user's update is queued at the sandbox t
 first visible answer in that chat (a new or edited message; for a button, the callback answer
 when it comes first). A reply not seen within 15 s counts as lost. Errors: the child's log
 lines "unhandled error", answers "Oups", and every 4xx/5xx the sandbox gave the bot (with its
-reason). It prints p50/p90/p99/max per bot, the actions per second, the same per kind of
-Relais action, and the CPU time each bot's process used per reply: on a machine shared with
-other work the latencies move with the load (printed too), the CPU per reply much less.
+reason). It prints p50/p90/p99/max per bot, the replies per second (those that arrived
+before the phase's deadline, divided by its length: users still thinking at the deadline
+finish before the phase returns, and a Relais action has more steps than an echo), the same
+per kind of Relais action, the CPU time each bot's process used per reply (on a machine
+shared with other work the latencies move with the load, printed too, the CPU per reply
+much less) and the Bot API calls each bot made per reply (getUpdates aside).
 
 `--profile PATH` samples Relais's process with py-spy while the users act (start-up left
 out, the bot not slowed down), writes the raw stacks to PATH and prints the functions of its
@@ -132,6 +135,17 @@ def run_relais_unpaced() -> None:
         return app
 
     bot.app.build_application = unpaced
+    if os.environ.get("RELAIS_CPROFILE"):
+        import cProfile
+
+        prof = cProfile.Profile()
+        prof.enable()
+        try:
+            main(["run"])
+        finally:
+            prof.disable()
+            prof.dump_stats(os.environ["RELAIS_CPROFILE"])
+        raise SystemExit(0)
     raise SystemExit(main(["run"]))
 
 
@@ -196,6 +210,16 @@ class Tally:
     lost: dict[str, int] = field(default_factory=lambda: defaultdict(int))
     oops: int = 0
     cpu: float = 0.0  # CPU seconds the bot's process used during the phase
+    calls: Counter[str] = field(default_factory=Counter)  # Bot API calls, getUpdates aside
+    answered: list[float] = field(default_factory=list)  # time.monotonic() of each reply
+    window: tuple[float, float] = (0.0, 1.0)  # the phase, from its start to its deadline
+
+    def rate(self) -> float:
+        """Replies per second within the phase's window. Users who are thinking at the
+        deadline finish their think time before the phase returns, longer for Relais's
+        multi-step actions: dividing by the whole phase would count that as slowness."""
+        start, end = self.window
+        return sum(1 for at in self.answered if at <= end) / (end - start)
 
     def all(self) -> list[float]:
         return [value for values in self.latencies.values() for value in values]
@@ -226,6 +250,7 @@ class Chat:
                 if answered and record.answered_at is not None and self._events() <= seen:
                     now = record.answered_at
                 self.tally.latencies[kind].append(now - started)
+                self.tally.answered.append(now)
                 for event in self.sandbox.inbox(self.user_id, token=self.token)[seen:]:
                     if event.plain.startswith("Oups"):
                         self.tally.oops += 1
@@ -459,6 +484,10 @@ async def phase(
     )
     elapsed = time.monotonic() - started
     tally.cpu = cpu_seconds(pid) - cpu_before
+    tally.window = (started, deadline)
+    tally.calls = Counter(
+        {m: n for m, n in sandbox.stats.requests.items() if m not in ("getUpdates", "getMe")}
+    )
     bad = {status: n for status, n in sandbox.stats.statuses.items() if status >= 400}
     return tally, elapsed, bad
 
@@ -468,9 +497,10 @@ def report(name: str, tally: Tally, elapsed: float, bad: dict[int, int], errors:
     ms = [v * 1000 for v in values]
     cpu_ms = 1000 * tally.cpu / max(len(values), 1)
     return (
-        f"| {name} | {len(values)} | {len(values) / elapsed:.1f} | {percentile(ms, 0.5):.0f} | "
+        f"| {name} | {len(values)} | {tally.rate():.1f} | {percentile(ms, 0.5):.0f} | "
         f"{percentile(ms, 0.9):.0f} | {percentile(ms, 0.99):.0f} | {max(ms, default=0):.0f} | "
-        f"{tally.lost_total} | {errors + tally.oops + sum(bad.values())} | {cpu_ms:.1f} |"
+        f"{tally.lost_total} | {errors + tally.oops + sum(bad.values())} | {cpu_ms:.1f} | "
+        f"{sum(tally.calls.values()) / max(len(values), 1):.2f} |"
     )
 
 
@@ -595,20 +625,24 @@ async def main(args: argparse.Namespace) -> int:
     print(f"load average (1 min): {load_before:.1f} before, {os.getloadavg()[0]:.1f} after")
     print(
         "| bot | replies | replies/s | p50 ms | p90 ms | p99 ms | max ms | lost | errors "
-        "| CPU ms/reply |"
+        "| CPU ms/reply | Bot API calls/reply |"
     )
-    print("|---|---|---|---|---|---|---|---|---|---|")
+    print("|---|---|---|---|---|---|---|---|---|---|---|")
     print(
         report("bare PTB bot" if burst else "PTB echo bot", echo_tally, echo_elapsed, echo_bad, 0)
     )
     print(report("Relais", relais_tally, relais_elapsed, relais_bad, errors))
+    print(
+        "Relais's Bot API calls: "
+        + ", ".join(f"{method} {count}" for method, count in relais_tally.calls.most_common())
+    )
     echo_ms = [v * 1000 for v in echo_tally.all()]
     relais_ms = [v * 1000 for v in relais_tally.all()]
     if burst:
         ratio = percentile(relais_ms, 0.99) / percentile(echo_ms, 0.99)
         print(f"Relais p99 / bare p99 = {ratio:.2f}")
     else:
-        ratio = (len(relais_ms) / relais_elapsed) / (len(echo_ms) / echo_elapsed)
+        ratio = relais_tally.rate() / echo_tally.rate()
         print(f"Relais replies/s / echo replies/s = {ratio:.3f}")
     print()
     print("| Relais action | replies | p50 ms | p99 ms | lost |")
