@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Sequence
 from typing import Any, TypeVar
 
-from telegram import Message, Update
+from telegram import CallbackQuery, InlineKeyboardMarkup, Message, Update
 from telegram.error import BadRequest
 
 from bot.callbacks import MAX_ID, Area, Callback, Number
@@ -35,16 +36,26 @@ async def show(
     markup = keyboard(rows)
     query = update.callback_query
     if query is not None and edit:
-        await query.answer()
-        if query.message is not None:
-            try:
-                await query.edit_message_text(text, reply_markup=markup)
+        if query.message is None:
+            await query.answer()
+        else:
+            # Both at once: the spinner stops and the message changes after one round trip
+            # to Telegram, not two.
+            _, edited = await asyncio.gather(query.answer(), _edited(query, text, markup))
+            if edited:
                 return
-            except BadRequest as exc:  # too old to edit, or unchanged: send a new one
-                log.debug("edit failed, sending instead: %s", exc)
     message = update.effective_message
     if message is not None:
         await message.reply_text(text, reply_markup=markup)
+
+
+async def _edited(query: CallbackQuery, text: str, markup: InlineKeyboardMarkup | None) -> bool:
+    try:
+        await query.edit_message_text(text, reply_markup=markup)
+    except BadRequest as exc:  # too old to edit, or unchanged: send a new one
+        log.debug("edit failed, sending instead: %s", exc)
+        return False
+    return True
 
 
 async def drop_buttons(update: Update) -> None:

@@ -117,7 +117,7 @@ async def set_bot_commands(app: RelaisApp) -> None:
         )
     except TelegramError:
         log.warning("could not set the default command menu", exc_info=True)
-    async with runtime.db.unit_of_work() as session:
+    async with runtime.db.read() as session:
         chats = await staff.staff_chats(session, runtime.settings.admin_ids)
     for chat in chats:
         await refresh_staff_commands(bot, runtime.i18n, chat)

@@ -113,7 +113,7 @@ def feedback_text(t: Translator, lib: ContentLibrary, summary: FeedbackSummary) 
 
 async def stats_block(context: RelaisContext, cohort_id: int) -> str:
     """The tips' part of /stats (handlers/stats.py)."""
-    async with context.rt.db.unit_of_work() as session:
+    async with context.rt.db.read() as session:
         summary = await tips.feedback_summary(session, cohort_id)
     return feedback_text(context.t, library(context), summary)
 

@@ -65,7 +65,7 @@ async def start(update: Update, context: RelaisContext) -> str:
     t = context.t
     await answer_callback(update)  # when opened by a button ("🎯 Fixer le prochain objectif")
     context.store[DRAFT] = {}
-    async with context.rt.db.unit_of_work() as session:
+    async with context.rt.db.read() as session:
         active = await objs.active_objectives(session, me.member_id, me.cohort_id)
         member = await members.get(session, me.member_id)
         sector = member.sector if member is not None else None
@@ -281,7 +281,7 @@ def _due_label(t: Translator, choice: objs.DueChoice, first: bool) -> str:
 async def ask_when(update: Update, context: RelaisContext) -> str:
     t = context.t
     me = context.merchant
-    async with context.rt.db.unit_of_work() as session:
+    async with context.rt.db.read() as session:
         choices = await objs.due_choices(
             session, me.cohort_id, context.rt.clock.now(), zone(context)
         )

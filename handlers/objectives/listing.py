@@ -78,7 +78,7 @@ def objectives_text(t: Translator, mine: objs.MyObjectives) -> str:
 async def list_objectives(update: Update, context: RelaisContext) -> None:
     me = context.merchant
     t = context.t
-    async with context.rt.db.unit_of_work() as session:
+    async with context.rt.db.read() as session:
         mine = await objs.my_objectives(
             session, me.member_id, me.cohort_id, context.rt.clock.now(), zone(context)
         )
