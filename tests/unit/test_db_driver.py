@@ -77,12 +77,16 @@ async def test_a_failing_statement_raises_sqlalchemys_error_and_changes_nothing(
     async with db.unit_of_work() as session:
         cohort = await factories.make_cohort(session)
         member = await factories.make_member(session, cohort, "Alice")
-    with pytest.raises(IntegrityError):
+
+    async def rename_then_add_a_twin() -> None:
         async with db.unit_of_work() as session:
             await session.execute(
                 update(Member).where(Member.id == member.id).values(first_name="Alicia")
             )
             session.add(Member(telegram_user_id=member.telegram_user_id, first_name="Twin"))
+
+    with pytest.raises(IntegrityError):
+        await rename_then_add_a_twin()
     async with db.read() as session:
         assert await session.scalar(select(func.count(Member.id))) == 1
         assert await session.scalar(select(Member.first_name)) == "Alice"
@@ -114,9 +118,7 @@ async def test_glance_leaves_no_transaction_open_behind_it(db: Database) -> None
             await session.scalar(select(Member.first_name))
         async with db.unit_of_work() as session:
             await session.execute(
-                update(Member)
-                .where(Member.id == member.id)
-                .values(last_seen_at=SEEN)
+                update(Member).where(Member.id == member.id).values(last_seen_at=SEEN)
             )
     other = Database(db.url)  # another process's view
     try:
