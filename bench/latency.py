@@ -468,7 +468,7 @@ async def phase(
     seconds: float,
     body: Any,
     pid: int,
-) -> tuple[Tally, float, dict[int, int]]:
+) -> tuple[Tally, dict[int, int]]:
     note(f"{len(users)} users for {seconds:.0f} s")
     tally = Tally()
     sandbox.stats.reset()
@@ -482,17 +482,16 @@ async def phase(
             for user in users
         )
     )
-    elapsed = time.monotonic() - started
     tally.cpu = cpu_seconds(pid) - cpu_before
     tally.window = (started, deadline)
     tally.calls = Counter(
         {m: n for m, n in sandbox.stats.requests.items() if m not in ("getUpdates", "getMe")}
     )
     bad = {status: n for status, n in sandbox.stats.statuses.items() if status >= 400}
-    return tally, elapsed, bad
+    return tally, bad
 
 
-def report(name: str, tally: Tally, elapsed: float, bad: dict[int, int], errors: int) -> str:
+def report(name: str, tally: Tally, bad: dict[int, int], errors: int) -> str:
     values = tally.all()
     ms = [v * 1000 for v in values]
     cpu_ms = 1000 * tally.cpu / max(len(values), 1)
@@ -551,7 +550,7 @@ async def main(args: argparse.Namespace) -> int:
         echo = spawn([python, __file__, child, sandbox.base_url], env, workdir / "echo.log")
         try:
             await wait_polling(sandbox, ECHO_TOKEN)
-            echo_tally, echo_elapsed, echo_bad = await phase(
+            echo_tally, echo_bad = await phase(
                 sandbox, ECHO_TOKEN, users, seconds, body(relais=False), echo.pid
             )
         finally:
@@ -598,7 +597,7 @@ async def main(args: argparse.Namespace) -> int:
                     env,
                     workdir / "py-spy.log",
                 )
-            relais_tally, relais_elapsed, relais_bad = await phase(
+            relais_tally, relais_bad = await phase(
                 sandbox, RELAIS_TOKEN, users, seconds, body(relais=True), relais.pid
             )
         finally:
@@ -628,10 +627,8 @@ async def main(args: argparse.Namespace) -> int:
         "| CPU ms/reply | Bot API calls/reply |"
     )
     print("|---|---|---|---|---|---|---|---|---|---|---|")
-    print(
-        report("bare PTB bot" if burst else "PTB echo bot", echo_tally, echo_elapsed, echo_bad, 0)
-    )
-    print(report("Relais", relais_tally, relais_elapsed, relais_bad, errors))
+    print(report("bare PTB bot" if burst else "PTB echo bot", echo_tally, echo_bad, 0))
+    print(report("Relais", relais_tally, relais_bad, errors))
     print(
         "Relais's Bot API calls: "
         + ", ".join(f"{method} {count}" for method, count in relais_tally.calls.most_common())

@@ -37,8 +37,8 @@ import sys
 import tempfile
 import time
 from collections import Counter
-from collections.abc import Iterator
-from contextlib import contextmanager
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -98,6 +98,41 @@ class SqlCounter:
             self.shown.append("COMMIT")
 
 
+@dataclass
+class Step:
+    """What one measured action left: the member's new events (a new or edited message)."""
+
+    events: list[Any] = field(default_factory=list)
+
+
+@asynccontextmanager
+async def measured(
+    relais: Harness, sql: SqlCounter, user: SimUser, tally: Tally, show_sql: bool, label: str
+) -> AsyncIterator[Step]:
+    """Counts the CPU, statements, commits and Bot API calls of the action in the block; the
+    member's new events are in the Step once the block is done (at least one, or it fails)."""
+    sandbox = relais.sandbox
+    mark = len(sandbox.inbox(user.id))
+    statements, commits = sql.statements, sql.commits
+    calls = Counter(sandbox.stats.requests)
+    if show_sql and not tally.taps:
+        sql.shown = []
+    step = Step()
+    cpu = time.process_time()
+    yield step
+    tally.cpu += time.process_time() - cpu
+    step.events = sandbox.inbox(user.id)[mark:]
+    assert step.events, f"{label}: nothing changed for the member"
+    tally.taps += 1
+    tally.statements += sql.statements - statements
+    tally.commits += sql.commits - commits
+    tally.calls.update(sandbox.stats.requests - calls)
+    if sql.shown is not None:
+        print(f"statements of the first {label}:")
+        print("\n".join(f"  {line}" for line in sql.shown))
+        sql.shown = None
+
+
 async def tap(
     relais: Harness,
     sql: SqlCounter,
@@ -107,59 +142,26 @@ async def tap(
     tally: Tally,
     show_sql: bool,
 ) -> None:
-    sandbox = relais.sandbox
-    mark = len(sandbox.inbox(user.id))
-    statements, commits = sql.statements, sql.commits
-    calls = Counter(sandbox.stats.requests)
-    if show_sql and not tally.taps:
-        sql.shown = []
-    cpu = time.process_time()
-    pending, record = sandbox.user_clicks(user.id, message, data)
-    relais.sim._track(pending)
-    await relais.sim.settle([pending])
-    tally.cpu += time.process_time() - cpu
-    events = sandbox.inbox(user.id)[mark:]
+    async with measured(relais, sql, user, tally, show_sql, f"{data.split(':')[0]} tap") as step:
+        pending, record = relais.sandbox.user_clicks(user.id, message, data)
+        relais.sim._track(pending)
+        await relais.sim.settle([pending])
     assert record.answered_at is not None, f"{data} not answered"
-    assert events, f"{data}: nothing changed for the member"
-    tally.taps += 1
     tally.answer.append(record.answered_at - record.created_at)
-    tally.shown.append(max(record.answered_at, *(e.at for e in events)) - record.created_at)
-    tally.statements += sql.statements - statements
-    tally.commits += sql.commits - commits
-    tally.calls.update(sandbox.stats.requests - calls)
-    if sql.shown is not None:
-        print(f"statements of the first {data.split(':')[0]} tap:")
-        print("\n".join(f"  {line}" for line in sql.shown))
-        sql.shown = None
+    last = max(record.answered_at, *(e.at for e in step.events))
+    tally.shown.append(last - record.created_at)
 
 
 async def command(
     relais: Harness, sql: SqlCounter, user: SimUser, text: str, tally: Tally, show_sql: bool
 ) -> None:
     """`user` sends `text`; measured to the bot's first answer in their chat."""
-    sandbox = relais.sandbox
-    mark = len(sandbox.inbox(user.id))
-    statements, commits = sql.statements, sql.commits
-    calls = Counter(sandbox.stats.requests)
-    if show_sql and not tally.taps:
-        sql.shown = []
-    cpu = time.process_time()
-    started = time.monotonic()
-    await user.send(text)
-    tally.cpu += time.process_time() - cpu
-    events = sandbox.inbox(user.id)[mark:]
-    assert events, f"{text}: no answer"
-    tally.taps += 1
+    async with measured(relais, sql, user, tally, show_sql, text) as step:
+        started = time.monotonic()
+        await user.send(text)
     # The sandbox stamps events with the monotonic clock, as it stamps updates.
-    tally.answer.append(events[0].at - started)
-    tally.shown.append(max(e.at for e in events) - started)
-    tally.statements += sql.statements - statements
-    tally.commits += sql.commits - commits
-    tally.calls.update(sandbox.stats.requests - calls)
-    if sql.shown is not None:
-        print(f"statements of the first {text}:")
-        print("\n".join(f"  {line}" for line in sql.shown))
-        sql.shown = None
+    tally.answer.append(step.events[0].at - started)
+    tally.shown.append(max(e.at for e in step.events) - started)
 
 
 def report(name: str, tally: Tally) -> None:

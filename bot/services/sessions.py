@@ -343,15 +343,7 @@ async def used_theme_codes(tx: AsyncSession, cohort_id: int) -> set[str]:
 
 async def rsvp_counts(tx: AsyncSession, session_id: int) -> dict[str, int]:
     """How many said yes, no, or wait on the list."""
-    rows = await tx.execute(
-        select(Rsvp.answer, func.count(Rsvp.id))
-        .where(Rsvp.session_id == session_id)
-        .group_by(Rsvp.answer)
-    )
-    counts = {answer.value: 0 for answer in RsvpAnswer}
-    for answer, count in rows.all():
-        counts[answer] = int(count)
-    return counts
+    return (await rsvp_counts_of(tx, [session_id]))[session_id]
 
 
 async def rsvp_counts_of(tx: AsyncSession, session_ids: list[int]) -> dict[int, dict[str, int]]:

@@ -7,6 +7,7 @@ import asyncio
 import socket
 
 import httpx
+import pytest
 
 from bot import http
 
@@ -38,25 +39,25 @@ async def serve(close_after_answer: bool) -> tuple[asyncio.Server, int, list[int
     return server, port, connections
 
 
-async def test_a_connection_the_server_closed_is_not_reused() -> None:
-    server, port, connections = await serve(close_after_answer=True)
+@pytest.mark.parametrize(
+    ("server_closes", "connections_opened"),
+    [
+        (True, 3),  # each request finds the last connection closed: a new one, no error
+        (False, 1),  # a live connection is kept and reused
+    ],
+    ids=["closed-by-the-server-not-reused", "live-reused"],
+)
+async def test_a_connection_is_reused_only_while_the_server_keeps_it(
+    server_closes: bool, connections_opened: int
+) -> None:
+    server, port, connections = await serve(close_after_answer=server_closes)
     limits = httpx.Limits(max_connections=4, max_keepalive_connections=4)
     async with server, httpx.AsyncClient(transport=http.transport(limits)) as client:
         for _ in range(3):
             response = await client.get(f"http://127.0.0.1:{port}/")
             assert response.text == "ok"
-            await asyncio.sleep(0.05)  # the server's close reaches us
-    assert len(connections) == 3  # each request found the last connection closed
-
-
-async def test_a_live_connection_is_kept_and_reused() -> None:
-    server, port, connections = await serve(close_after_answer=False)
-    limits = httpx.Limits(max_connections=4, max_keepalive_connections=4)
-    async with server, httpx.AsyncClient(transport=http.transport(limits)) as client:
-        for _ in range(3):
-            response = await client.get(f"http://127.0.0.1:{port}/")
-            assert response.text == "ok"
-    assert len(connections) == 1
+            await asyncio.sleep(0.05)  # a close by the server reaches us
+    assert len(connections) == connections_opened
 
 
 def test_readable_means_closed_or_bytes_waiting() -> None:
